@@ -1,0 +1,7 @@
+"""``python -m neuronid`` = the ``neuronid`` command."""
+
+import sys
+
+from neuronid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,79 @@
+"""Command-line interface: ``neuronid <command> ...``.
+
+Each command lives in its own ``neuronid._cmd_*`` module that provides
+``register(subparsers)``; the module adds its parser and sets ``func`` to a callable
+``run(args) -> int``. Exit status (DESIGN.md): 0 success whatever the verdicts,
+2 bad input or usage (one line on stderr, no traceback), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from neuronid.theory.errors import InvalidInputError
+
+#: Command modules, in the order they appear in ``neuronid --help``.
+COMMAND_MODULES = (
+    "neuronid._cmd_check",
+    "neuronid._cmd_train",
+    "neuronid._cmd_lmc",
+    "neuronid._cmd_theory",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised via CLI tests
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="neuronid",
+        description=(
+            "Check the theory of linear mode connectivity via neuron identifiability "
+            "(THEORY.md IDs D1-D7, P1-P6, T1-T4, E1-E3) on trained networks and data."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InvalidInputError as exc:
+        sys.stderr.write(f"neuronid {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("neuronid: interrupted\n")
+        return 130
+    except Exception as exc:  # internal error: say so, keep the trace for a bug report
+        sys.stderr.write(
+            f"neuronid {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in neuronid; the traceback follows.\n"
+        )
+        traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

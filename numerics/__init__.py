@@ -1,0 +1,1 @@
+"""neuronid.numerics layer."""

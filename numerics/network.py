@@ -1,0 +1,249 @@
+"""The network model: an MLP whose layers carry weights, bias, mask, fixed part and
+activations (THEORY.md section 0).
+
+Effective weight of layer ``l``: ``mask * weight + fixed`` (entries of ``weight``
+where ``mask == 0`` are ignored and kept at 0). The last layer is linear. One
+:class:`Network` covers standard MLPs, W-MLPs, syre-MLPs and sigma-asymmetric MLPs;
+``numerics.structures`` builds them.
+
+Example
+-------
+>>> import numpy as np
+>>> from neuronid.numerics.structures import standard_mlp
+>>> net = standard_mlp([3, 4, 2], activation="relu", seed=0)
+>>> trace = net.forward(np.ones((5, 3)), record=True)
+>>> trace.output.shape, len(trace.inputs), trace.pre[0].shape
+((5, 2), 2, (5, 4))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuronid.theory.errors import InvalidDataError, InvalidNetworkError
+
+from .activations import apply_layer, layer_activations
+
+
+class Layer:
+    """One affine layer plus (for hidden layers) its activations.
+
+    Parameters
+    ----------
+    weight : (m, d) trainable parameters ``theta``.
+    bias : (m,) bias (zeros if omitted).
+    mask : (m, d) 0/1 trainable-entry mask (ones if omitted).
+    fixed : (m, d) fixed part (zeros if omitted).
+    activation : ``None`` for the linear output layer, a name, or one name per neuron.
+    """
+
+    __slots__ = ("weight", "bias", "mask", "fixed", "activation", "names", "codes", "params")
+
+    def __init__(self, weight, bias=None, mask=None, fixed=None, activation=None, *, where="layer"):
+        weight = np.array(weight, dtype=np.float64, copy=True, order="C")
+        if weight.ndim != 2:
+            raise InvalidNetworkError(f"{where}: weight must be 2-D (m, d), found shape {weight.shape}")
+        m, d = weight.shape
+        if m == 0 or d == 0:
+            raise InvalidNetworkError(f"{where}: weight has an empty dimension, shape {weight.shape}")
+
+        def _arr(value, shape, fill, what):
+            if value is None:
+                return np.full(shape, fill, dtype=np.float64)
+            arr = np.array(value, dtype=np.float64, copy=True, order="C")
+            if arr.shape != shape:
+                raise InvalidNetworkError(f"{where}: {what} must have shape {shape}, found {arr.shape}")
+            return arr
+
+        self.bias = _arr(bias, (m,), 0.0, "bias")
+        self.mask = _arr(mask, (m, d), 1.0, "mask")
+        self.fixed = _arr(fixed, (m, d), 0.0, "fixed")
+        for what, arr in (("weight", weight), ("bias", self.bias), ("fixed", self.fixed)):
+            if not np.all(np.isfinite(arr)):
+                bad = np.argwhere(~np.isfinite(arr))[0]
+                raise InvalidNetworkError(
+                    f"{where}: {what} contains NaN or Inf (first at index {tuple(int(i) for i in bad)})"
+                )
+        if not np.all((self.mask == 0.0) | (self.mask == 1.0)):
+            bad = np.argwhere((self.mask != 0.0) & (self.mask != 1.0))[0]
+            raise InvalidNetworkError(
+                f"{where}: mask entries must be 0 or 1, found {self.mask[tuple(bad)]!r} at index "
+                f"{tuple(int(i) for i in bad)}"
+            )
+        # masked parameters are ignored; store them as 0 so equal networks compare equal
+        self.weight = weight * self.mask
+        self.activation = activation
+        if activation is None:
+            self.names, self.codes, self.params = None, None, None
+        else:
+            self.names, self.codes, self.params = layer_activations(activation, m, where=where)
+            if isinstance(activation, str):
+                self.activation = self.names[0]
+            else:
+                self.activation = list(self.names)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weight.shape
+
+    @property
+    def is_output(self) -> bool:
+        return self.activation is None
+
+    @property
+    def is_sigma_asymmetric(self) -> bool:
+        return self.names is not None and len(set(self.names)) > 1
+
+    def effective_weight(self) -> np.ndarray:
+        """``mask * weight + fixed`` (THEORY.md section 0)."""
+        return self.mask * self.weight + self.fixed
+
+    def copy(self) -> "Layer":
+        return Layer(self.weight, self.bias, self.mask, self.fixed, self.activation)
+
+
+@dataclass
+class Trace:
+    """A forward pass: ``inputs[l]`` is what layer ``l`` received (``inputs[0] = X``),
+    ``pre[l]`` its pre-activations, ``output`` the network output."""
+
+    output: np.ndarray
+    inputs: list = field(default_factory=list)
+    pre: list = field(default_factory=list)
+
+
+class Network:
+    """An MLP ``x -> h^1 -> ... -> f(x)`` (hidden layers with activations, linear output)."""
+
+    def __init__(self, layers):
+        layers = list(layers)
+        if not layers:
+            raise InvalidNetworkError("a network needs at least one layer")
+        for l, layer in enumerate(layers):
+            last = l == len(layers) - 1
+            if last and not layer.is_output:
+                raise InvalidNetworkError(f"layer {l} (output): the output layer has no activation")
+            if not last and layer.is_output:
+                raise InvalidNetworkError(f"layer {l}: hidden layers need an activation")
+            if l > 0 and layer.shape[1] != layers[l - 1].shape[0]:
+                raise InvalidNetworkError(
+                    f"layer {l}: weight has {layer.shape[1]} inputs but layer {l - 1} has "
+                    f"{layers[l - 1].shape[0]} neurons"
+                )
+        self.layers = layers
+
+    # --- structure -------------------------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        """``[d_in, m_1, ..., m_L]``."""
+        return [self.layers[0].shape[1]] + [layer.shape[0] for layer in self.layers]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].shape[0]
+
+    @property
+    def activations(self) -> list:
+        """One entry per hidden layer: a name, or a list of names (sigma-asymmetric)."""
+        return [layer.activation for layer in self.layers[:-1]]
+
+    def structure_differences(self, other: "Network", *, tol: float = 0.0) -> list[str]:
+        """What differs in structure (sizes, masks, fixed parts, activations); empty if equal."""
+        diffs = []
+        if self.sizes != other.sizes:
+            return [f"sizes differ: {self.sizes} vs {other.sizes}"]
+        for l, (a, b) in enumerate(zip(self.layers, other.layers)):
+            if not np.array_equal(a.mask, b.mask):
+                diffs.append(f"layer {l}: masks differ in {int(np.sum(a.mask != b.mask))} entries")
+            if np.max(np.abs(a.fixed - b.fixed), initial=0.0) > tol:
+                diffs.append(
+                    f"layer {l}: fixed parts differ (max |difference| "
+                    f"{float(np.max(np.abs(a.fixed - b.fixed))):.3g})"
+                )
+            if a.names != b.names:
+                diffs.append(f"layer {l}: activations differ ({_describe(a)} vs {_describe(b)})")
+        return diffs
+
+    # --- parameters -----------------------------------------------------------------
+    def effective_weights(self) -> list[np.ndarray]:
+        return [layer.effective_weight() for layer in self.layers]
+
+    def biases(self) -> list[np.ndarray]:
+        return [layer.bias for layer in self.layers]
+
+    def norm_cost(self) -> float:
+        """``sum_l ||mask * theta||^2``: what weight decay penalizes (biases excluded)."""
+        return float(sum(np.sum((layer.mask * layer.weight) ** 2) for layer in self.layers))
+
+    def n_trainable(self) -> int:
+        return int(sum(layer.mask.sum() + layer.bias.size for layer in self.layers))
+
+    def copy(self) -> "Network":
+        return Network([layer.copy() for layer in self.layers])
+
+    # --- evaluation -----------------------------------------------------------------
+    def forward(self, X, *, record: bool = False, weights=None, biases=None, dtype=np.float64):
+        """Evaluate on rows of ``X``; with ``record`` keep every layer's inputs and
+        pre-activations. ``weights``/``biases`` override the effective parameters (used
+        by linear paths)."""
+        X = check_inputs(X, self.n_inputs)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        Ws = self.effective_weights() if weights is None else weights
+        bs = self.biases() if biases is None else biases
+        trace = Trace(output=None)
+        h = X
+        for l, layer in enumerate(self.layers):
+            W = Ws[l] if Ws[l].dtype == dtype else Ws[l].astype(dtype)
+            z = h @ W.T
+            z += bs[l].astype(dtype, copy=False)
+            if record:
+                trace.inputs.append(h)
+                trace.pre.append(z)
+            if layer.is_output:
+                h = z
+            else:
+                h = apply_layer(z, layer.names, layer.codes, layer.params, out=None if record else z)
+        trace.output = h
+        return trace if record else h
+
+    def __call__(self, X):
+        return self.forward(X)
+
+    def __repr__(self) -> str:
+        acts = ", ".join(_describe(layer) for layer in self.layers[:-1])
+        return f"Network(sizes={self.sizes}, activations=[{acts}])"
+
+
+def _describe(layer: Layer) -> str:
+    if layer.names is None:
+        return "linear"
+    if len(set(layer.names)) == 1:
+        return layer.names[0]
+    return f"per-neuron({len(set(layer.names))} kinds)"
+
+
+def check_inputs(X, n_inputs: int, *, name: str = "X") -> np.ndarray:
+    """Coerce network inputs to a C-contiguous 2-D float array with ``n_inputs`` columns."""
+    arr = np.asarray(X)
+    if arr.dtype.kind not in "fiub":
+        raise InvalidDataError(f"{name}: expected a real numeric array, found dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise InvalidDataError(f"{name}: expected a 2-D array (n, {n_inputs}), found shape {arr.shape}")
+    if arr.shape[1] != n_inputs:
+        raise InvalidDataError(
+            f"{name}: the network expects {n_inputs} input features, found {arr.shape[1]} (shape {arr.shape})"
+        )
+    if arr.shape[0] == 0:
+        raise InvalidDataError(f"{name}: empty data (0 rows)")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise InvalidDataError(f"{name}: contains NaN or Inf")
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,1 @@
+"""neuronid.proofs_checks layer."""

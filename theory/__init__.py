@@ -1,0 +1,1 @@
+"""neuronid.theory layer."""
