@@ -1,0 +1,383 @@
+"""Network and data files (DESIGN.md "File formats").
+
+Networks: ``.safetensors`` or ``.npz`` with tensors ``layers.{l}.weight`` (required),
+``layers.{l}.bias``, ``layers.{l}.mask``, ``layers.{l}.fixed`` (optional) and JSON
+metadata ``{"format": "neuronid.mlp/1", "activations": [...]}`` (safetensors:
+``__metadata__["neuronid"]``; npz: key ``metadata``, a string). Data: ``.npz`` with
+``X`` and optional ``y``.
+
+Nothing is ever unpickled: npz files load with ``allow_pickle=False`` and an object
+array is refused with :class:`UnsafeFileError`. Every error names the file, the
+tensor or layer, and what was expected and found.
+
+>>> import tempfile, os
+>>> from neuronid.numerics.structures import standard_mlp
+>>> net = standard_mlp([3, 4, 2], seed=0)
+>>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+>>> save_network(net, path)
+>>> load_network(path).sizes
+[3, 4, 2]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from neuronid.theory.errors import (
+    FileFormatError,
+    InvalidDataError,
+    InvalidNetworkError,
+    UnsafeFileError,
+)
+
+from .datasets import Dataset
+from .network import Layer, Network
+
+FORMAT = "neuronid.mlp/1"
+NETWORK_SUFFIXES = (".safetensors", ".npz")
+_TENSOR = re.compile(r"^layers\.(\d+)\.(weight|bias|mask|fixed)$")
+
+
+# --- atomic writes ----------------------------------------------------------------------
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the target folder, then rename."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileFormatError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --- networks ---------------------------------------------------------------------------
+def network_tensors(net: Network) -> dict[str, np.ndarray]:
+    """The file tensors of a network (all four per layer, float64)."""
+    out = {}
+    for l, layer in enumerate(net.layers):
+        out[f"layers.{l}.weight"] = np.ascontiguousarray(layer.weight)
+        out[f"layers.{l}.bias"] = np.ascontiguousarray(layer.bias)
+        out[f"layers.{l}.mask"] = np.ascontiguousarray(layer.mask)
+        out[f"layers.{l}.fixed"] = np.ascontiguousarray(layer.fixed)
+    return out
+
+
+def network_metadata(net: Network) -> dict:
+    return {"format": FORMAT, "activations": net.activations}
+
+
+def save_network(net: Network, path) -> None:
+    """Save to ``.safetensors`` or ``.npz`` (chosen by suffix), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    tensors = network_tensors(net)
+    meta = json.dumps(network_metadata(net))
+    if suffix == ".safetensors":
+        from safetensors.numpy import save_file
+
+        _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"neuronid": meta}))
+    elif suffix == ".npz":
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.savez(fh, metadata=np.array(meta), **tensors)
+
+        _atomic_write(path, write)
+    else:
+        raise FileFormatError(f"{path}: unknown network file type {suffix!r}; use .safetensors or .npz")
+
+
+def _read_safetensors(path: Path) -> tuple[dict, str | None]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = (fh.metadata() or {}).get("neuronid")
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    except Exception as exc:  # safetensors raises its own error types (SafetensorError, ...)
+        raise FileFormatError(
+            f"{path}: not a readable safetensors file (corrupt or truncated?): {exc}"
+        ) from None
+    return tensors, meta
+
+
+def _read_npz(path: Path, *, what: str) -> dict:
+    if not zipfile.is_zipfile(path):
+        raise FileFormatError(f"{path}: not a valid .npz file (not a zip archive; corrupt or a different format?)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            out = {}
+            for key in archive.files:
+                try:
+                    out[key] = archive[key]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "pickled" in str(exc):
+                        raise UnsafeFileError(
+                            f"{path}: array {key!r} is a pickled object array; neuronid never unpickles "
+                            f"files (it could run code). Save {what} as plain numeric arrays."
+                        ) from None
+                    raise
+    except (UnsafeFileError, FileFormatError):
+        raise
+    except Exception as exc:
+        raise FileFormatError(f"{path}: could not read .npz file: {exc}") from None
+    return out
+
+
+def _check_exists(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, expected a file")
+    if not os.access(path, os.R_OK):
+        raise FileFormatError(f"{path}: not readable (permission denied)")
+    return path
+
+
+def _parse_metadata(path: Path, raw, activations) -> list:
+    if activations is not None:
+        return list(activations)
+    if raw is None:
+        raise FileFormatError(
+            f"{path}: metadata missing (expected JSON with 'activations'); give the activations "
+            "explicitly (--activations relu,relu or activations=[...])"
+        )
+    try:
+        meta = json.loads(raw)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise FileFormatError(f"{path}: metadata is not valid JSON ({exc}); found {str(raw)[:80]!r}") from None
+    if not isinstance(meta, dict) or "activations" not in meta:
+        raise FileFormatError(f"{path}: metadata must be a JSON object with key 'activations', found {str(raw)[:80]!r}")
+    fmt = meta.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise FileFormatError(f"{path}: metadata format {fmt!r} is not supported (expected {FORMAT!r})")
+    acts = meta["activations"]
+    if not isinstance(acts, list):
+        raise FileFormatError(f"{path}: metadata 'activations' must be a list, found {type(acts).__name__}")
+    return acts
+
+
+def load_network(path, *, activations=None) -> Network:
+    """Load a network file; ``activations`` (one entry per hidden layer) overrides the
+    metadata (needed for files without metadata)."""
+    path = _check_exists(path)
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        tensors, raw_meta = _read_safetensors(path)
+    elif suffix == ".npz":
+        tensors = _read_npz(path, what="networks")
+        raw_meta = tensors.pop("metadata", None)
+        if raw_meta is not None:
+            if raw_meta.dtype.kind not in "US" or raw_meta.ndim != 0:
+                raise FileFormatError(f"{path}: 'metadata' must be a string (0-d string array), found {raw_meta.dtype} {raw_meta.shape}")
+            raw_meta = str(raw_meta)
+    else:
+        raise FileFormatError(f"{path}: unknown network file type {suffix!r}; use .safetensors or .npz")
+    acts = _parse_metadata(path, raw_meta, activations)
+    return network_from_tensors(tensors, acts, source=str(path))
+
+
+def network_from_tensors(tensors: dict, activations: list, *, source: str = "<tensors>") -> Network:
+    """Validate a tensor dict in the file layout and build a :class:`Network`."""
+    by_layer: dict[int, dict] = {}
+    for key, value in tensors.items():
+        match = _TENSOR.match(key)
+        if not match:
+            raise InvalidNetworkError(
+                f"{source}: unexpected tensor {key!r} (expected layers.<l>.weight/bias/mask/fixed)"
+            )
+        by_layer.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    if not by_layer:
+        raise InvalidNetworkError(f"{source}: no layers.<l>.weight tensors found")
+    n_layers = max(by_layer) + 1
+    for l in range(n_layers):
+        if "weight" not in by_layer.get(l, {}):
+            raise InvalidNetworkError(f"{source}: tensor 'layers.{l}.weight' is missing (layers 0..{n_layers - 1} expected)")
+    if len(activations) != n_layers - 1:
+        raise InvalidNetworkError(
+            f"{source}: {n_layers} layers need {n_layers - 1} hidden-layer activations, found {len(activations)}"
+        )
+    layers = []
+    for l in range(n_layers):
+        parts = {}
+        for name, value in by_layer[l].items():
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "fiub":
+                raise InvalidNetworkError(
+                    f"{source}: tensor 'layers.{l}.{name}' has dtype {arr.dtype}; expected a real float (or 0/1 int for mask)"
+                )
+            if name != "mask" and arr.dtype.kind != "f":
+                raise InvalidNetworkError(
+                    f"{source}: tensor 'layers.{l}.{name}' has dtype {arr.dtype}; expected float32 or float64"
+                )
+            parts[name] = arr
+        W = parts["weight"]
+        if W.ndim != 2:
+            raise InvalidNetworkError(f"{source}: tensor 'layers.{l}.weight' must be 2-D (m, d), found shape {W.shape}")
+        m, d = W.shape
+        expected = {"bias": (m,), "mask": (m, d), "fixed": (m, d)}
+        for name, shape in expected.items():
+            if name in parts and parts[name].shape != shape:
+                raise InvalidNetworkError(
+                    f"{source}: tensor 'layers.{l}.{name}' must have shape {shape} to match "
+                    f"'layers.{l}.weight' {W.shape}, found {parts[name].shape}"
+                )
+        if l > 0 and d != layers[-1].shape[0]:
+            raise InvalidNetworkError(
+                f"{source}: layer {l}: 'layers.{l}.weight' has {d} inputs but layer {l - 1} has "
+                f"{layers[-1].shape[0]} neurons (shapes {layers[-1].shape} then {W.shape})"
+            )
+        act = activations[l] if l < n_layers - 1 else None
+        layers.append(
+            Layer(W, parts.get("bias"), parts.get("mask"), parts.get("fixed"), act, where=f"{source}: layer {l}")
+        )
+    return Network(layers)
+
+
+# --- data -------------------------------------------------------------------------------
+def save_data(path, X, y=None) -> None:
+    """Write a data file (``.npz`` with ``X`` and optional ``y``), atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise FileFormatError(f"{path}: data files are .npz")
+    arrays = {"X": np.asarray(X, dtype=np.float64)}
+    if y is not None:
+        arrays["y"] = np.asarray(y)
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    _atomic_write(path, write)
+
+
+def load_data(path) -> Dataset:
+    """Load and validate a data file: ``X`` (n, d) real, finite, non-empty; ``y``
+    integer labels (n,) or real targets (n, o) / (n,)."""
+    path = _check_exists(path)
+    if path.suffix.lower() != ".npz":
+        raise FileFormatError(f"{path}: data files are .npz with arrays X and optional y, found suffix {path.suffix!r}")
+    arrays = _read_npz(path, what="data")
+    if "X" not in arrays:
+        raise InvalidDataError(f"{path}: no array 'X' (found: {', '.join(sorted(arrays)) or 'nothing'})")
+    X = arrays["X"]
+    if X.dtype.kind not in "fiu":
+        raise InvalidDataError(f"{path}: 'X' must be real numbers, found dtype {X.dtype}")
+    if X.ndim != 2:
+        raise InvalidDataError(f"{path}: 'X' must be 2-D (n, d), found shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise InvalidDataError(f"{path}: 'X' is empty, shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise InvalidDataError(f"{path}: 'X' contains NaN or Inf ({int(np.sum(~np.isfinite(X)))} entries)")
+    y = arrays.get("y")
+    if y is not None:
+        if y.dtype.kind not in "fiub":
+            raise InvalidDataError(f"{path}: 'y' must be integer labels or real targets, found dtype {y.dtype}")
+        if y.ndim == 0 or y.shape[0] != X.shape[0]:
+            found = "a scalar" if y.ndim == 0 else f"{y.shape[0]} rows"
+            raise InvalidDataError(f"{path}: 'y' has {found} but 'X' has {X.shape[0]} rows")
+        if y.dtype.kind in "iub":
+            if y.ndim != 1:
+                raise InvalidDataError(f"{path}: integer labels 'y' must be 1-D (n,), found shape {y.shape}")
+            if y.min() < 0:
+                raise InvalidDataError(f"{path}: labels 'y' must be >= 0, found {int(y.min())}")
+            y = y.astype(np.int64)
+        else:
+            if y.ndim not in (1, 2):
+                raise InvalidDataError(f"{path}: real targets 'y' must be (n,) or (n, o), found shape {y.shape}")
+            if not np.all(np.isfinite(y)):
+                raise InvalidDataError(f"{path}: 'y' contains NaN or Inf")
+            y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+    return Dataset(X=np.asarray(X, dtype=np.float64), y=y, name=path.stem, info={"path": str(path)})
+
+
+def check_data_for(net: Network, data: Dataset, *, source: str = "data") -> None:
+    """Check a data set against a network's input/output sizes (clear error if not)."""
+    if data.X.shape[1] != net.n_inputs:
+        raise InvalidDataError(
+            f"{source}: 'X' has {data.X.shape[1]} features but the network expects {net.n_inputs} inputs"
+        )
+    y = data.y
+    if y is None:
+        return
+    if y.dtype.kind == "i" and y.size and y.max() >= net.n_outputs:
+        raise InvalidDataError(
+            f"{source}: labels 'y' must lie in [0, {net.n_outputs - 1}] for a network with {net.n_outputs} "
+            f"outputs, found max {int(y.max())}"
+        )
+    if y.dtype.kind == "f" and y.shape[1] != net.n_outputs:
+        raise InvalidDataError(
+            f"{source}: real targets 'y' have {y.shape[1]} columns but the network has {net.n_outputs} outputs"
+        )
+
+
+# --- JSON -------------------------------------------------------------------------------
+def _nonfinite_reason(value: float) -> str:
+    if np.isnan(value):
+        return "nan (undefined)"
+    return "+inf (unrealizable or unbounded)" if value > 0 else "-inf"
+
+
+def to_jsonable(obj):
+    """Plain JSON values: numpy scalars/arrays to numbers/lists; non-finite floats to
+    ``null`` with a ``"<key>_reason"`` entry beside them in the enclosing object
+    (DESIGN.md "Machine-readable output")."""
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            key = str(key)
+            if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+                out[key] = None
+                out.setdefault(f"{key}_reason", _nonfinite_reason(float(value)))
+                continue
+            converted = to_jsonable(value)
+            out[key] = converted
+            if isinstance(value, (list, tuple, np.ndarray)):
+                arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+                if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                    kinds = sorted({_nonfinite_reason(float(v)) for v in arr[~np.isfinite(arr)].ravel()})
+                    out.setdefault(f"{key}_reason", "null entries were " + " / ".join(kinds))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_json(path, obj) -> None:
+    """Write ``to_jsonable(obj)`` to ``path`` atomically (strict JSON: no NaN)."""
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
+    path = Path(path)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+    try:
+        _atomic_write(path, write)
+    except PermissionError:
+        raise FileFormatError(f"{path}: cannot write (permission denied)") from None
