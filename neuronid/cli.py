@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "neuronid._cmd_check",
     "neuronid._cmd_train",
     "neuronid._cmd_lmc",
+    "neuronid._cmd_costs",
     "neuronid._cmd_theory",
 )
 

@@ -1,0 +1,80 @@
+"""Helpers shared by the CLI command modules: argument parsing and file loading."""
+
+from __future__ import annotations
+
+import argparse
+
+from neuronid.numerics.io import load_data, load_network, write_json
+from neuronid.theory.errors import InvalidOptionError
+
+
+def int_list(text: str) -> list[int]:
+    """``"128,128"`` -> ``[128, 128]`` (argparse type)."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, found {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, found {text!r}")
+    return values
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {value}")
+    return value
+
+
+def activation_list(text: str) -> list[str]:
+    """``"relu,tanh"`` -> one activation per hidden layer (for files without metadata).
+
+    ``sympy:`` expressions may contain commas, so separate layers with ``;`` when
+    using them.
+    """
+    sep = ";" if ";" in text or "sympy:" in text else ","
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", help="also write the results as one JSON object to PATH")
+
+
+def add_activations_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--activations",
+        type=activation_list,
+        metavar="LIST",
+        help="hidden-layer activations, e.g. relu,relu (overrides or replaces the files' metadata)",
+    )
+
+
+def load_networks(paths, activations=None):
+    return [load_network(p, activations=activations) for p in paths]
+
+
+def maybe_write_json(args, obj) -> None:
+    if getattr(args, "json", None):
+        write_json(args.json, obj)
+        print(f"wrote {args.json}")
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidOptionError(message)
+
+
+__all__ = [
+    "int_list",
+    "positive_int",
+    "activation_list",
+    "add_json_option",
+    "add_activations_option",
+    "load_networks",
+    "load_data",
+    "maybe_write_json",
+    "require",
+]

@@ -1,0 +1,64 @@
+"""``neuronid lmc A B --data D``: linear-path barriers, unaligned and aligned (D5, D6)."""
+
+from __future__ import annotations
+
+from neuronid._cli_common import (
+    add_activations_option,
+    add_json_option,
+    load_data,
+    load_networks,
+    maybe_write_json,
+    positive_int,
+    require,
+)
+from neuronid.numerics.io import check_data_for
+from neuronid.proofs_checks.pairs import compare_pair, format_pairs
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "lmc",
+        help="barriers of the linear path between two networks (unaligned / aligned)",
+        description=(
+            "Evaluate loss and error on a grid along the straight line between A and B in "
+            "effective-weight space (THEORY.md D5), optionally after aligning B to A (D6)."
+        ),
+    )
+    p.add_argument("A", help="first network file (.safetensors or .npz)")
+    p.add_argument("B", help="second network file")
+    p.add_argument("--data", required=True, help="data file (.npz with X and y)")
+    p.add_argument("--align", choices=["none", "activation", "weight", "all"], default="none")
+    p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21, at least 2)")
+    p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
+    p.add_argument(
+        "--similarity", choices=["correlation", "dot", "abs_correlation"], default="correlation",
+        help="activation matching similarity (maximized)",
+    )
+    p.add_argument("--restarts", type=positive_int, default=5, help="weight matching restarts")
+    p.add_argument("--seed", type=int, default=0, help="weight matching seed")
+    p.add_argument(
+        "--allow-structure-mismatch", action="store_true",
+        help="interpolate effective weights even if masks or fixed parts differ",
+    )
+    add_activations_option(p)
+    add_json_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    require(args.steps >= 2, f"--steps must be at least 2 (the two endpoints), found {args.steps}")
+    A, B = load_networks([args.A, args.B], args.activations)
+    data = load_data(args.data)
+    for path, net in ((args.A, A), (args.B, B)):
+        check_data_for(net, data, source=f"{args.data} (for {path})")
+    require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
+    loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+    align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
+    pair = compare_pair(
+        A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", align=align, steps=args.steps,
+        similarity=args.similarity, restarts=args.restarts, seed=args.seed,
+        allow_structure_mismatch=args.allow_structure_mismatch,
+    )
+    print(format_pairs([pair]), end="")
+    maybe_write_json(args, pair.to_json())
+    return 0

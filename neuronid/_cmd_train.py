@@ -1,0 +1,165 @@
+"""``neuronid train`` and ``neuronid data``: train a network / write a built-in data set."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from neuronid._cli_common import int_list, positive_int
+from neuronid.numerics.datasets import DATASETS, make_dataset
+from neuronid.numerics.io import load_data, save_data, save_network
+from neuronid.numerics.structures import STRUCTURES
+from neuronid.numerics.training import TrainConfig, train
+from neuronid.theory.errors import InvalidOptionError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train one network (standard, W-MLP, syre, sigma-asymmetric) and save it",
+        description=(
+            "Train one MLP with the numba trainer and save it as .safetensors or .npz. "
+            "Input and output sizes come from the data; --hidden sets the hidden widths."
+        ),
+    )
+    p.add_argument("--out", "-o", required=True, help="output network file (.safetensors or .npz)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", help="training data file (.npz with X and y)")
+    src.add_argument(
+        "--dataset", choices=sorted(DATASETS), default="subspace",
+        help="built-in data set when --data is not given (default: subspace)",
+    )
+    p.add_argument("--n", type=positive_int, default=2048, help="number of points of the built-in data set")
+    p.add_argument("--dataset-seed", type=int, default=0, help="seed of the built-in data set")
+    p.add_argument("--save-data", metavar="PATH", help="write the built-in training data to PATH (.npz)")
+    add_builtin_options(p)
+    p.add_argument("--structure", choices=sorted(STRUCTURES), default="standard")
+    p.add_argument("--hidden", type=int_list, default=[128, 128], help="hidden widths, e.g. 128,128")
+    p.add_argument("--activation", default="relu", help="hidden activation (catalogue name; see `neuronid symmetries`)")
+    p.add_argument("--n-fixed", type=int_list, help="W-MLP: exact fixed entries per row (one value, or one per layer)")
+    p.add_argument("--p-fixed", type=float, help="W-MLP: Bernoulli probability of a fixed entry")
+    p.add_argument("--sigma-f", type=float, default=1.0, help="W-MLP: scale of the fixed part (0 allowed)")
+    p.add_argument("--kappa", type=float, default=1.0, help="syre: scale of the fixed offset")
+    p.add_argument("--structure-seed", type=int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialization and minibatch order")
+    p.add_argument("--init-std", type=float, help="normal initialization with this std (default: PyTorch-style uniform)")
+    p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
+    p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--bias-decay", type=float, default=0.0)
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+    d = sub.add_parser(
+        "data",
+        help="write a built-in data set to an .npz file",
+        description="Generate a built-in data set (deterministic in --seed) and save X, y as .npz.",
+    )
+    d.add_argument("name", choices=sorted(DATASETS))
+    d.add_argument("--out", "-o", required=True, help="output .npz file")
+    d.add_argument("--n", type=positive_int, default=2048)
+    d.add_argument("--seed", type=int, default=0, help="seed of the data distribution (mixture, basis, ...)")
+    d.add_argument("--sample-seed", type=int, help="seed of the sample only (a test set: same --seed, other --sample-seed)")
+    add_builtin_options(d)
+    d.set_defaults(func=run_data)
+
+
+#: CLI defaults of the built-in data sets (the default check's sizes for "subspace")
+BUILTIN_DEFAULTS = {
+    "subspace": {"k": 8, "ambient": 64, "n_classes": 10},
+    "parity": {"k": 4, "ambient": 32},
+    "coherence-exact": {"active": 4},
+    "coherence-frame": {"active": 4},
+    "digits": {},
+}
+_OPTION_FLAGS = {"k": "--k", "ambient": "--ambient", "n_classes": "--n-classes", "active": "--active"}
+
+
+def add_builtin_options(p) -> None:
+    p.add_argument("--k", type=positive_int, help="subspace/parity: intrinsic dimension (default 8 / 4)")
+    p.add_argument("--ambient", type=positive_int, help="subspace/parity: ambient dimension (default 64 / 32)")
+    p.add_argument("--n-classes", type=positive_int, help="subspace: number of classes (default 10)")
+    p.add_argument("--active", type=positive_int, help="coherence-*: active copies, coherence 1/active (default 4)")
+
+
+def _builtin(name: str, n: int, seed: int, args, sample_seed=None):
+    options = dict(BUILTIN_DEFAULTS[name])
+    for key, flag in _OPTION_FLAGS.items():
+        value = getattr(args, key, None)
+        if value is not None:
+            if key not in options:
+                raise InvalidOptionError(f"{flag} does not apply to the {name!r} data set")
+            options[key] = value
+    if sample_seed is not None:
+        options["sample_seed"] = sample_seed
+    if name == "digits":
+        return make_dataset(name, None if n >= 1797 else n, seed=seed)
+    return make_dataset(name, n, seed=seed, **options)
+
+
+def run_data(args) -> int:
+    data = _builtin(args.name, args.n, args.seed, args, args.sample_seed)
+    save_data(args.out, data.X, data.y)
+    kind = f"{data.n_classes} classes" if data.task == "classification" else f"{data.n_outputs} real targets"
+    print(f"wrote {args.out}: X {data.X.shape}, {kind}")
+    return 0
+
+
+def build_network(args, d_in: int, d_out: int):
+    sizes = [d_in, *args.hidden, d_out]
+    kind = args.structure
+    common = dict(seed=args.seed, init_std=args.init_std)
+    if kind == "standard":
+        return STRUCTURES[kind](sizes, activation=args.activation, **common)
+    if kind == "w-mlp":
+        n_fixed = args.n_fixed
+        if n_fixed is None and args.p_fixed is None:
+            # default: a quarter of each row fixed (the paper fixes 64 of 784 and 256 of 512)
+            n_fixed = [max(1, d // 4) for d in sizes[:-1]]
+        elif n_fixed is not None and len(n_fixed) == 1:
+            n_fixed = n_fixed * (len(sizes) - 1)
+        return STRUCTURES[kind](
+            sizes, activation=args.activation, n_fixed=n_fixed, p_fixed=args.p_fixed,
+            sigma_F=args.sigma_f, structure_seed=args.structure_seed, **common,
+        )
+    if kind == "syre":
+        return STRUCTURES[kind](
+            sizes, activation=args.activation, kappa=args.kappa, structure_seed=args.structure_seed, **common
+        )
+    return STRUCTURES[kind](sizes, structure_seed=args.structure_seed, **common)
+
+
+def run_train(args) -> int:
+    if args.data:
+        data = load_data(args.data)
+        if args.save_data:
+            raise InvalidOptionError("--save-data only applies to built-in data sets (without --data)")
+    else:
+        data = _builtin(args.dataset, args.n, args.dataset_seed, args)
+        if args.save_data:
+            save_data(args.save_data, data.X, data.y)
+    if data.y is None:
+        raise InvalidOptionError(f"{args.data}: training needs targets 'y'")
+    loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+    d_out = data.n_outputs
+    if loss == "ce" and data.y.dtype.kind != "i":
+        raise InvalidOptionError("--loss ce needs integer labels; the data has real targets (use --loss mse)")
+    net = build_network(args, data.X.shape[1], d_out)
+    config = TrainConfig(
+        loss=loss, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        weight_decay=args.weight_decay, bias_decay=args.bias_decay, momentum=args.momentum,
+        dtype=args.dtype, seed=args.seed,
+    )
+    result = train(net, data.X, data.y, config, progress=False if args.quiet else f"train {args.out}")
+    save_network(result.network, args.out)
+    final = result.history[-1] if len(result.history) else float("nan")
+    print(f"wrote {args.out}: {result.network} ({args.structure}); final train loss {final:.4g}")
+    if args.save_data and not args.data:
+        print(f"wrote {args.save_data}: X {data.X.shape}")
+    return 0
