@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInputError as exc:
         sys.stderr.write(f"neuronid {args.command}: error: {exc}\n")
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("neuronid: interrupted\n")
         return 130
