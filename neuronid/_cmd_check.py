@@ -1,7 +1,9 @@
 """``neuronid check``: the main job.
 
-Without arguments: the built-in default (two standard MLPs vs two W-MLPs). With
-``A B --data D``: the pair report for the given files.
+Without arguments: the built-in default (two standard MLPs vs two W-MLPs, verdicts
+side by side). With ``A B --data D``: the full report for the given files (layers,
+paths with the T4 certificate, a verdict per result) on the terminal, and with
+``--out DIR`` as ``report.md``, ``report.json`` and PNG plots.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from neuronid._cli_common import (
     require,
 )
 from neuronid.numerics.io import check_data_for, write_json
-from neuronid.proofs_checks.default_check import format_default_check, run_default_check
-from neuronid.proofs_checks.pairs import compare_pair, format_pairs
+from neuronid.proofs_checks.checkers import CHECKED_RESULTS
+from neuronid.proofs_checks.default_check import DefaultCheckConfig, format_default_check, run_default_check
+from neuronid.proofs_checks.report import full_check
+from neuronid.theory.errors import UnknownResultError
 
 
 def register(sub) -> None:
@@ -26,9 +30,11 @@ def register(sub) -> None:
         "check",
         help="the main job: check the theory on two networks (no arguments: built-in default)",
         description=(
-            "Check two networks and data against the theory. With no arguments, run the built-in "
-            "default: train two standard MLPs and two W-MLPs (sigma_F = 1) on subspace data and "
-            "compare each pair's linear-path barriers, unaligned and aligned."
+            "Check two networks and data against THEORY.md: supports, costs and margins per layer "
+            "(D1-D4), linear paths unaligned and aligned (D5, D6) with the T4 certificate, and a "
+            "verdict per result (P1-P6, T1-T4): holds / fails / hypotheses not met / not applicable, "
+            "or THEORY VIOLATION. With no arguments, run the built-in default: two standard MLPs "
+            "and two W-MLPs (sigma_F = 1) trained on subspace data, verdicts side by side."
         ),
     )
     p.add_argument("A", nargs="?", help="first network file")
@@ -36,22 +42,40 @@ def register(sub) -> None:
     p.add_argument("--data", help="data file (.npz with X and y); required with A and B")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21)")
-    p.add_argument("--out", metavar="DIR", help="write report.json (and, for the default, the networks and data) to DIR")
+    p.add_argument("--tau", type=float, default=0.9, help="explained-variance threshold of the supports (D1)")
+    p.add_argument("--results", help=f"comma-separated result IDs to check (default: all of {','.join(CHECKED_RESULTS)})")
+    p.add_argument("--out", metavar="DIR", help="write report.md, report.json and PNG plots to DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_activations_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
 
 
+def _result_ids(text):
+    if not text:
+        return None
+    ids = [t.strip().upper() for t in text.split(",") if t.strip()]
+    unknown = [i for i in ids if i not in CHECKED_RESULTS]
+    if unknown:
+        raise UnknownResultError(
+            f"unknown result ID(s) {', '.join(unknown)}; valid: {', '.join(CHECKED_RESULTS)}"
+        )
+    return ids
+
+
 def run(args) -> int:
     require(args.steps >= 2, f"--steps must be at least 2, found {args.steps}")
+    require(0.0 < args.tau <= 1.0, f"--tau must lie in (0, 1], found {args.tau}")
+    ids = _result_ids(args.results)
     if args.A is None:
         require(args.data is None, "--data needs two network files A B (or no arguments for the default check)")
-        from neuronid.proofs_checks.default_check import DefaultCheckConfig
-
+        require(ids is None, "--results applies to check A B --data D")
         check = run_default_check(DefaultCheckConfig(steps=args.steps), progress=not args.quiet, out_dir=args.out)
         print(format_default_check(check), end="")
         report = check.to_json()
+        if args.out:
+            write_json(Path(args.out) / "report.json", report)
+            print(f"wrote {args.out}/ (report.json, per-pair report.md/report.json/plots, networks, data)")
     else:
         require(args.B is not None, "check needs two network files A B, or no arguments for the default check")
         require(args.data is not None, "check A B needs --data D (.npz with X and y)")
@@ -61,12 +85,12 @@ def run(args) -> int:
             check_data_for(net, data, source=f"{args.data} (for {path})")
         require(data.y is not None, f"{args.data}: the check needs targets 'y'; the file has only 'X'")
         loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
-        pair = compare_pair(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", steps=args.steps)
-        print(format_pairs([pair]), end="")
-        report = {"pairs": {pair.label: pair.to_json()}}
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        write_json(Path(args.out) / "report.json", report)
-        print(f"wrote {Path(args.out) / 'report.json'}")
+        result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
+                            steps=args.steps, ids=ids, progress=not args.quiet)
+        print(result.terminal(), end="")
+        report = result.to_json()
+        if args.out:
+            files = result.write(args.out)
+            print(f"wrote {len(files)} files to {args.out}/ (report.md, report.json, plots)")
     maybe_write_json(args, report)
     return 0

@@ -881,6 +881,10 @@ def assignment_margin(K, *, tol: float | None = None) -> Margin:
     permutation is recovered by one LAP with ``(i*, i*)`` forbidden, which equals
     ``min_i LAP(K with K[i, i] forbidden) - trace K`` (the m-LAP definition).
 
+    Rounding: ``tol`` (default ``1e-12 * scale * m``) is added to every edge before the
+    shortest-cycle search, so ties within ``m * tol`` may pick either cycle; ``gamma``
+    is the exact LAP cost of the cycle picked.
+
     ``inf`` entries are forbidden assignments; ``gamma = inf`` when no non-identity
     permutation is feasible; ``nan`` when ``K`` has ``nan`` (uncomputed) entries.
 
@@ -912,19 +916,25 @@ def assignment_margin(K, *, tol: float | None = None) -> Margin:
     best, perm = _lap(R)
     if best < -tol:
         return Margin(best, perm, ident, ident + best, "lap")
-    Dm = R.copy()
+    # Every cycle costs >= -tol here (it is a permutation), but rounding-level negative
+    # cycles would make Floyd-Warshall diverge (paths looping through them). Adding
+    # `tol` to every edge makes every cycle (length >= 2) cost >= +tol: no negative
+    # cycle; the shift changes a k-cycle's cost by k * tol, so the cycle found is the
+    # cheapest up to m * tol, and its exact cost comes from the LAP on the unshifted R.
+    Dm = R + tol
     np.fill_diagonal(Dm, np.inf)
     for k in range(m):
         np.minimum(Dm, Dm[:, k:k + 1] + Dm[k:k + 1, :], out=Dm)
     cyc = np.diag(Dm)
     istar = int(np.argmin(cyc))
-    gamma = float(cyc[istar])
-    if not np.isfinite(gamma):
+    shifted = float(cyc[istar])
+    if not np.isfinite(shifted):
         return Margin(float("inf"), None, ident, float("inf"), "min_cycle",
                       "no feasible non-identity assignment (every other assignment is unrealizable)")
-    cost, perm = _lap(R, forbid=istar)
-    if perm is None or abs(cost - gamma) > 1e-9 * max(1.0, abs(gamma), scale):  # pragma: no cover - consistency
-        raise RuntimeError(f"assignment_margin: LAP ({cost}) and shortest cycle ({gamma}) disagree")
+    gamma, perm = _lap(R, forbid=istar)
+    if perm is None or not (gamma - 1e-9 * max(1.0, scale) <= shifted
+                            <= gamma + m * tol + 1e-9 * max(1.0, abs(gamma), scale)):  # pragma: no cover
+        raise RuntimeError(f"assignment_margin: LAP ({gamma}) and shortest cycle ({shifted}) disagree")
     return Margin(gamma, perm, ident, ident + gamma, "min_cycle")
 
 

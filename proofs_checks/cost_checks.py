@@ -51,6 +51,7 @@ __all__ = [
     "check_p4",
     "p4_growth",
     "check_t1",
+    "t1_monte_carlo",
     "relu_case",
     "check_relu_upper_bound",
     "random_support_points",
@@ -153,14 +154,14 @@ def _hidden_ok(net: Network, layer: int) -> None:
         raise InvalidOptionError(f"layer {layer} is out of range: hidden layers are 0..{len(net.layers) - 2}")
 
 
-def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
+def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
     """P2 on a network layer: hypotheses (mask 1, fixed 0, equal activations) and the
     conclusion ``K[i, j] = ||a_j||^2`` (so ``Delta_in = 0``); ``Delta_out = 0`` when
     the next layer is standard too."""
     _hidden_ok(net, layer)
     lay = net.layers[layer]
     nxt = net.layers[layer + 1]
-    lc = layer_costs(net, X, layer, tau=tau)
+    lc = costs if costs is not None else layer_costs(net, X, layer, tau=tau)
     K = lc.K
     scale = max(float(np.max(np.abs(K[np.isfinite(K)]))) if np.any(np.isfinite(K)) else 0.0, 1e-300)
     aa = np.sum(lc.eff.A**2, axis=1)
@@ -183,7 +184,7 @@ def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
 
 
 # ============================================================== P3
-def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
+def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
     """P3 bounds on a layer with ``f = 0``: for neurons with ``eps_i = ||S_i - p I|| < p``,
     ``|K[i,j] - ||a_j||^2/p| <= ||a_j||^2 eps_i / (p (p - eps_i))`` and
     ``|Delta_in(i,j)| <= (eta_i + eta_j)(||a_i||^2 + ||a_j||^2)``.
@@ -191,7 +192,7 @@ def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
     Bounds are compared with a relative slack of ``1e-9`` (rounding in ``K``)."""
     _hidden_ok(net, layer)
     lay = net.layers[layer]
-    lc = layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
+    lc = costs if costs is not None else layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
     p = lc.eff.p
     eps = lc.anisotropy
     K = lc.K
@@ -232,13 +233,13 @@ def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
 
 
 # ============================================================== P4
-def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
+def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
     """P4: ``Delta_in(i, j) = (2/p)(a_i - a_j) . (v_i - v_j)`` when ``S_i = S_j = p I``
     (syre layers: exactly, ``p = 1``); otherwise ``|Delta_in - (2/p)(...)|`` is at most
     ``eta_i (||a_j - v_i||^2 + ||a_i - v_i||^2) + eta_j (||a_i - v_j||^2 + ||a_j - v_j||^2)``
     with ``eta = eps / (p (p - eps))`` (the P3 argument applied to ``g = a - v``)."""
     _hidden_ok(net, layer)
-    lc = layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
+    lc = costs if costs is not None else layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
     p = lc.eff.p
     A, V = lc.eff.A, lc.eff.V
     eps = lc.anisotropy
@@ -268,14 +269,21 @@ def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0) -> dict:
         "max_anisotropy": float(np.max(eps)) if eps.size else 0.0,
         "exact_identity_case": exact_case,
         "max_abs_identity_error": float(np.max(dev[off])) if np.any(off) else 0.0,
-        "max_relative_identity_error": float(np.max((dev / np.maximum(rounding * 1e10, 1e-300))[off]))
-        if np.any(off) else 0.0,
+        "max_relative_identity_error": _max_ratio(dev, rounding * 1e10, off),
         "pairs_checked": int(np.sum(np.isfinite(bound[off]))) // 2,
         "violations": int(np.sum(np.triu(viol, 1))),
         "max_bound_ratio": float(np.max(ratio[off])) if np.any(off) else 0.0,
         "mean_delta_in": float(np.mean(lc.delta_in[off])) if np.any(off) else 0.0,
         "ok": bool(not np.any(viol)),
     }
+
+
+def _max_ratio(num, den, where) -> float:
+    """``max(num / den)`` over ``where`` (0 when empty; inf/inf entries skipped)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (num / np.maximum(den, 1e-300))[where]
+    ratio = ratio[~np.isnan(ratio)]
+    return float(np.max(ratio)) if ratio.size else 0.0
 
 
 def p4_growth(sigma_fs=(0.0, 0.5, 1.0, 2.0), *, d: int = 48, m: int = 24, n_fixed: int = 12, r: int = 6,
@@ -338,29 +346,40 @@ def check_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 
         raise InvalidOptionError(f"check_t1: need n_masks >= 1 and 1 <= r <= d, found {n_masks}, {r}, {d}")
     rng = np.random.default_rng(seed)
     out = {"result": "T1", "delta": delta, "n_masks": n_masks, "d": d, "r": r, "p": p, "cases": []}
-    se = math.sqrt(delta * (1.0 - delta) / n_masks)
     ok = True
     for kind in coherences:
         U = _basis(kind, d, r, rng)
-        nu = float(np.max(np.sum(U * U, axis=1)))
         for model in ("bernoulli", "exact_count"):
-            masks = _sample_masks(rng, model, n_masks, d, p)
-            p_eff = p if model == "bernoulli" else int(round(p * d)) / d
-            S = shape_matrices(masks, U)
-            an = anisotropy(S, p_eff, eigenvalues=shape_eigenvalues(S))
-            bound = t1_bound(p_eff, nu, r, delta, model=model, dim=d)
-            rate = float(np.mean(an > bound))
-            case_ok = rate <= delta + 3.0 * se
-            ok &= case_ok
-            out["cases"].append({
-                "coherence_kind": kind, "coherence": nu, "mask_model": model, "bound": bound,
-                "violation_rate": rate, "allowed": delta + 3.0 * se, "standard_error": se,
-                "quantile_1_minus_delta": float(np.quantile(an, 1.0 - delta)),
-                "tightness": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
-                "max_anisotropy": float(np.max(an)), "ok": bool(case_ok),
-            })
+            case = t1_monte_carlo(U, p, delta, model=model, n_masks=n_masks, rng=rng)
+            case["coherence_kind"] = kind
+            ok &= case["ok"]
+            out["cases"].append(case)
     out["ok"] = bool(ok)
     return out
+
+
+def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_masks: int = 2000, rng=None) -> dict:
+    """T1 by Monte Carlo on one support basis ``U`` (d, r): draw ``n_masks`` masks of
+    the given model, measure ``||U^T diag(m) U - p I||`` and count how often it exceeds
+    the T1 bound at ``delta``; allowed: ``delta + 3 SE``, ``SE = sqrt(delta (1-delta) / n)``."""
+    rng = np.random.default_rng(rng)
+    U = np.asarray(U, dtype=np.float64)
+    d, r = U.shape
+    nu = float(np.max(np.sum(U * U, axis=1)))
+    se = math.sqrt(delta * (1.0 - delta) / n_masks)
+    masks = _sample_masks(rng, model, n_masks, d, p)
+    p_eff = p if model == "bernoulli" else int(round(p * d)) / d
+    S = shape_matrices(masks, U)
+    an = anisotropy(S, p_eff, eigenvalues=shape_eigenvalues(S))
+    bound = t1_bound(p_eff, nu, r, delta, model=model, dim=d)
+    rate = float(np.mean(an > bound))
+    return {
+        "coherence": nu, "rank": r, "dim": d, "p": p_eff, "mask_model": model, "bound": bound,
+        "n_masks": int(n_masks), "violation_rate": rate, "allowed": delta + 3.0 * se, "standard_error": se,
+        "quantile_1_minus_delta": float(np.quantile(an, 1.0 - delta)),
+        "tightness": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
+        "max_anisotropy": float(np.max(an)), "ok": bool(rate <= delta + 3.0 * se),
+    }
 
 
 # ============================================================== ReLU vs pre-activation

@@ -19,7 +19,7 @@ from neuronid.numerics.io import save_data, save_network
 from neuronid.numerics.structures import standard_mlp, w_mlp
 from neuronid.numerics.training import TrainConfig, train
 
-from .pairs import compare_pair, format_pairs
+from .report import full_check
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,20 @@ class DefaultCheck:
     train_data: object
     test_data: object
     networks: dict = field(default_factory=dict)  # name -> Network
-    pairs: list = field(default_factory=list)  # PairComparison
+    reports: list = field(default_factory=list)  # proofs_checks.report.Report, one per pair
     seconds: dict = field(default_factory=dict)
+
+    def contrast(self) -> dict:
+        """Per result ID: the verdicts of each pair side by side."""
+        return {rid: {r.label: r.verdict_summary()[rid] for r in self.reports}
+                for rid in self.reports[0].verdict_summary()} if self.reports else {}
 
     def to_json(self) -> dict:
         return {
             "config": asdict(self.config),
-            "pairs": {pair.label: pair.to_json() for pair in self.pairs},
+            "pairs": {r.label: r.to_json() for r in self.reports},
+            "contrast": self.contrast(),
+            "violations": [c.to_json() for r in self.reports for c in r.violations],
             "seconds": self.seconds,
         }
 
@@ -95,14 +102,14 @@ def run_default_check(config: DefaultCheckConfig | None = None, *, progress: boo
     check.seconds["train"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     for kind in builders:
-        check.pairs.append(
-            compare_pair(
+        label = f"{kind} A vs {kind} B" + (f" (sigma_F = {config.sigma_F:g})" if kind == "w-mlp" else "")
+        check.reports.append(
+            full_check(
                 check.networks[f"{kind} A"], check.networks[f"{kind} B"], test_data.X, test_data.y,
-                loss="ce", label=f"{kind} A vs {kind} B" + (f" (sigma_F = {config.sigma_F:g})" if kind == "w-mlp" else ""),
-                steps=config.steps, X_align=train_data.X,
+                loss="ce", label=label, steps=config.steps, X_support=train_data.X, seed=config.data_seed,
             )
         )
-    check.seconds["paths"] = time.perf_counter() - t1
+    check.seconds["checks"] = time.perf_counter() - t1
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,8 @@ def run_default_check(config: DefaultCheckConfig | None = None, *, progress: boo
             save_network(net, out / f"{name.replace(' ', '_')}.safetensors")
         save_data(out / "train.npz", train_data.X, train_data.y)
         save_data(out / "test.npz", test_data.X, test_data.y)
+        for kind, report in zip(builders, check.reports):
+            report.write(out / kind)
     check.seconds["total"] = time.perf_counter() - t0
     return check
 
@@ -119,7 +128,14 @@ def format_default_check(check: DefaultCheck) -> str:
     head = (
         f"neuronid check (built-in default): Gaussian mixture, {c.n_classes} classes, intrinsic dimension "
         f"{c.k} in {c.ambient} dimensions; MLP {[c.ambient, *c.hidden, c.n_classes]} {c.activation}; "
-        f"{c.n_train} train / {c.n_test} test points; barriers on test cross-entropy (D5), "
-        f"alignment (D6) on train data.\n"
+        f"{c.n_train} train / {c.n_test} test points; barriers on test cross-entropy (D5), supports, "
+        f"costs and activation matching (D1-D4, D6) on train data.\n"
     )
-    return head + "\n" + format_pairs(check.pairs) + f"time: {check.seconds['total']:.1f} s\n"
+    body = "\n".join(report.terminal() for report in check.reports)
+    labels = [r.label.split(" A vs")[0] for r in check.reports]
+    width = max(len(v) for row in check.contrast().values() for v in row.values()) + 2
+    rows = [f"{'result':<8}" + "".join(f"{lab:<{width}}" for lab in labels)]
+    for rid, verdicts in check.contrast().items():
+        rows.append(f"{rid:<8}" + "".join(f"{v:<{width}}" for v in verdicts.values()))
+    contrast = "verdicts side by side (per result, over layers and paths):\n  " + "\n  ".join(rows) + "\n"
+    return head + "\n" + body + "\n" + contrast + f"time: {check.seconds['total']:.1f} s\n"

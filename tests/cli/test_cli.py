@@ -86,7 +86,16 @@ def test_check_on_files(workdir, capsys, tmp_path):
                               "--data", workdir / "data.npz", "--out", tmp_path], capsys)
     assert code == 0, err
     report = json.loads((tmp_path / "report.json").read_text())
-    assert len(report["pairs"]) == 1 and "unaligned" in out
+    for key in ("results", "paths", "layers"):
+        assert key in report
+    assert {"B_lerp", "B_peak", "B_mid", "certificate"} <= set(report["paths"]["unaligned"])
+    for entry in report["results"]:
+        assert {"id", "verdict", "hypotheses", "quantities"} <= set(entry)
+        for h in entry["hypotheses"].values():
+            assert {"holds", "values"} <= set(h)
+    assert not report["violations"]
+    assert (tmp_path / "report.md").exists() and (tmp_path / "barriers.png").exists()
+    assert "unaligned" in out and "verdicts:" in out
 
 
 def test_data_command(tmp_path, capsys):
@@ -135,6 +144,8 @@ BAD = [
     (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--align", "bogus"], "invalid choice"),
     (["check", "{w}/a.safetensors"], "two network files"),
     (["check", "{w}/a.safetensors", "{w}/b.safetensors"], "needs --data"),
+    (["check", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--results", "P9,T2"], "unknown result ID(s) P9; valid: P1"),
+    (["check", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--tau", "0"], "--tau must lie in (0, 1]"),
     (["train", "--out", "{b}/x.safetensors", "--data", "{b}/nolabels.npz", "--quiet"], "needs targets 'y'"),
     (["train", "--out", "{b}/x.safetensors", "--epochs", "0"], "expected an integer >= 1"),
     (["train", "--out", "{b}/x.safetensors", "--hidden", "0"], "positive integers"),

@@ -1,0 +1,680 @@
+"""One checker per result (P1-P6, T1-T4): hypotheses, conclusion, verdict, numbers.
+
+A checker measures the quantities a result speaks about on the given networks and
+data, substitutes them into the registry's SymPy predicates
+(:mod:`neuronid.theory.registry`), and returns a :class:`Check` whose verdict is
+
+- ``holds``: the conclusion holds (hypotheses hold or are undetermined);
+- ``fails``: the conclusion fails while some hypothesis is undetermined;
+- ``hypotheses not met``: a hypothesis fails (the conclusion is still reported: a
+  failing conclusion here is what a counterexample shows);
+- ``not applicable``: the result does not speak about these inputs (no masks for
+  T1, a non-homogeneous activation for P6, ...), with the reason;
+- ``theory violation``: every hypothesis holds and the conclusion fails beyond
+  tolerance. This must never happen for a correct result; tests check it.
+
+All checks share one :class:`CheckContext`, which computes each expensive quantity
+(traces, layer costs, paths, certificates) once.
+
+Tolerances (float64): identities that are exact in real arithmetic are compared with
+a relative tolerance ``REL_TOL = 1e-9`` of the scale of the numbers involved (sums of
+at most a few thousand products, each rounding at 1e-16 relative); statements about
+functions of whole networks (T2) use ``FUNCTION_TOL = 1e-8`` relative, since rounding
+accumulates through the layers.
+
+>>> import numpy as np
+>>> from neuronid.numerics.structures import standard_mlp
+>>> A = standard_mlp([4, 6, 3], seed=0)
+>>> X = np.random.default_rng(0).normal(size=(40, 4)); y = np.arange(40) % 3
+>>> ctx = CheckContext(A, A, X, y, loss="ce")
+>>> [c.verdict for c in check_t2(ctx)]
+['holds']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from neuronid.numerics.activations import parse_activation
+from neuronid.numerics.alignment import aligned_path
+from neuronid.numerics.certificate import certified_barriers
+from neuronid.numerics.correspondence import correspondence
+from neuronid.numerics.costs import layer_costs
+from neuronid.numerics.io import to_jsonable
+from neuronid.numerics.losses import check_loss, check_targets
+from neuronid.numerics.network import Network, check_inputs
+from neuronid.numerics.paths import linear_path
+from neuronid.numerics.realization import Realizer
+from neuronid.theory.activations import get_activation
+from neuronid.theory.errors import InvalidOptionError, UnknownResultError
+from neuronid.theory.registry import get_result
+
+from .cost_checks import check_p3 as p3_numbers
+from .cost_checks import check_p4 as p4_numbers
+from .cost_checks import t1_monte_carlo
+
+REL_TOL = 1e-9
+FUNCTION_TOL = 1e-8
+#: P1 (cvxpy vs closed form): the issue's relative 1e-6 (solver tolerances 1e-10)
+P1_REL_TOL = 1e-6
+
+VERDICTS = ("holds", "fails", "hypotheses not met", "not applicable", "theory violation", "undetermined")
+CHECKED_RESULTS = ("P1", "P2", "P3", "P4", "P5", "P6", "T1", "T2", "T3", "T4")
+
+
+@dataclass
+class Check:
+    """The verdict of one result on one scope (a pair, or a layer of one run)."""
+
+    id: str
+    scope: str
+    verdict: str
+    hypotheses: dict = field(default_factory=dict)
+    conclusion: dict = field(default_factory=dict)
+    quantities: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return to_jsonable({
+            "id": self.id,
+            "scope": self.scope,
+            "verdict": self.verdict,
+            "hypotheses": self.hypotheses,
+            "conclusion": self.conclusion,
+            "quantities": self.quantities,
+            "notes": list(self.notes),
+        })
+
+
+def _plain(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return value
+
+
+def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes=()) -> Check:
+    """Evaluate a result's registry predicates on ``values`` and decide the verdict."""
+    result = get_result(result_id)
+    values = {k: _plain(v) for k, v in values.items()}
+    out = result.evaluate(values)
+    hyps = {
+        v.name: {"holds": {"holds": True, "fails": False}.get(v.status), "status": v.status,
+                 "predicate": v.predicate, "values": v.values, "reason": v.reason}
+        for v in out["hypotheses"]
+    }
+    concl = out["conclusion"]
+    conclusion = (
+        {"status": "undetermined", "statement": result.conclusion, "reason": "no predicate"}
+        if concl is None
+        else {"status": concl.status, "statement": result.conclusion, "predicate": concl.predicate,
+              "values": concl.values, "reason": concl.reason}
+    )
+    status = conclusion["status"]
+    if out["all_hold"] is True and status == "fails":
+        verdict = "theory violation"
+    elif out["all_hold"] is False:
+        verdict = "hypotheses not met"
+    elif status in ("holds", "fails"):
+        verdict = status
+    else:
+        verdict = "undetermined"
+    return Check(result_id, scope, verdict, hyps, conclusion, dict(quantities or {}), list(notes))
+
+
+def not_applicable(result_id: str, scope: str, reason: str, quantities=None) -> Check:
+    return Check(result_id, scope, "not applicable", {}, {"status": "not evaluated", "reason": reason},
+                 dict(quantities or {}), [reason])
+
+
+# ----------------------------------------------------------------------------- context
+class CheckContext:
+    """Networks, data and every shared measurement, computed lazily once.
+
+    Parameters
+    ----------
+    A, B : the two networks (B may be A itself).
+    X, y : data; supports (D1) and costs use ``X`` (or ``X_support``), paths use
+        ``X, y``.
+    loss : ``"ce"`` or ``"mse"``.
+    tau : explained-variance threshold of the supports (D1).
+    steps : grid points of the paths (D5).
+    align : alignment methods for aligned paths (D6).
+    X_support : optional separate data for supports, costs and activation matching
+        (the default check uses training data there and test data for paths).
+    max_support_points : supports use at most this many rows (seeded subset) so
+        cost matrices stay cheap on large data sets.
+    """
+
+    def __init__(self, A: Network, B: Network, X, y, *, loss: str, tau: float = 0.9, steps: int = 21,
+                 align=("activation", "weight"), X_support=None, max_support_points: int = 4096,
+                 names=("A", "B"), seed: int = 0, progress: bool = False):
+        self.A, self.B = A, B
+        self.loss = check_loss(loss)
+        self.X = check_inputs(X, A.n_inputs)
+        self.y = check_targets(loss, y, A.n_outputs, self.X.shape[0])
+        Xs = self.X if X_support is None else check_inputs(X_support, A.n_inputs, name="X_support")
+        if Xs.shape[0] > max_support_points:
+            idx = np.sort(np.random.default_rng(seed).choice(Xs.shape[0], max_support_points, replace=False))
+            Xs = Xs[idx]
+        self.Xs = Xs
+        self.tau, self.steps, self.align = tau, steps, tuple(align)
+        self.names = tuple(names)
+        self.seed = seed
+        self.progress = progress
+        self.sizes_equal = A.sizes == B.sizes
+        self.structure_differences = A.structure_differences(B)
+        self.n_hidden = len(A.layers) - 1
+
+    # --- traces and costs ---------------------------------------------------------
+    @cached_property
+    def traces(self):
+        return [net.forward(self.Xs, record=True) for net in (self.A, self.B)]
+
+    @cached_property
+    def costs(self) -> list[list]:
+        """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
+        out = []
+        for net, trace in zip((self.A, self.B), self.traces):
+            out.append([layer_costs(net, layer=l, trace=trace, tau=self.tau, progress=self.progress)
+                        for l in range(self.n_hidden)])
+        return out
+
+    @cached_property
+    def correspondences(self) -> list:
+        if not self.sizes_equal:
+            return []
+        return [correspondence(self.A, self.B, self.Xs, l) for l in range(self.n_hidden)]
+
+    # --- paths ----------------------------------------------------------------------
+    @cached_property
+    def paths(self) -> dict:
+        """``{"unaligned": certified_barriers dict, "activation": ..., "weight": ...}``
+        (each with ``"path"``, ``"bound"``, ``"measured"``, ``"tightness"``), plus
+        ``"alignment"`` details for aligned ones."""
+        out = {}
+        if not self.sizes_equal:
+            return out
+        out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps)
+        for method in self.align:
+            options = {"X_align": self.Xs, "similarity": "correlation"} if method == "activation" else {"seed": self.seed}
+            _, alignment = aligned_path(self.A, self.B, self.X, self.y, method=method, loss=self.loss,
+                                        steps=self.steps, allow_structure_mismatch=True, **options)
+            entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps)
+            entry["alignment"] = alignment.to_json()
+            out[method] = entry
+        return out
+
+    def scope(self, run: int, layer: int) -> str:
+        return f"{self.names[run]} layer {layer}"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _monotone(names) -> str:
+    """Weakest monotonicity class of a set of activation names."""
+    classes = {get_activation(n).monotone for n in set(names)}
+    for label in ("non_monotone", "non_decreasing", "strictly_increasing"):
+        if label in classes:
+            return label
+    return "strictly_increasing"
+
+
+def _hidden_monotone(net: Network) -> str:
+    return _monotone([n for layer in net.layers[:-1] for n in layer.names])
+
+
+def _runs(ctx: CheckContext):
+    """Distinct runs to check per-network results on (A, and B unless it is A)."""
+    return [0] if ctx.B is ctx.A else [0, 1]
+
+
+def _finite_scale(*arrays) -> float:
+    vals = [float(np.max(np.abs(a[np.isfinite(a)]))) for a in arrays if np.any(np.isfinite(a))]
+    return max(vals, default=0.0)
+
+
+# ----------------------------------------------------------------------------- P1
+def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) -> list[Check]:
+    """P1 on the first hidden layer of each run: cvxpy realization cost (D2) of a few
+    neurons' functions by other neurons against the closed form, on the exact span
+    (tau = 1) of a subset of the layer's inputs."""
+    checks = []
+    for run in _runs(ctx):
+        net = (ctx.A, ctx.B)[run]
+        layer = net.layers[0]
+        scope = ctx.scope(run, 0)
+        mono = _monotone(layer.names)
+        values = {"strictly_increasing": mono == "strictly_increasing", "tau": 1, "beta_b": 0,
+                  "rel_tol": P1_REL_TOL}
+        quantities = {"activation_class": mono}
+        if mono != "strictly_increasing" or len(set(layer.names)) > 1:
+            quantities["note"] = "conclusion not computed: P1's closed form needs one strictly increasing activation"
+            checks.append(evaluate("P1", scope, values, quantities=quantities))
+            continue
+        pts = ctx.traces[run].inputs[0]
+        if pts.shape[0] > max_points:
+            pts = pts[np.sort(np.random.default_rng(ctx.seed).choice(pts.shape[0], max_points, replace=False))]
+        from neuronid.numerics.costs import closed_form_cost
+        from neuronid.numerics.supports import compute_support, shape_matrices
+
+        sup = compute_support(pts, tau=1.0)
+        W = layer.effective_weight()
+        m = W.shape[0]
+        rng = np.random.default_rng(ctx.seed)
+        pairs = [(int(i), int(j)) for i, j in rng.integers(0, m, size=(max_pairs, 2))]
+        worst, rows = None, []
+        act = layer.names[0]
+        h_all = net.forward(pts, record=True).inputs[1]
+        for i, j in pairs:
+            S = shape_matrices(layer.mask[i][None, :], sup.U)[0]
+            closed = closed_form_cost(S, sup.U.T @ layer.fixed[i], sup.U.T @ W[j])
+            res = Realizer(pts, activation=act, mask=layer.mask[i], fixed=layer.fixed[i]).realize(h_all[:, j])
+            solver_cost = res.cost if res.status in ("optimal", "optimal_inaccurate", "infeasible") else math.nan
+            row = {"i": i, "j": j, "closed_form": closed, "cvxpy": solver_cost, "status": res.status}
+            rows.append(row)
+            if math.isinf(closed) and math.isinf(solver_cost):
+                err = 0.0
+            elif math.isfinite(closed) and math.isfinite(solver_cost):
+                err = abs(solver_cost - closed) / max(1.0, abs(closed))
+            else:
+                err = math.inf
+            if worst is None or err > worst[0]:
+                worst = (err, closed, solver_cost)
+        quantities["pairs"] = rows
+        quantities["support_points"] = int(pts.shape[0])
+        _, closed, solver_cost = worst
+        if math.isinf(closed) and math.isinf(solver_cost):  # both unrealizable: agreement
+            closed = solver_cost = 0.0
+            quantities["note"] = "worst pair: both report unrealizable (inf)"
+        values.update({"cost_solver": solver_cost, "cost_closed_form": closed})
+        checks.append(evaluate("P1", scope, values, quantities=quantities))
+    return checks
+
+
+# ----------------------------------------------------------------------------- P2-P4
+def _layer_facts(net: Network, l: int) -> dict:
+    layer = net.layers[l]
+    return {
+        "trainable_fraction": float(layer.mask.mean()),
+        "fixed_norm": float(np.linalg.norm(layer.fixed)),
+        "same_activation": len(set(layer.names)) == 1,
+    }
+
+
+def check_p2(ctx: CheckContext) -> list[Check]:
+    """P2 per hidden layer and run: ``Delta_in = 0`` for standard layers."""
+    checks = []
+    for run in _runs(ctx):
+        net = (ctx.A, ctx.B)[run]
+        for l in range(ctx.n_hidden):
+            lc = ctx.costs[run][l]
+            facts = _layer_facts(net, l)
+            scale = _finite_scale(lc.K)
+            D = lc.delta_in
+            max_d = float(np.max(np.abs(D[np.isfinite(D)]), initial=0.0)) if np.any(np.isfinite(D)) else math.inf
+            values = {**facts, "delta_in": max_d, "tol": REL_TOL * max(scale, 1e-300)}
+            q = {"max_abs_K": scale, "gamma": lc.gamma, "median_delta": lc.summary()["median_delta"]}
+            checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q))
+    return checks
+
+
+def check_p3(ctx: CheckContext) -> list[Check]:
+    """P3 per hidden layer and run: the bound on ``|Delta_in|`` at the pair closest to
+    violating it (largest ratio to its bound), among neurons with ``eps_i < p``."""
+    checks = []
+    for run in _runs(ctx):
+        net = (ctx.A, ctx.B)[run]
+        for l in range(ctx.n_hidden):
+            lc = ctx.costs[run][l]
+            facts = _layer_facts(net, l)
+            summary = _p3_worst_pair(lc)
+            q = {k: v for k, v in p3_numbers(net, None, l, costs=lc).items() if k not in ("result", "layer")}
+            values = {"fixed_norm": facts["fixed_norm"], "same_activation": facts["same_activation"],
+                      **summary, "tol": REL_TOL * max(_finite_scale(lc.K), 1e-300)}
+            checks.append(evaluate("P3", ctx.scope(run, l), values, quantities=q))
+    return checks
+
+
+def _p3_worst_pair(lc) -> dict:
+    p = lc.eff.p
+    eps = lc.anisotropy
+    aa = np.sum(lc.eff.A ** 2, axis=1)
+    m = aa.size
+    if m < 2:
+        return {"p": p, "eps_i": eps[0] if m else 0.0, "eps_j": eps[0] if m else 0.0,
+                "aniso_i": eps[0] if m else 0.0, "aniso_j": eps[0] if m else 0.0,
+                "delta_in": 0.0, "norm_a_i": 0.0, "norm_a_j": 0.0}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(eps < p, eps / (p * (p - eps)), np.inf)
+        bound = (eta[:, None] + eta[None, :]) * (aa[:, None] + aa[None, :])
+        ratio = np.abs(lc.delta_in) / bound
+    ratio = np.where(np.isfinite(bound) & (bound > 0), ratio, -np.inf)
+    np.fill_diagonal(ratio, -np.inf)
+    if np.all(~np.isfinite(ratio)):  # no applicable pair: report the most anisotropic neurons
+        order = np.argsort(-eps)
+        i, j = int(order[0]), int(order[1])
+    else:
+        i, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    return {"p": p, "eps_i": eps[i], "eps_j": eps[j], "aniso_i": eps[i], "aniso_j": eps[j],
+            "delta_in": lc.delta_in[i, j], "norm_a_i": math.sqrt(aa[i]), "norm_a_j": math.sqrt(aa[j]),
+            "pair": [int(i), int(j)]}
+
+
+def check_p4(ctx: CheckContext) -> list[Check]:
+    """P4 per hidden layer and run: ``Delta_in = (2/p)(a_i - a_j).(v_i - v_j)`` at
+    the pair with the largest deviation (exact when ``S_i = p I``, e.g. syre)."""
+    checks = []
+    for run in _runs(ctx):
+        net = (ctx.A, ctx.B)[run]
+        for l in range(ctx.n_hidden):
+            lc = ctx.costs[run][l]
+            q = {k: v for k, v in p4_numbers(net, None, l, costs=lc).items() if k not in ("result", "layer")}
+            p = lc.eff.p
+            A, V = lc.eff.A, lc.eff.V
+            dot = np.einsum("ijk,ijk->ij", A[:, None, :] - A[None, :, :], V[:, None, :] - V[None, :, :])
+            dev = np.abs(lc.delta_in - (2.0 / p) * dot)
+            np.fill_diagonal(dev, -np.inf)
+            dev = np.where(np.isfinite(dev), dev, -np.inf)
+            if dev.shape[0] < 2:
+                continue
+            i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
+            scale = max(_finite_scale(lc.K), float(np.max(np.abs(dot))), 1e-300)
+            values = {"aniso_i": lc.anisotropy[i], "aniso_j": lc.anisotropy[j], "p": p,
+                      "delta_in": lc.delta_in[i, j], "dot_av": dot[i, j], "tol": REL_TOL * scale}
+            q["pair"] = [int(i), int(j)]
+            checks.append(evaluate("P4", ctx.scope(run, l), values, quantities=q))
+    return checks
+
+
+# ----------------------------------------------------------------------------- P5
+def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> list[Check]:
+    """P5 per hidden layer of A: two realizations of a neuron's function (the trained
+    parameters and the min-norm realization from cvxpy, D2) and their midpoint;
+    convexity means the midpoint realizes the same function on the support. Where B's
+    neuron computes the same function on the same inputs, A's and B's parameters are a
+    second pair of realizations and their midpoint is tested too."""
+    checks = []
+    net = ctx.A
+    for l in range(ctx.n_hidden):
+        layer = net.layers[l]
+        mono = _monotone(layer.names)
+        pts = ctx.traces[0].inputs[l]
+        if pts.shape[0] > max_points:
+            pts = pts[np.sort(np.random.default_rng(ctx.seed).choice(pts.shape[0], max_points, replace=False))]
+        W = layer.effective_weight()
+        worst = 0.0
+        rows = []
+        for i in range(min(neurons, W.shape[0])):
+            act = layer.names[i]
+            z = pts @ W[i] + layer.bias[i]
+            h = _act_numpy(act, z)
+            res = Realizer(pts, activation=act, mask=layer.mask[i], fixed=layer.fixed[i]).realize(h, z_hint=z)
+            if res.theta is None:
+                rows.append({"neuron": i, "status": res.status})
+                continue
+            w2 = layer.mask[i] * res.theta + layer.fixed[i]
+            z_mid = pts @ (0.5 * (W[i] + w2)) + 0.5 * (layer.bias[i] + res.bias)
+            h2 = _act_numpy(act, pts @ w2 + res.bias)
+            err_2 = float(np.max(np.abs(h2 - h)))
+            err_mid = float(np.max(np.abs(_act_numpy(act, z_mid) - h)))
+            scale = max(float(np.max(np.abs(h))), 1.0)
+            rows.append({"neuron": i, "status": res.status, "second_realization_error": err_2,
+                         "midpoint_error": err_mid, "scale": scale})
+            if err_2 <= 1e-6 * scale:  # a genuine second realization (solver tolerance)
+                worst = max(worst, err_mid / scale)
+        pair = _p5_pair_midpoints(ctx, l)
+        worst = max(worst, pair["max_relative_midpoint_error"])
+        convex = worst <= 1e-6
+        values = {"nondecreasing": mono != "non_monotone", "realization_set_convex": convex}
+        q = {"activation_class": mono, "neurons": rows, "max_relative_midpoint_error": worst,
+             "tolerance": 1e-6, "support_points": int(pts.shape[0]), "pair_test": pair}
+        checks.append(evaluate("P5", ctx.scope(0, l), values, quantities=q,
+                               notes=["midpoint test of two realizations; relative tolerance 1e-6 "
+                                      "(cvxpy solves at 1e-10, residuals amplified by |sigma'| <= Lip)"]))
+    return checks
+
+
+def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
+    """P5 on the pair: where A and B feed layer ``l`` the same inputs and neuron ``i``
+    computes the same function in both, ``(theta_A + theta_B) / 2`` realizes it too
+    when the activation is non-decreasing."""
+    out = {"neurons_compared": 0, "max_relative_midpoint_error": 0.0}
+    if ctx.B is ctx.A or not ctx.sizes_equal:
+        out["note"] = "no second network of the same sizes"
+        return out
+    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    xa, xb = tA.inputs[l], tB.inputs[l]
+    if np.max(np.abs(xa - xb)) > FUNCTION_TOL * max(float(np.max(np.abs(xa))), 1.0):
+        out["note"] = f"A and B feed layer {l} different inputs: realizations are not comparable"
+        return out
+    la, lb = ctx.A.layers[l], ctx.B.layers[l]
+    ha, hb = tA.inputs[l + 1], tB.inputs[l + 1]
+    scale = np.maximum(np.max(np.abs(ha), axis=0), 1.0)
+    same = (np.max(np.abs(ha - hb), axis=0) <= FUNCTION_TOL * scale) & (np.array(la.names) == np.array(lb.names))
+    worst = 0.0
+    for i in np.flatnonzero(same):
+        z_mid = 0.5 * (tA.pre[l][:, i] + tB.pre[l][:, i])
+        err = float(np.max(np.abs(_act_numpy(la.names[i], z_mid) - ha[:, i]))) / scale[i]
+        worst = max(worst, err)
+    out.update({"neurons_compared": int(np.sum(same)), "max_relative_midpoint_error": worst})
+    return out
+
+
+def _act_numpy(name: str, z: np.ndarray) -> np.ndarray:
+    from neuronid.numerics.activations import apply_activation
+
+    return apply_activation(name, z)
+
+
+# ----------------------------------------------------------------------------- P6
+def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
+    """P6 on A: rescale the most active neuron of the first hidden layer by ``alpha``; the
+    function is unchanged, the path from A to the rescaled A multiplies the neuron's
+    contribution by ``phi(t)``, and the orbit's norm is minimal at the balanced point."""
+    net = ctx.A
+    layer = net.layers[0]
+    X = ctx.Xs
+    H = ctx.traces[0].inputs[1]
+    weight_out = np.linalg.norm(net.layers[1].effective_weight(), axis=0)
+    k = int(np.argmax(np.linalg.norm(H, axis=0) * weight_out))
+    name = layer.names[k]
+    act = parse_activation(name)
+    homogeneous = act.name == "relu" or act.name.startswith("leaky_relu")
+    scope = ctx.scope(0, 0) + f" neuron {k}"
+    if not homogeneous:
+        return [not_applicable("P6", scope, f"activation {name!r} is not positively homogeneous of degree 1")]
+    if np.linalg.norm(H[:, k]) * weight_out[k] == 0.0:
+        return [not_applicable("P6", scope, "every neuron of layer 0 contributes nothing on the data")]
+    B = net.copy()
+    B.layers[0].weight[k] *= alpha
+    B.layers[0].fixed[k] *= alpha
+    B.layers[0].bias[k] *= alpha
+    B.layers[1].weight[:, k] /= alpha
+    B.layers[1].fixed[:, k] /= alpha
+    same = float(np.max(np.abs(net(X) - B(X))))
+    # contribution of neuron k to the next layer along the path
+    W0A, W0B = net.layers[0].effective_weight()[k], B.layers[0].effective_weight()[k]
+    cA, cB = net.layers[1].effective_weight()[:, k], B.layers[1].effective_weight()[:, k]
+    bA, bB = net.layers[0].bias[k], B.layers[0].bias[k]
+    ts = np.linspace(0.0, 1.0, 21)
+    base = np.outer(_act_numpy(name, X @ W0A + bA), cA)
+    norm_base = float(np.linalg.norm(base))
+    factors, formula = [], []
+    for t in ts:
+        h = _act_numpy(name, X @ ((1 - t) * W0A + t * W0B) + (1 - t) * bA + t * bB)
+        contrib = np.outer(h, (1 - t) * cA + t * cB)
+        factors.append(float(np.sum(contrib * base) / max(norm_base ** 2, 1e-300)))
+        formula.append(1.0 + t * (1 - t) * (alpha + 1.0 / alpha - 2.0))
+    factor_error = float(np.max(np.abs(np.array(factors) - np.array(formula))))
+    # balanced point: minimize (|c|/s)^2 + s^2 ||(w, b)||^2 over s > 0
+    c2 = float(np.sum(cA ** 2))
+    wb2 = float(np.sum(W0A ** 2) + bA ** 2)
+    s_star = (c2 / wb2) ** 0.25 if wb2 > 0 and c2 > 0 else 1.0
+    grid = s_star * np.exp(np.linspace(-1, 1, 201))
+    costs = c2 / grid ** 2 + grid ** 2 * wb2
+    # phi(0) = phi(1) = 1 by definition; the claim phi >= 1 is about the interior
+    values = {"alpha": alpha, "homogeneous_degree_one": True, "phi": min(factors[1:-1])}
+    q = {"function_change": same, "phi_measured": factors, "phi_formula": formula,
+         "max_phi_error": factor_error, "balanced_scale": s_star,
+         "balanced_is_grid_minimum": bool(abs(grid[int(np.argmin(costs))] / s_star - 1) < 1e-2),
+         "norm_cost_at_alpha": c2 / alpha ** 2 + alpha ** 2 * wb2, "norm_cost_balanced": 2 * math.sqrt(c2 * wb2)}
+    return [evaluate("P6", scope, values, quantities=q,
+                     notes=[f"phi(t) measured from the neuron's contribution; max deviation from the formula "
+                            f"{factor_error:.2e} (exact identity: rounding only)"])]
+
+
+# ----------------------------------------------------------------------------- T1
+def check_t1(ctx: CheckContext, *, delta: float = 0.05, n_masks: int = 400) -> list[Check]:
+    """T1 per hidden layer with random masks (0 < p < 1): Monte Carlo over Bernoulli
+    masks on the layer's own support, plus the measured anisotropy of its real masks."""
+    checks = []
+    for run in _runs(ctx):
+        net = (ctx.A, ctx.B)[run]
+        for l in range(ctx.n_hidden):
+            lc = ctx.costs[run][l]
+            p = lc.eff.p
+            scope = ctx.scope(run, l)
+            if p >= 1.0:
+                checks.append(not_applicable("T1", scope, "all weights trainable (p = 1): no random mask"))
+                continue
+            if lc.support.rank == 0:
+                checks.append(not_applicable("T1", scope, "the support has rank 0"))
+                continue
+            mc = t1_monte_carlo(lc.support.U, p, delta, model="bernoulli", n_masks=n_masks,
+                                rng=np.random.default_rng([ctx.seed, run, l]))
+            values = {"p": p, "delta": delta, "nu": lc.support.coherence, "r": lc.support.rank,
+                      "d": lc.support.dim, "violation_rate": mc["violation_rate"],
+                      "sampling_margin": mc["allowed"] - delta}
+            q = {"monte_carlo": mc, "layer_mask_model": lc.t1["mask_model"], "layer_bound": lc.t1["bound"],
+                 "layer_max_anisotropy": float(np.max(lc.anisotropy)), "layer_violations": lc.t1["violations"]}
+            checks.append(evaluate("T1", scope, values, quantities=q))
+    return checks
+
+
+# ----------------------------------------------------------------------------- T2-T4
+def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
+    """Max relative L2 mismatch of hidden neuron functions under the identity
+    correspondence, and of the output pre-activations (T2's H3 and H4)."""
+    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    worst = 0.0
+    for l in range(1, len(ctx.A.layers)):
+        hA, hB = tA.inputs[l], tB.inputs[l]
+        na = np.linalg.norm(hA, axis=0)
+        diff = np.linalg.norm(hA - hB, axis=0)
+        scale = np.maximum(na, np.max(na, initial=0.0) * 1e-12 + 1e-300)
+        worst = max(worst, float(np.max(diff / scale)))
+    zA, zB = tA.output, tB.output
+    out = float(np.linalg.norm(zA - zB) / max(np.linalg.norm(zA), 1e-300))
+    return worst, out
+
+
+def check_t2(ctx: CheckContext) -> list[Check]:
+    """T2 on the pair: identity correspondence + monotone activations => zero barrier."""
+    if not ctx.sizes_equal:
+        return [evaluate("T2", "pair", {"same_structure": False},
+                         notes=[f"sizes differ: {ctx.A.sizes} vs {ctx.B.sizes}"])]
+    mismatch, out_mismatch = _neuron_mismatch(ctx)
+    path = ctx.paths["unaligned"]["path"]
+    loss = np.asarray(path["loss"], dtype=float)
+    max_barrier = float(np.max(np.abs(loss - loss[0])))
+    L0 = max(abs(float(loss[0])), 1.0)
+    values = {"same_structure": not ctx.structure_differences, "nondecreasing": _hidden_monotone(ctx.A) != "non_monotone",
+              "max_mismatch": mismatch, "out_mismatch": out_mismatch, "max_barrier": max_barrier / L0,
+              "tol": FUNCTION_TOL}
+    q = {"structure_differences": ctx.structure_differences, "max_abs_loss_change": max_barrier,
+         "B_lerp": path["B_lerp"], "B_mid": path["B_mid"]}
+    return [evaluate("T2", "pair", values, quantities=q,
+                     notes=["max_barrier is max_t |L(t) - L(0)| relative to max(L(0), 1)"])]
+
+
+def check_t3(ctx: CheckContext) -> list[Check]:
+    """T3 per hidden layer: identifiability (margin gamma > eps) of both runs and the
+    same function set => the runs' correspondence is the identity."""
+    if not ctx.sizes_equal:
+        return [evaluate("T3", "pair", {"support_mismatch": math.inf, "function_set_mismatch": math.inf, "tol": 0},
+                         notes=[f"sizes differ: {ctx.A.sizes} vs {ctx.B.sizes}"])]
+    checks = []
+    for l in range(ctx.n_hidden):
+        lcA, lcB = ctx.costs[0][l], ctx.costs[1][l]
+        corr = ctx.correspondences[l]
+        UA, UB = lcA.support.U, lcB.support.U
+        if UA.shape[1] == UB.shape[1] and UA.shape[1] > 0:
+            s = np.linalg.svd(UA.T @ UB, compute_uv=False)
+            support_mismatch = float(math.sqrt(max(0.0, 1.0 - float(np.min(s)) ** 2)))
+        else:
+            support_mismatch = 1.0
+        excess_A = max(0.0, -lcA.gamma) if np.isfinite(lcA.gamma) else math.inf
+        excess_B = max(0.0, -lcB.gamma) if np.isfinite(lcB.gamma) else math.inf
+        # costs carry rounding of REL_TOL relative to their scale: "within eps of the
+        # minimum" and "margin > eps" are judged with that allowance in eps
+        rounding = REL_TOL * max(_finite_scale(lcA.K), _finite_scale(lcB.K), 1e-300)
+        eps = max(excess_A, excess_B) + rounding
+        gamma = min(lcA.gamma, lcB.gamma)
+        mism = corr.mismatch[np.isfinite(corr.mismatch)]
+        values = {"support_mismatch": support_mismatch,
+                  "function_set_mismatch": float(np.max(mism)) if mism.size else math.inf,
+                  "tol": FUNCTION_TOL, "excess_A": excess_A, "excess_B": excess_B, "eps": eps, "gamma": gamma,
+                  "perm_A_equals_perm_B": corr.fixed_points == corr.perm.size}
+        q = {"gamma_A": lcA.gamma, "gamma_B": lcB.gamma, "fixed_points": corr.fixed_points,
+             "neurons": int(corr.perm.size), "median_mismatch": float(np.median(mism)) if mism.size else None,
+             "eps_choice": "eps = max(excess_A, excess_B) + rounding allowance (1e-9 of max |K|): the "
+                           "smallest eps for which H2 holds"}
+        checks.append(evaluate("T3", f"layer {l}", values, quantities=q))
+    return checks
+
+
+def check_t4(ctx: CheckContext) -> list[Check]:
+    """T4 for every path (unaligned and aligned): measured barriers never exceed the
+    certificate."""
+    if not ctx.sizes_equal:
+        return [evaluate("T4", "pair", {"same_structure": False},
+                         notes=[f"sizes differ: {ctx.A.sizes} vs {ctx.B.sizes}"])]
+    checks = []
+    for name, entry in ctx.paths.items():
+        cert = entry["certificate"]
+        bound = entry["bound"]["B_lerp"]
+        lips = [a.get("lipschitz") for layer in cert["constants"] for a in layer["activations"]]
+        lip = max((x for x in lips if x is not None), default=math.inf) if lips else 0.0
+        values = {"same_structure": not cert["structure_differences"],
+                  "Lip": lip if lip is not None else math.inf,
+                  "gap_term_available": entry["status"] == "ok",
+                  "gap_measured": entry["measured"]["B_lerp"],
+                  "certificate": (bound if bound is not None else math.inf) * (1 + 1e-9) + 1e-12}
+        q = {"bound": entry["bound"], "measured": entry["measured"], "tightness": entry["tightness"],
+             "holds_per_barrier": entry["holds"], "rho": cert["rho"], "mean_norm": cert["mean_norm"]}
+        notes = []
+        if name != "unaligned":
+            notes.append("aligned path: A and the permuted B (masks and fixed parts move with B's neurons, "
+                         "so H1 fails for structurally asymmetric pairs; the certificate still bounds the "
+                         "effective-weight path)")
+        if entry["status"] != "ok":
+            notes.append(f"certificate {entry['status']}: {entry['reason']}")
+        checks.append(evaluate("T4", f"path {name}", values, quantities=q, notes=notes))
+    return checks
+
+
+CHECKERS = {
+    "P1": check_p1, "P2": check_p2, "P3": check_p3, "P4": check_p4, "P5": check_p5, "P6": check_p6,
+    "T1": check_t1, "T2": check_t2, "T3": check_t3, "T4": check_t4,
+}
+
+
+def run_checks(ctx: CheckContext, ids=None) -> list[Check]:
+    """Run the checkers of ``ids`` (default: all of P1-P6, T1-T4) on one context."""
+    ids = CHECKED_RESULTS if ids is None else tuple(ids)
+    unknown = [i for i in ids if i.upper() not in CHECKERS]
+    if unknown:
+        raise UnknownResultError(
+            f"no checker for {', '.join(unknown)}; results with checkers: {', '.join(CHECKED_RESULTS)}"
+        )
+    out = []
+    for rid in ids:
+        out.extend(CHECKERS[rid.upper()](ctx))
+    return out

@@ -1,0 +1,271 @@
+"""The full ``neuronid check`` report: layers, paths with certificates, verdicts.
+
+:func:`full_check` runs everything on one pair (D1-D6 measurements, the T4
+certificate of every path, a checker per result) and returns a :class:`Report` that
+renders as compact terminal text, ``report.md``, ``report.json`` and PNG plots
+(barrier curves with the certificate band, swap-cost heatmaps).
+
+``report.json`` keys: ``{"results": [{"id", "scope", "verdict", "hypotheses": {name:
+{"holds", "values", ...}}, "conclusion", "quantities"}], "paths": {"unaligned":
+{"B_lerp", "B_peak", "B_mid", "B_mean", "certificate", "tightness", "loss", ...},
+"activation": ..., "weight": ...}, "layers": [...], "violations": [...]}``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuronid.numerics.certificate import Certificate
+from neuronid.numerics.io import to_jsonable, write_json
+
+from .checkers import CHECKED_RESULTS, CheckContext, run_checks
+
+BARRIERS = ("B_lerp", "B_peak", "B_mid", "B_mean")
+
+
+@dataclass
+class Report:
+    label: str
+    context: CheckContext
+    checks: list = field(default_factory=list)
+
+    # --- data ------------------------------------------------------------------------
+    def paths_json(self) -> dict:
+        out = {}
+        for name, entry in self.context.paths.items():
+            path = entry["path"]
+            block = {k: path[k] for k in BARRIERS}
+            block.update({f"{k}_error": path.get(f"{k}_error") for k in BARRIERS})
+            block["certificate"] = entry["bound"]
+            block["certificate_status"] = entry["status"]
+            if entry.get("reason"):
+                block["certificate_reason"] = entry["reason"]
+            block["tightness"] = entry["tightness"]
+            block["certificate_holds"] = entry["holds"]
+            block["steps"] = path["steps"]
+            block["loss"] = path["loss"]
+            block["error"] = path.get("error")
+            block["rho"] = entry["certificate"]["rho"]
+            block["mean_norm"] = entry["certificate"]["mean_norm"]
+            if "alignment" in entry:
+                al = entry["alignment"]
+                block["alignment"] = {k: al[k] for k in ("method", "fixed_points", "max_output_difference") if k in al}
+            out[name] = block
+        return out
+
+    def layers_json(self) -> list:
+        ctx = self.context
+        out = []
+        for l in range(ctx.n_hidden):
+            entry = {"layer": l, "runs": {}}
+            for run, name in enumerate(ctx.names):
+                lc = ctx.costs[run][l]
+                summary = lc.summary()
+                summary["mean_anisotropy"] = float(np.mean(lc.anisotropy)) if lc.anisotropy.size else 0.0
+                summary["slack"] = lc.slack
+                summary["semantics"] = lc.costs.semantics
+                entry["runs"][name] = summary
+                if ctx.B is ctx.A:
+                    break
+            if ctx.correspondences:
+                c = ctx.correspondences[l]
+                entry["correspondence"] = {"fixed_points": c.fixed_points, "neurons": int(c.perm.size),
+                                           "median_mismatch": float(np.median(c.mismatch[np.isfinite(c.mismatch)]))
+                                           if np.any(np.isfinite(c.mismatch)) else None,
+                                           "perm": c.perm}
+            out.append(entry)
+        return out
+
+    @property
+    def violations(self) -> list:
+        return [c for c in self.checks if c.verdict == "theory violation"]
+
+    def to_json(self) -> dict:
+        ctx = self.context
+        return to_jsonable({
+            "label": self.label,
+            "networks": {name: {"sizes": net.sizes, "activations": net.activations}
+                         for name, net in zip(ctx.names, (ctx.A, ctx.B))},
+            "loss": ctx.loss,
+            "tau": ctx.tau,
+            "n_samples": int(ctx.X.shape[0]),
+            "n_support_samples": int(ctx.Xs.shape[0]),
+            "structure_differences": ctx.structure_differences,
+            "results": [c.to_json() for c in self.checks],
+            "verdict_counts": dict(Counter(c.verdict for c in self.checks)),
+            "violations": [c.to_json() for c in self.violations],
+            "paths": self.paths_json(),
+            "layers": self.layers_json(),
+        })
+
+    # --- rendering -------------------------------------------------------------------
+    def verdict_summary(self) -> dict:
+        """``{id: "holds x3, hypotheses not met x1"}`` over the scopes of each result."""
+        out = {}
+        for rid in CHECKED_RESULTS:
+            counts = Counter(c.verdict for c in self.checks if c.id == rid)
+            out[rid] = ", ".join(f"{v} x{n}" if n > 1 else v for v, n in counts.items()) or "-"
+        return out
+
+    def terminal(self) -> str:
+        lines = [f"{self.label}  (loss {self.context.loss}, {len(self.context.X)} samples)"]
+        lines.append(f"  {'path':<11}{'B_lerp':>10} {'B_peak':>10} {'B_mid':>10} {'T4 bound':>10} {'tight':>6}")
+        for name, p in self.paths_json().items():
+            cert = p["certificate"]["B_lerp"]
+            tight = p["tightness"]["B_lerp"]
+            lines.append(f"  {name:<11}{_f(p['B_lerp']):>10} {_f(p['B_peak']):>10} {_f(p['B_mid']):>10}"
+                         f" {_f(cert):>10} {_f(tight, 2):>6}")
+        lines.append(f"  {'layer':<6}{'run':<4}{'rank':>5} {'nu':>7} {'aniso':>9} {'gamma':>10} {'delta_min':>10}"
+                     f" {'med Delta':>10} {'fixed pts':>9}")
+        for entry in self.layers_json():
+            corr = entry.get("correspondence")
+            for run, s in entry["runs"].items():
+                fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
+                lines.append(f"  {entry['layer']:<6}{run:<4}{s['rank']:>5} {_f(s['coherence'], 3):>7}"
+                             f" {_f(s['max_anisotropy'], 3):>9} {_f(s['gamma'], 3):>10} {_f(s['delta_min'], 3):>10}"
+                             f" {_f(s['median_delta'], 3):>10} {fp:>9}")
+        lines.append("  verdicts: " + "; ".join(f"{rid} {v}" for rid, v in self.verdict_summary().items()))
+        if self.violations:
+            lines.append("  !!! THEORY VIOLATION: " + ", ".join(f"{c.id} ({c.scope})" for c in self.violations))
+        return "\n".join(lines) + "\n"
+
+    def markdown(self) -> str:
+        ctx = self.context
+        md = [f"# neuronid check: {self.label}", ""]
+        if self.violations:
+            md += ["> **THEORY VIOLATION** (hypotheses hold, conclusion fails): "
+                   + ", ".join(f"{c.id} ({c.scope})" for c in self.violations), ""]
+        md += [f"Loss: {ctx.loss}; {ctx.X.shape[0]} samples for paths, {ctx.Xs.shape[0]} for supports "
+               f"(tau = {ctx.tau}). Networks: "
+               + "; ".join(f"{n}: sizes {net.sizes}" for n, net in zip(ctx.names, (ctx.A, ctx.B))), ""]
+        if ctx.structure_differences:
+            md += ["Structure differences: " + "; ".join(ctx.structure_differences), ""]
+        md += ["## Paths (D5, D6) and the T4 certificate", "",
+               "| path | B_lerp | B_peak | B_mid | B_mean | T4 bound on B_lerp | tightness |",
+               "|---|---|---|---|---|---|---|"]
+        for name, p in self.paths_json().items():
+            md.append(f"| {name} | {_f(p['B_lerp'])} | {_f(p['B_peak'])} | {_f(p['B_mid'])} | {_f(p['B_mean'])} "
+                      f"| {_f(p['certificate']['B_lerp'])} | {_f(p['tightness']['B_lerp'], 3)} |")
+        md += ["", "## Layers (D1-D4)", "",
+               "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta "
+               "| negative Delta | correspondence fixed points |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for entry in self.layers_json():
+            corr = entry.get("correspondence")
+            for run, s in entry["runs"].items():
+                fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
+                md.append(f"| {entry['layer']} | {run} | {s['rank']} | {_f(s['coherence'], 3)} | "
+                          f"{_f(s['max_anisotropy'], 3)} | {_f(s['t1_bound'], 3)} | {_f(s['gamma'])} | "
+                          f"{_f(s['delta_min'])} | {_f(s['median_delta'])} | {_f(s['negative_delta_fraction'], 2)} "
+                          f"| {fp} |")
+        md += ["", "## Verdicts", "", "| result | scope | verdict | hypotheses | conclusion |", "|---|---|---|---|---|"]
+        for c in self.checks:
+            hyps = ", ".join(f"{k}: {v['status']}" for k, v in c.hypotheses.items()) or "-"
+            concl = c.conclusion.get("status", "-")
+            verdict = f"**{c.verdict}**" if c.verdict == "theory violation" else c.verdict
+            md.append(f"| {c.id} | {c.scope} | {verdict} | {hyps} | {concl} |")
+        md += ["", "Every number behind each verdict is in `report.json` (`results[].hypotheses[].values`, "
+               "`results[].quantities`)."]
+        return "\n".join(md) + "\n"
+
+    # --- files -----------------------------------------------------------------------
+    def write(self, out_dir) -> list[str]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "report.json", self.to_json())
+        (out / "report.md").write_text(self.markdown(), encoding="utf-8")
+        files = [str(out / "report.json"), str(out / "report.md")]
+        files += self.plots(out)
+        return files
+
+    def plots(self, out_dir) -> list[str]:
+        from .plots_costs import plot_swap_heatmap
+
+        out = Path(out_dir)
+        files = [str(plot_paths(self, out / "barriers.png"))]
+        ctx = self.context
+        for l in range(ctx.n_hidden):
+            for run, name in enumerate(ctx.names):
+                lc = ctx.costs[run][l]
+                path = out / f"swap_costs_{name}_layer{l}.png"
+                plot_swap_heatmap(lc.delta, path, title=f"{self.label}: {name} layer {l} (tau = {ctx.tau})",
+                                  label="Delta(i, j)")
+                files.append(str(path))
+                if ctx.B is ctx.A:
+                    break
+        return files
+
+
+def _f(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not np.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    return f"{value:.{digits}g}"
+
+
+def plot_paths(report: Report, path) -> Path:
+    """Loss along each path with the T4 certificate band ``lerp(t) + bound(t)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = report.context.paths
+    fig, axes = plt.subplots(1, len(paths), figsize=(4.6 * len(paths), 3.8), squeeze=False, sharey=True)
+    for ax, (name, entry) in zip(axes[0], paths.items()):
+        p = entry["path"]
+        t = np.asarray(p["steps"], dtype=float)
+        loss = np.asarray(p["loss"], dtype=float)
+        L_A, L_B = float(loss[0]), float(loss[-1])
+        fine = np.linspace(0.0, 1.0, 201)
+        chord = (1 - fine) * L_A + fine * L_B
+        cert = entry["certificate"]
+        ax.plot(t, loss, "o-", ms=3, color="tab:blue", label="measured loss L(t)")
+        ax.plot(fine, chord, "--", color="gray", lw=1, label="chord (1-t) L_A + t L_B")
+        if entry["status"] == "ok":
+            c = Certificate("ok", None, cert["n_samples"], cert["n_outputs"], cert["rho"], cert["mean_norm"],
+                            cert["max_norm"])
+            upper = chord + c.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
+            ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
+        tight = entry["tightness"]["B_lerp"]
+        ax.set_title(f"{name}: B_lerp = {_f(p['B_lerp'], 3)}" + (f", tightness {tight:.2f}" if tight else ""))
+        ax.set_xlabel("t (A at 0, B at 1)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"{report.context.loss} loss")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    ymax = max(float(np.max(np.asarray(e["path"]["loss"], dtype=float))) for e in paths.values())
+    for ax in axes[0]:
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, min(hi, max(3 * ymax, 1e-12)))
+    fig.suptitle(f"{report.label}: linear paths (D5) and T4 certificate", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B"), tau: float = 0.9,
+               steps: int = 21, X_support=None, ids=None, seed: int = 0, progress: bool = False) -> Report:
+    """Run every measurement and checker on one pair; returns a :class:`Report`.
+
+    >>> import numpy as np
+    >>> from neuronid.numerics.structures import standard_mlp
+    >>> A, B = standard_mlp([4, 6, 3], seed=0), standard_mlp([4, 6, 3], seed=1)
+    >>> X = np.random.default_rng(0).normal(size=(50, 4)); y = np.arange(50) % 3
+    >>> report = full_check(A, B, X, y, loss="ce")
+    >>> report.violations
+    []
+    """
+    ctx = CheckContext(A, B, X, y, loss=loss, tau=tau, steps=steps, X_support=X_support, names=names,
+                       seed=seed, progress=progress)
+    return Report(label=label, context=ctx, checks=run_checks(ctx, ids))
