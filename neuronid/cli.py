@@ -22,7 +22,9 @@ COMMAND_MODULES = (
     "neuronid._cmd_train",
     "neuronid._cmd_lmc",
     "neuronid._cmd_costs",
+    "neuronid._cmd_counterexample",
     "neuronid._cmd_theory",
+    "neuronid._cmd_reproduce",
 )
 
 

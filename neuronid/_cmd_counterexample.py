@@ -1,0 +1,44 @@
+"""``neuronid counterexample ID --drop H``: a saved, re-checkable counterexample."""
+
+from __future__ import annotations
+
+from neuronid._cli_common import add_json_option, maybe_write_json
+from neuronid.proofs_checks.counterexamples import COUNTEREXAMPLES, search_counterexample
+
+
+def register(sub) -> None:
+    cases = "; ".join(f"{rid} --drop {h}" for rid, h in sorted(COUNTEREXAMPLES))
+    p = sub.add_parser(
+        "counterexample",
+        help="find a small case where a result's conclusion fails once a hypothesis is dropped",
+        description=(
+            "Search (targeted construction + hypothesis-driven shrinking) for a small case where the "
+            "conclusion of result ID fails with hypothesis H dropped, confirm it with the full check, and "
+            f"save A.safetensors, B.safetensors, data.npz and witness.json. Available: {cases}. "
+            "The hypothesis may be given by its short name (H3)."
+        ),
+    )
+    p.add_argument("id", metavar="ID", help="result ID (T2, T3, P5, P6)")
+    p.add_argument("--drop", required=True, metavar="H", help="the hypothesis to drop, e.g. H3")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search")
+    p.add_argument("--out", metavar="DIR", help="folder for the saved case (default: counterexample_<ID>_<H>)")
+    add_json_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    case = search_counterexample(args.id, args.drop, seed=args.seed)
+    out = args.out or f"counterexample_{case.id}_{case.dropped}"
+    files = case.save(out)
+    n = case.numbers
+    print(f"{case.id} without {case.dropped}: conclusion fails")
+    print(f"  {case.construction}")
+    print(f"  same function: max |f_A - f_B| = {n['max_output_difference_A_B']:.3g}; "
+          f"barrier B_mid = {n['B_mid']:.4g}, B_lerp = {n['B_lerp']:.4g} ({case.loss})")
+    v = case.verdicts
+    print(f"  neuronid check on the saved files: {v['result']} " + ", ".join(
+        f"{scope}: {verdict}" for scope, verdict in v["verdicts"].items()) + f" (conclusion {v['conclusion']})")
+    print(f"  wrote {', '.join(files)}")
+    print(f"  reproduce: cd {out} && neuronid check A.safetensors B.safetensors --data data.npz --loss {case.loss}")
+    maybe_write_json(args, case.witness())
+    return 0
