@@ -1,0 +1,83 @@
+"""``neuronid reproduce E1|E2|E3``: the paper's experiments (THEORY.md section 3) as
+resumable sweeps, with the theory's predictions beside the measurements."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from neuronid._cli_common import add_json_option, positive_int
+from neuronid.theory.errors import InvalidInputError, InvalidOptionError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="run experiment E1, E2 or E3 (sweeps with resume, local workers or Dask)",
+        description=(
+            "Run one of the paper's experiments (THEORY.md E1 synthetic coherence, E2 swap costs vs intrinsic "
+            "dimension, E3 LMC unaligned vs aligned) as a sweep of independent units. Each finished unit is written "
+            "to OUT/units/ at once; --resume skips finished units. Writes OUT/results.json, OUT/summary.md (each of "
+            "the paper's claims with this run's verdict and numbers) and PNG plots."
+        ),
+    )
+    p.add_argument("experiment", metavar="EXPERIMENT", help="E1, E2 or E3")
+    p.add_argument("--scale", default="small",
+                   help="small (under a minute on 2 cores; the default) or paper (the full protocol)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: out/reproduce/<EXPERIMENT>-<scale>)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="local worker processes (default: the number of CPU cores; 1 runs in this process)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run the units on a Dask cluster, e.g. tcp://scheduler:8786 (needs neuronid[distributed])")
+    p.add_argument("--resume", action="store_true", help="keep finished units of an earlier run in --out")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one configuration value (JSON), e.g. --set epochs=50 --set mask_reading=masked")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from neuronid.proofs_checks.experiments import (
+        UnitFailedError,
+        UnknownExperimentError,
+        experiment_config,
+        get_experiment,
+        parse_overrides,
+        run_sweep,
+    )
+
+    exp = get_experiment(args.experiment)
+    if args.scale not in exp.scales:
+        raise UnknownExperimentError(
+            f"unknown scale {args.scale!r}: expected one of {', '.join(exp.scales)}"
+        )
+    config = experiment_config(exp.name, args.scale, parse_overrides(args.overrides))
+    out = args.out or os.path.join("out", "reproduce", f"{exp.name}-{args.scale}")
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if args.dask and args.workers is not None:
+        sys.stderr.write("note: --workers is ignored with --dask (the cluster's workers run the units)\n")
+    where = f"Dask scheduler {args.dask}" if args.dask else f"{workers} local worker(s)"
+    print(f"neuronid reproduce {exp.name} ({exp.title}), scale {args.scale}, {where}, results in {out}")
+    try:
+        report = run_sweep(exp, args.scale, config, out, workers=workers, dask=args.dask, resume=args.resume,
+                           progress=not args.quiet, json_path=args.json, plots=not args.no_plots)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"finished units are kept in {out}/units; continue with the same command plus --resume\n")
+        raise
+    except UnitFailedError as exc:
+        hint = f"; the finished units are kept in {out}/units (continue with --resume once the cause is fixed)"
+        if isinstance(exc.__cause__, InvalidInputError):
+            raise InvalidOptionError(f"{exc}{hint}") from None
+        sys.stderr.write(f"neuronid reproduce: {exc}{hint}\n")
+        raise
+    print(f"units: {report.ran} run, {report.skipped} resumed; wall time {report.seconds:.1f} s")
+    print()
+    for c in report.claims:
+        print(f"[{c['verdict']}] {c['claim']}")
+        print(f"    {c['evidence']}")
+    print()
+    for f in report.files:
+        print(f"wrote {f}")
+    return 0

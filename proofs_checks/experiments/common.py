@@ -1,0 +1,168 @@
+"""Plug points shared by the runners: the T4 certificate column and the D1-D3 swap
+costs, each behind one small function, plus config validation helpers and verdicts.
+
+If the module behind a plug point cannot be imported, the function returns a
+``{"status": "not available", "reason": ...}`` block instead of numbers, and the
+summaries say so; the rest of the experiment still runs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from neuronid.theory.errors import InvalidOptionError
+
+__all__ = [
+    "BARRIERS",
+    "NOT_AVAILABLE",
+    "certificate_column",
+    "swap_cost_analysis",
+    "check_keys",
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_int_list",
+    "verdict",
+    "fmt",
+]
+
+BARRIERS = ("B_mid", "B_peak", "B_lerp", "B_mean")
+NOT_AVAILABLE = "not available"
+
+
+# ----------------------------------------------------------------------------- plug points
+def certificate_column(A, B, X, path, loss: str) -> dict:
+    """T4 certificate of the path ``A -> B`` on ``X`` beside the measured ``path``.
+
+    Returns ``status`` (``"ok"``, ``"unsupported"``, ``"overflow"`` or ``"not
+    available"``), ``bound`` and ``tightness`` (measured / bound) per barrier,
+    ``holds`` per barrier, ``rho`` and ``mean_norm``.
+    """
+    try:
+        from neuronid.numerics.certificate import certificate
+    except ImportError as exc:  # pragma: no cover - depends on the checkout
+        return {"status": NOT_AVAILABLE, "reason": f"neuronid.numerics.certificate missing ({exc})"}
+    L_A, L_B = float(path.loss[0]), float(path.loss[-1])
+    if not (math.isfinite(L_A) and math.isfinite(L_B)):
+        return {"status": "non-finite endpoints", "reason": "an endpoint loss is not finite"}
+    cert = certificate(A, B, X)
+    bounds = cert.barrier_bounds(max(L_A, 0.0), max(L_B, 0.0), loss)
+    out = {"status": cert.status, "reason": cert.reason, "rho": cert.rho, "mean_norm": cert.mean_norm,
+           "bound": {}, "tightness": {}, "holds": {}}
+    scale = abs(L_A) + abs(L_B) + float(np.max(np.abs(path.loss)))
+    for key in BARRIERS:
+        b = float(bounds[key])
+        m = float(getattr(path, key))
+        out["bound"][key] = b
+        out["tightness"][key] = m / b if (math.isfinite(b) and b > 0) else None
+        out["holds"][key] = bool(m <= b + 1e-9 * (abs(b) + scale)) if math.isfinite(b) else True
+    return out
+
+
+def swap_cost_analysis(net, X, layer: int, *, tau: float) -> dict:
+    """D1-D3 for hidden layer ``layer`` on ``X``: the swap-cost matrix ``Delta``
+    (``Delta_in + Delta_out``) and its summary (fraction negative, median, rank, ...)."""
+    try:
+        from neuronid.numerics.costs import layer_costs
+    except ImportError as exc:  # pragma: no cover - depends on the checkout
+        return {"status": NOT_AVAILABLE, "reason": f"neuronid.numerics.costs missing ({exc})"}
+    lc = layer_costs(net, X, layer, tau=tau)
+    s = lc.summary()
+    K = lc.K
+    return {
+        "status": "ok",
+        "summary": s,
+        "delta": lc.delta,
+        "delta_in_median": _offdiag_median(lc.delta_in),
+        "delta_out_median": _offdiag_median(lc.delta_out),
+        "K_scale": float(np.max(K[np.isfinite(K)])) if np.any(np.isfinite(K)) else None,
+        "semantics": lc.costs.semantics,
+        "t1": {k: v for k, v in lc.t1.items() if isinstance(v, (int, float, str))},
+        "mean_anisotropy": float(np.mean(lc.anisotropy)) if lc.anisotropy.size else 0.0,
+        "gamma": lc.gamma,
+        "delta_min": lc.delta_min,
+        "notes": list(lc.notes),
+    }
+
+
+def _offdiag_median(D) -> float:
+    D = np.asarray(D, dtype=np.float64)
+    off = D[~np.eye(D.shape[0], dtype=bool)]
+    off = off[np.isfinite(off)]
+    return float(np.median(off)) if off.size else float("nan")
+
+
+# ----------------------------------------------------------------------------- validation
+def check_keys(config: dict, allowed, experiment: str) -> None:
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise InvalidOptionError(
+            f"{experiment}: unknown configuration key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(allowed))}"
+        )
+    missing = sorted(set(allowed) - set(config))
+    if missing:
+        raise InvalidOptionError(f"{experiment}: configuration lacks {', '.join(missing)}")
+
+
+def check_int(config: dict, key: str, lo: int, hi: int | None = None) -> int:
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise InvalidOptionError(f"configuration {key}={v!r}: expected an integer {rng}")
+    return int(v)
+
+
+def check_float(config: dict, key: str, lo: float, hi: float | None = None, *, open_lo: bool = False) -> float:
+    v = config[key]
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+        raise InvalidOptionError(f"configuration {key}={v!r}: expected a finite number")
+    v = float(v)
+    if v < lo or (open_lo and v == lo) or (hi is not None and v > hi):
+        rng = f"{'>' if open_lo else '>='} {lo}" + ("" if hi is None else f" and <= {hi}")
+        raise InvalidOptionError(f"configuration {key}={v!r}: expected a number {rng}")
+    return v
+
+
+def check_choice(config: dict, key: str, choices) -> str:
+    v = config[key]
+    if v not in choices:
+        raise InvalidOptionError(f"configuration {key}={v!r}: expected one of {', '.join(map(repr, choices))}")
+    return v
+
+
+def check_int_list(config: dict, key: str, lo: int, hi: int | None = None, *, nonempty: bool = True) -> list:
+    v = config[key]
+    if not isinstance(v, (list, tuple)) or (nonempty and not v):
+        raise InvalidOptionError(f"configuration {key}={v!r}: expected a non-empty list of integers")
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or (hi is not None and x > hi):
+            rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise InvalidOptionError(f"configuration {key}={v!r}: every entry must be an integer {rng}")
+    if len(set(v)) != len(v):
+        raise InvalidOptionError(f"configuration {key}={v!r}: entries must be distinct")
+    return list(v)
+
+
+# ----------------------------------------------------------------------------- reporting
+def verdict(claim: str, status: str, evidence: str, **numbers) -> dict:
+    """One claim of the summary: ``status`` in supported / not supported / inconclusive."""
+    assert status in ("supported", "not supported", "inconclusive", "not available")
+    return {"claim": claim, "verdict": status, "evidence": evidence, "numbers": numbers}
+
+
+def fmt(x, spec: str = ".3g") -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float) and not math.isfinite(x):
+        return "inf" if x > 0 else ("-inf" if x < 0 else "nan")
+    return format(x, spec)
+
+
+def claims_markdown(claims) -> str:
+    lines = []
+    for c in claims:
+        lines.append(f"- **Claim:** {c['claim']} — **{c['verdict']}** by this run: {c['evidence']}")
+    return "\n".join(lines)

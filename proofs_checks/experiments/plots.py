@@ -1,0 +1,245 @@
+"""Plots of E1-E3 (matplotlib Agg, 110 dpi; heatmaps reuse :mod:`..plots_costs`).
+
+- :func:`plot_e1`: barrier vs coherence for both embedding families (mean, IQR band,
+  every pair as a dot) and the T4 certificate bound beside the measured mean.
+- :func:`plot_e2_heatmaps`: one swap-cost heatmap per ``(k, sigma_F)`` (signed
+  square-root colors, as the paper's Figure 5) in one grid, plus one file per panel
+  through :func:`~neuronid.proofs_checks.plots_costs.plot_swap_heatmap`.
+- :func:`plot_e2_median`: median swap cost and fraction of negative entries vs ``k``.
+- :func:`plot_e3`: grouped barriers per structure and alignment, with the T4
+  certificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neuronid.proofs_checks.plots_costs import DPI, signed_sqrt  # noqa: E402
+
+__all__ = ["plot_e1", "plot_e2_heatmaps", "plot_e2_median", "plot_e3", "DPI"]
+
+COLORS = {"exact_copy": "#1f77b4", "random_tight_frame": "#d62728"}
+LABELS = {"exact_copy": "exact copy", "random_tight_frame": "random tight frame"}
+
+
+def _save(fig, path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _nan(v):
+    return np.nan if v is None else float(v)
+
+
+# ----------------------------------------------------------------------------- E1
+def plot_e1(cfg: dict, results: dict, path) -> None:
+    """Left: measured ``B_mid`` vs coherence; right: T4 bound on ``B_mid`` vs measured."""
+    fams = cfg["families"]
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8))
+    ax, axc = axes
+    rng = np.random.default_rng(0)
+    for k, f in enumerate(fams):
+        levels = results["by_coherence"][f]
+        nu = np.array([lv["coherence"] for lv in levels])
+        mean = np.array([_nan(lv["B_mid"]["mean"]) for lv in levels])
+        q25 = np.array([_nan(lv["B_mid"]["q25"]) for lv in levels])
+        q75 = np.array([_nan(lv["B_mid"]["q75"]) for lv in levels])
+        rows = results["families"][f]
+        x = np.array([r["coherence"] for r in rows]) * np.exp(rng.uniform(-0.035, 0.035, len(rows)) + (k - 0.5) * 0.05)
+        y = np.array([_nan(r["B_mid"]) for r in rows])
+        ax.scatter(x, y, s=9, color=COLORS[f], alpha=0.3, linewidths=0)
+        ax.fill_between(nu, q25, q75, color=COLORS[f], alpha=0.18, linewidth=0)
+        ax.plot(nu, mean, "-o", color=COLORS[f], ms=5, lw=2, label=f"{LABELS[f]}: mean (band: IQR, dots: pairs)")
+        cb = np.array([_nan(lv["certificate_B_mid"]["mean"]) for lv in levels])
+        c25 = np.array([_nan(lv["certificate_B_mid"]["q25"]) for lv in levels])
+        c75 = np.array([_nan(lv["certificate_B_mid"]["q75"]) for lv in levels])
+        if np.any(np.isfinite(cb)):
+            axc.fill_between(nu, c25, c75, color=COLORS[f], alpha=0.15, linewidth=0)
+            axc.plot(nu, cb, "--s", color=COLORS[f], ms=4, lw=1.8, label=f"{LABELS[f]}: T4 bound (mean, IQR)")
+        axc.plot(nu, mean, "-o", color=COLORS[f], ms=4, lw=1.5, alpha=0.9, label=f"{LABELS[f]}: measured (mean)")
+    actives = sorted(cfg["actives"])
+    ticks = [1.0 / a for a in actives]
+    labels, last = [], None
+    for a in actives:  # from nu = 1 down: skip labels closer than 0.075 decades to the previous one
+        if last is None or np.log10(a / last) >= 0.075:
+            labels.append(f"1/{a}" if a > 1 else "1")
+            last = a
+        else:
+            labels.append("")
+    for a_ in axes:
+        a_.set_xscale("log")
+        a_.set_xticks(ticks)
+        a_.set_xticklabels(labels, fontsize=9)
+        a_.minorticks_off()
+        a_.set_xlabel("coherence nu = 1/a of the data support (a = active copies)")
+        a_.axhline(0.0, color="0.6", lw=0.8)
+        a_.grid(True, alpha=0.3)
+    n_pairs = cfg["seeds"] * cfg["pairs"]
+    ax.set_ylabel("midpoint barrier B_mid (test MSE)")
+    ax.set_title(f"E1: barrier vs coherence ({n_pairs} pairs per point)", fontsize=11)
+    ax.legend(fontsize=8.5, loc="upper right")
+    axc.set_ylabel("B_mid (test MSE)")
+    axc.set_title("T4 certificate: bound on B_mid vs measured", fontsize=11)
+    if any(r.get("certificate", {}).get("status") == "ok" for f in fams for r in results["families"][f]):
+        axc.legend(fontsize=8.5, loc="upper right")
+    else:
+        axc.text(0.5, 0.5, "certificate not available", transform=axc.transAxes, ha="center", va="center")
+    p = cfg["mask_p"] if cfg["mask_reading"] == "trainable" else 1 - cfg["mask_p"]
+    fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs; lower nu = more "
+                 f"spread-out support", fontsize=9.5, y=0.995, color="0.3")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- E2
+def plot_e2_heatmaps(panels: list, path, *, ks, sigmas, layer: int, note: str = "") -> None:
+    """``panels``: dicts with ``k``, ``sigma_F``, ``delta`` (matrix), ``frac_negative``,
+    ``median``. Rows: ``sigma_F``; columns: ``k``. Each row has its own symmetric
+    color scale (signed square root) so that the small ``sigma_F = 0`` costs stay
+    visible next to the large ``sigma_F = 1`` ones."""
+    nr, nc = len(sigmas), len(ks)
+    fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc + 1.2, 3.9 * nr + 0.6), squeeze=False, layout="constrained")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#9a9a9a")
+    by = {(p["k"], p["sigma_F"]): p for p in panels}
+    for i, s in enumerate(sigmas):
+        mats = []
+        for k in ks:
+            p = by.get((k, s))
+            if p is not None and p.get("delta") is not None:
+                D = np.array([[np.nan if v is None else v for v in row] for row in p["delta"]], dtype=float)
+                mats.append(D)
+        lim = max([np.nanmax(np.abs(signed_sqrt(np.where(np.isfinite(D), D, 0.0)))) for D in mats] + [1e-12])
+        im = None
+        for j, k in enumerate(ks):
+            ax = axes[i, j]
+            p = by.get((k, s))
+            if p is None or p.get("delta") is None:
+                ax.text(0.5, 0.5, "not available", transform=ax.transAxes, ha="center", va="center")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            D = np.array([[np.nan if v is None else v for v in row] for row in p["delta"]], dtype=float)
+            np.fill_diagonal(D, 0.0)
+            T = np.ma.masked_where(~np.isfinite(D), signed_sqrt(np.where(np.isfinite(D), D, 0.0)))
+            im = ax.imshow(T, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+            ax.set_title(f"k = {k}, sigma_F = {s:g}\nnegative {100 * p['frac_negative']:.0f}%, median {p['median']:.3g}",
+                         fontsize=9.5)
+            ax.set_xlabel("neuron j", fontsize=8.5)
+            if j == 0:
+                ax.set_ylabel(f"sigma_F = {s:g}\nneuron i", fontsize=9.5)
+            ax.tick_params(labelsize=7.5)
+        if im is not None:
+            cb = fig.colorbar(im, ax=list(axes[i, :]), fraction=0.03, pad=0.01, shrink=0.9)
+            cb.set_label("sign(D) sqrt(|D|)", fontsize=8.5)
+            cb.ax.tick_params(labelsize=7.5)
+    fig.suptitle(f"E2: swap costs Delta(i, j) = Delta_in + Delta_out of hidden layer {layer} (W-MLP), by intrinsic "
+                 f"dimension k{note}\nred: swapping i and j costs norm (identifiable); blue: swap is cheaper "
+                 "(symmetric); color scale per row", fontsize=10.5)
+    _save(fig, path)
+
+
+def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict | None = None) -> None:
+    """Median swap cost (left, symlog) and fraction of negative entries (right) vs k.
+
+    ``rows``: dicts with ``k``, ``sigma_F``, ``median`` (describe over seeds) and
+    ``frac_negative`` (describe over seeds). ``prediction``: sigma_F -> list of
+    predicted medians per k (P4 scaling), drawn dashed."""
+    fig, (ax, axn) = plt.subplots(1, 2, figsize=(11.5, 4.3))
+    colors = {0.0: "#1f77b4", 1.0: "#d62728"}
+    for s in sigmas:
+        sel = [next((r for r in rows if r["k"] == k and r["sigma_F"] == s), None) for k in ks]
+        med = np.array([_nan(r["median"]["median"]) if r else np.nan for r in sel])
+        lo = np.array([_nan(r["median"]["min"]) if r else np.nan for r in sel])
+        hi = np.array([_nan(r["median"]["max"]) if r else np.nan for r in sel])
+        c = colors.get(float(s), None)
+        ax.plot(ks, med, "-o", color=c, lw=2, label=f"sigma_F = {s:g} (median over seeds; bar: min-max)")
+        ax.vlines(ks, lo, hi, color=c, lw=2, alpha=0.5)
+        if prediction and s in prediction:
+            ax.plot(ks, prediction[s], ":", color=c, lw=1.5, label=f"sigma_F = {s:g}: P4 scaling, prop. to r (anchored at k = {ks[0]})")
+        fn = np.array([_nan(r["frac_negative"]["median"]) if r else np.nan for r in sel])
+        flo = np.array([_nan(r["frac_negative"]["min"]) if r else np.nan for r in sel])
+        fhi = np.array([_nan(r["frac_negative"]["max"]) if r else np.nan for r in sel])
+        axn.plot(ks, 100 * fn, "-o", color=c, lw=2, label=f"sigma_F = {s:g}")
+        axn.vlines(ks, 100 * flo, 100 * fhi, color=c, lw=2, alpha=0.5)
+    for a in (ax, axn):
+        a.set_xscale("log", base=2)
+        a.set_xticks(list(ks))
+        a.set_xticklabels([str(k) for k in ks])
+        a.minorticks_off()
+        a.set_xlabel("intrinsic dimension k of the data")
+        a.grid(True, alpha=0.3)
+    allmed = [_nan(r["median"][q]) for r in rows for q in ("median", "min") if r["median"][q] is not None]
+    if allmed and min(allmed) > 0:
+        ax.set_yscale("log")
+    else:  # some medians are <= 0: symmetric log scale around 0
+        small = min([abs(v) for v in allmed if v != 0] + [1.0])
+        ax.set_yscale("symlog", linthresh=max(small / 2, 1e-6))
+        ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set_ylabel("median off-diagonal swap cost Delta(i, j)")
+    ax.set_title(f"E2: median swap cost, hidden layer {layer}", fontsize=11)
+    ax.legend(fontsize=8)
+    axn.set_ylim(-3, 103)
+    axn.set_ylabel("negative entries of Delta [% of pairs]")
+    axn.set_title("fraction of cheaper-than-identity swaps", fontsize=11)
+    axn.legend(fontsize=8.5)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- E3
+ALIGN_COLORS = {"unaligned": "#7f7f7f", "activation": "#2ca02c", "weight": "#9467bd"}
+ALIGN_LABELS = {"unaligned": "unaligned", "activation": "activation matched", "weight": "weight matched"}
+
+
+def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict, barrier: str, loss_label: str) -> None:
+    """Grouped bars: per structure, the barrier ``barrier`` of the unaligned /
+    activation / weight matched path (mean over pairs, bar: sd, dots: pairs) on the
+    left; the T4 certificate bound of the same paths (log scale) on the right."""
+    aligns = ["unaligned", "activation", "weight"]
+    fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
+    x = np.arange(len(structures))
+    w = 0.26
+    for j, al in enumerate(aligns):
+        means, sds, bounds, meas_b = [], [], [], []
+        for s in structures:
+            g = next((g for g in groups if g["structure"] == s and g["alignment"] == al), None)
+            means.append(_nan(g["barrier"]["mean"]) if g else np.nan)
+            sds.append(_nan(g["barrier"]["std"]) if g else np.nan)
+            bounds.append(_nan(g["certificate"]["median"]) if g else np.nan)
+            meas_b.append(g["values"] if g else [])
+        xs = x + (j - 1) * w
+        ax.bar(xs, means, w, yerr=sds, color=ALIGN_COLORS[al], alpha=0.85, capsize=3, label=ALIGN_LABELS[al])
+        for xi, vals in zip(xs, meas_b):
+            vals = [v for v in vals if v is not None]
+            ax.scatter(np.full(len(vals), xi), vals, s=10, color="k", alpha=0.55, zorder=3, linewidths=0)
+        b = np.array(bounds)
+        ok = np.isfinite(b) & (b > 0)
+        axc.bar(xs[ok], b[ok], w, color=ALIGN_COLORS[al], alpha=0.85, label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
+        mm = np.array([np.nanmax([v for v in vals if v is not None]) if any(v is not None for v in vals) else np.nan
+                       for vals in meas_b])
+        okm = np.isfinite(mm) & (mm > 0)
+        axc.scatter(xs[okm], mm[okm], marker="_", s=160, color="k", zorder=3,
+                    label="largest measured barrier" if j == 0 else None)
+    for a in (ax, axc):
+        a.set_xticks(x)
+        a.set_xticklabels([labels[s].replace(" sigma", "\nsigma") for s in structures], fontsize=9)
+        a.grid(True, axis="y", alpha=0.3)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set_ylabel(f"{barrier} ({loss_label})")
+    ax.set_title(f"E3 ({dataset}): barrier by structure and alignment\n(bars: mean, whiskers: sd, dots: pairs)", fontsize=10.5)
+    ax.legend(fontsize=8.5)
+    axc.set_yscale("log")
+    axc.set_ylabel(f"certified bound on {barrier} (log scale)")
+    axc.set_title("T4 certificate over the whole path (median over pairs)\nvalid everywhere; loose for cross-entropy",
+                  fontsize=10.5)
+    axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,105 @@
+"""``neuronid reproduce``: end to end on a tiny E1, --json, --resume, and the bad-input
+table (one line on stderr, exit status 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from neuronid.cli import main
+
+TINY = ["--set", 'families=["exact_copy"]', "--set", "actives=[1,4]", "--set", "seeds=1", "--set", "pairs=1",
+        "--set", "width=8", "--set", "epochs=2", "--set", "n_train=64", "--set", "n_test=64", "--quiet",
+        "--workers", "1"]
+
+
+def run_cli(args, capsys):
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reproduce")
+    code = main(["reproduce", "E1", "--scale", "small", "--out", str(d / "run"), "--json", str(d / "r.json"), *TINY])
+    assert code == 0
+    return d
+
+
+def test_reproduce_writes_results_summary_plots_and_json(finished):
+    res = json.loads((finished / "r.json").read_text())
+    assert set(res["families"]) == {"exact_copy"}
+    for row in res["families"]["exact_copy"]:
+        for key in ("coherence", "B_mid", "B_peak", "B_lerp", "certificate", "L_A", "L_B"):
+            assert key in row
+    run = finished / "run"
+    assert json.loads((run / "results.json").read_text())["families"] == res["families"]
+    assert "**Claim:**" in (run / "summary.md").read_text()
+    assert (run / "e1_barrier_vs_coherence.png").exists()
+    assert len(list((run / "units").iterdir())) == 2
+
+
+def test_resume_reports_resumed_units(finished, capsys):
+    code, out, err = run_cli(["reproduce", "E1", "--out", finished / "run", "--resume", "--no-plots", *TINY], capsys)
+    assert code == 0, err
+    assert "units: 0 run, 2 resumed" in out
+    assert "[supported]" in out or "[inconclusive]" in out or "[not supported]" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["reproduce", "E7"], "unknown experiment 'E7'"),
+        (["reproduce", "E1", "--scale", "huge"], "unknown scale 'huge'"),
+        (["reproduce", "E1", "--set", "nope=1"], "unknown configuration key 'nope'"),
+        (["reproduce", "E1", "--set", "epochs"], "expected KEY=VALUE"),
+        (["reproduce", "E2", "--set", "ks=[2,8,4096]"], "configuration ks="),
+        (["reproduce", "E1", "--workers", "0"], "expected an integer >= 1"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, capsys):
+    code, out, err = run_cli(args, capsys)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1
+
+
+def test_unwritable_and_incompatible_folders_exit_2(finished, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_cli(["reproduce", "E1", "--out", blocker / "sub", *TINY], capsys)
+    assert code == 2 and "cannot create the results folder" in err
+    code, _, err = run_cli(["reproduce", "E1", "--out", finished / "run", "--resume", *TINY, "--set", "epochs=3"], capsys)
+    assert code == 2 and "cannot resume" in err and "epochs: 2 (stored) vs 3 (requested)" in err
+
+
+def test_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    t0 = time.perf_counter()
+    code, _, err = run_cli(["reproduce", "E1", "--out", tmp_path / "x", "--dask", f"tcp://127.0.0.1:{_free_port()}",
+                            *TINY], capsys)
+    assert code == 2 and "cannot reach the Dask scheduler" in err
+    assert time.perf_counter() - t0 < 20
+
+
+def test_help_lists_reproduce():
+    proc = subprocess.run([sys.executable, "-m", "neuronid", "reproduce", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0
+    for flag in ("--scale", "--out", "--json", "--workers", "--dask", "--resume", "--set"):
+        assert flag in proc.stdout
