@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from ._config import JIT
+from .losses import logsumexp_row
 from .activations import (
     ELU,
     GELU,
@@ -194,14 +195,7 @@ def _output_delta(b, loss_code, F, T, labels, start, perm, D):
     else:
         for s in range(b):
             r = perm[start + s]
-            mx = F[s, 0]
-            for k in range(1, o):
-                if F[s, k] > mx:
-                    mx = F[s, k]
-            acc = 0.0
-            for k in range(o):
-                acc += math.exp(F[s, k] - mx)
-            lse = mx + math.log(acc)
+            lse = logsumexp_row(F, s)
             y = labels[r]
             total += lse - F[s, y]
             for k in range(o):

@@ -33,17 +33,23 @@ def check_loss(loss: str) -> str:
 
 
 @njit(**JIT)
+def logsumexp_row(F, s):
+    """``log(sum_k exp(F[s, k]))`` without overflow (shared by losses and training)."""
+    o = F.shape[1]
+    mx = F[s, 0]
+    for k in range(1, o):
+        if F[s, k] > mx:
+            mx = F[s, k]
+    acc = 0.0
+    for k in range(o):
+        acc += math.exp(F[s, k] - mx)
+    return mx + math.log(acc)
+
+
+@njit(**JIT)
 def _ce_per_sample(F, labels, out):
-    n, o = F.shape
-    for s in range(n):
-        mx = F[s, 0]
-        for k in range(1, o):
-            if F[s, k] > mx:
-                mx = F[s, k]
-        acc = 0.0
-        for k in range(o):
-            acc += math.exp(F[s, k] - mx)
-        out[s] = mx + math.log(acc) - F[s, labels[s]]
+    for s in range(F.shape[0]):
+        out[s] = logsumexp_row(F, s) - F[s, labels[s]]
     return out
 
 
