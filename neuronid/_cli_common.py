@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from neuronid.numerics.io import load_data, load_network, write_json
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 
 def int_list(text: str) -> list[int]:

@@ -22,7 +22,7 @@ from neuronid.numerics.io import check_data_for, write_json
 from neuronid.proofs_checks.checkers import CHECKED_RESULTS
 from neuronid.proofs_checks.default_check import DefaultCheckConfig, format_default_check, run_default_check
 from neuronid.proofs_checks.report import full_check
-from neuronid.theory.errors import UnknownResultError
+from neuronid.errors import UnknownResultError
 
 
 def register(sub) -> None:

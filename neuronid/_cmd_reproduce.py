@@ -7,7 +7,7 @@ import os
 import sys
 
 from neuronid._cli_common import add_json_option, positive_int
-from neuronid.theory.errors import InvalidInputError, InvalidOptionError
+from neuronid.errors import InvalidInputError, InvalidOptionError
 
 
 def register(sub) -> None:

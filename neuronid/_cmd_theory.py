@@ -19,7 +19,7 @@ import textwrap
 from typing import Any
 
 from neuronid.theory.activations import CATALOGUE, get_activation
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 from neuronid.theory.registry import all_results, get_result
 from neuronid.theory.symmetries import find_symmetries
 

@@ -11,7 +11,7 @@ from neuronid.numerics.datasets import DATASETS, make_dataset
 from neuronid.numerics.io import load_data, save_data, save_network
 from neuronid.numerics.structures import STRUCTURES
 from neuronid.numerics.training import TrainConfig, train
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 
 def register(sub) -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-from neuronid.theory.errors import InvalidInputError
+from neuronid.errors import InvalidInputError
 
 #: Command modules, in the order they appear in ``neuronid --help``.
 COMMAND_MODULES = (
@@ -45,14 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+    for name in COMMAND_MODULES:  # a missing command module is a packaging bug: let it raise
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from neuronid.theory.errors import UnknownActivationError
+from neuronid.errors import UnknownActivationError
 
 from ._config import JIT
 

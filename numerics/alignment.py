@@ -70,7 +70,7 @@ from numbers import Integral
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from neuronid.theory.errors import InvalidOptionError, NeuronidError, StructureMismatchError
+from neuronid.errors import InvalidOptionError, NeuronidError, StructureMismatchError
 
 from .losses import check_loss, check_targets
 from .network import Layer, Network, check_inputs

@@ -150,7 +150,7 @@ from numbers import Integral
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from neuronid.theory.errors import InvalidOptionError, StructureMismatchError
+from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from . import _certificate_kernels as _k
 from .activations import EXTERNAL, apply_layer

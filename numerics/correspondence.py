@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidOptionError, StructureMismatchError
+from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from .network import Network, check_inputs
 

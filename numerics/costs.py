@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
 from .activations import apply_layer
 from .network import Layer, Network, check_inputs

@@ -57,7 +57,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 __all__ = [
     "Dataset",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronid.theory.errors import (
+from neuronid.errors import (
     FileFormatError,
     InvalidDataError,
     InvalidNetworkError,

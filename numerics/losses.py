@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
 from ._config import JIT
 

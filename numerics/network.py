@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidDataError, InvalidNetworkError
+from neuronid.errors import InvalidDataError, InvalidNetworkError
 
 from .activations import apply_layer, layer_activations
 

@@ -52,7 +52,7 @@ from numbers import Integral, Real
 import numpy as np
 from numba import njit
 
-from neuronid.theory.errors import InvalidOptionError, StructureMismatchError
+from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._config import JIT
 from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer

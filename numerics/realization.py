@@ -73,7 +73,7 @@ from itertools import product
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
+from neuronid.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
 
 from .activations import apply_activation, parse_activation
 
@@ -490,7 +490,7 @@ class Realizer:
     >>> r.realize(np.array([1.0, 2.0])).status
     Traceback (most recent call last):
     ...
-    neuronid.theory.errors.InvalidDataError: target h: expected 3 values (one per support point), found 2
+    neuronid.errors.InvalidDataError: target h: expected 3 values (one per support point), found 2
     """
 
     def __init__(self, X, *, activation="identity", mask=None, fixed=None, offset=None, bias="free",

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 from .network import Layer, Network
 

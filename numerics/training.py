@@ -35,7 +35,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 from . import _train_kernels as K
 from .activations import EXTERNAL, IDENTITY

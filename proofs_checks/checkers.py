@@ -50,7 +50,7 @@ from neuronid.numerics.network import Network, check_inputs
 from neuronid.numerics.paths import linear_path
 from neuronid.numerics.realization import Realizer
 from neuronid.theory.activations import get_activation
-from neuronid.theory.errors import InvalidOptionError, UnknownResultError
+from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
 
 from .cost_checks import check_p3 as p3_numbers

@@ -149,7 +149,7 @@ def check_p1(n_cases: int = 30, seed: int = 0, *, activation: str = "identity", 
 # ============================================================== P2
 def _hidden_ok(net: Network, layer: int) -> None:
     if not 0 <= layer < len(net.layers) - 1:
-        from neuronid.theory.errors import InvalidOptionError
+        from neuronid.errors import InvalidOptionError
 
         raise InvalidOptionError(f"layer {layer} is out of range: hidden layers are 0..{len(net.layers) - 2}")
 
@@ -336,7 +336,7 @@ def check_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 
     """T1 by Monte Carlo: for supports ``U`` of low and high coherence and both mask
     models, the fraction of masks with ``||U^T diag(m) U - p I|| > bound(delta)`` must
     be at most ``delta + 3 SE`` with ``SE = sqrt(delta (1 - delta) / n_masks)``."""
-    from neuronid.theory.errors import InvalidOptionError
+    from neuronid.errors import InvalidOptionError
 
     if not 0.0 < float(delta) < 1.0:
         raise InvalidOptionError(f"check_t1: delta must lie in (0, 1), found {delta}")

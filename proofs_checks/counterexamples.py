@@ -46,7 +46,7 @@ from neuronid.numerics.io import save_data, save_network, to_jsonable, write_jso
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.paths import linear_path
 from neuronid.numerics.structures import standard_mlp
-from neuronid.theory.errors import InvalidOptionError, UnknownResultError
+from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
 
 from .report import full_check

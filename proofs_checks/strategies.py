@@ -2,7 +2,7 @@
 
 Plain functions returning strategies, in the style of ``hypothesis.extra``: every
 option is keyword-only and validated on first use (a bad option raises
-:class:`~neuronid.theory.errors.InvalidOptionError` when the strategy is first drawn
+:class:`~neuronid.errors.InvalidOptionError` when the strategy is first drawn
 from, not when it is defined, so a module-level definition never breaks test
 collection). Ranges are given as an ``int`` (fixed) or a ``(low, high)`` pair
 (inclusive). Weights are generated from integer seeds with numpy (shrinking moves
@@ -64,7 +64,7 @@ from hypothesis import strategies as st
 from neuronid.numerics.alignment import permute_network
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
-from neuronid.theory.errors import InvalidOptionError, UnknownActivationError
+from neuronid.errors import InvalidOptionError, UnknownActivationError
 
 __all__ = [
     "KINDS",

@@ -1,6 +1,7 @@
 """neuronid.theory: the SymPy layer (activations, structural symmetries, results).
 
-Imported by the other layers, never importing them. Public API:
+Imported by the other layers, never importing them. Public API (loaded lazily, PEP
+562, so that ``import neuronid.theory.activations`` does not pull in the registry):
 
 * :func:`get_activation`, :data:`CATALOGUE`, :class:`Activation` - activation
   expressions with derived monotonicity, ``Lip``, ``M``, kinks, numpy callables;
@@ -10,48 +11,48 @@ Imported by the other layers, never importing them. Public API:
   predicates and verified proof obligations.
 """
 
-from .activations import CATALOGUE, Activation, Z, analyze, canonical_name, get_activation
-from .errors import (
-    InvalidInputError,
-    NeuronidError,
-    UnknownActivationError,
-    UnknownResultError,
-)
-from .registry import (
-    RESULT_IDS,
-    SYMBOLS,
-    Hypothesis,
-    Obligation,
-    Result,
-    Verdict,
-    all_results,
-    evaluate_predicate,
-    get_result,
-)
-from .symmetries import SYMMETRY_NAMES, Symmetry, find_symmetries, prove_symmetry
+from __future__ import annotations
 
-__all__ = [
-    "Z",
-    "CATALOGUE",
-    "Activation",
-    "analyze",
-    "canonical_name",
-    "get_activation",
-    "SYMMETRY_NAMES",
-    "Symmetry",
-    "find_symmetries",
-    "prove_symmetry",
-    "RESULT_IDS",
-    "SYMBOLS",
-    "Hypothesis",
-    "Obligation",
-    "Result",
-    "Verdict",
-    "all_results",
-    "evaluate_predicate",
-    "get_result",
-    "NeuronidError",
-    "InvalidInputError",
-    "UnknownActivationError",
-    "UnknownResultError",
-]
+import importlib
+
+_EXPORTS = {
+    "Z": ".activations",
+    "CATALOGUE": ".activations",
+    "Activation": ".activations",
+    "analyze": ".activations",
+    "canonical_name": ".activations",
+    "get_activation": ".activations",
+    "SYMMETRY_NAMES": ".symmetries",
+    "Symmetry": ".symmetries",
+    "find_symmetries": ".symmetries",
+    "prove_symmetry": ".symmetries",
+    "RESULT_IDS": ".registry",
+    "SYMBOLS": ".registry",
+    "Hypothesis": ".registry",
+    "Obligation": ".registry",
+    "Result": ".registry",
+    "Verdict": ".registry",
+    "all_results": ".registry",
+    "evaluate_predicate": ".registry",
+    "get_result": ".registry",
+    "NeuronidError": "neuronid.errors",
+    "InvalidInputError": "neuronid.errors",
+    "UnknownActivationError": "neuronid.errors",
+    "UnknownResultError": "neuronid.errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'neuronid.theory' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

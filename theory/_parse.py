@@ -25,7 +25,7 @@ from sympy.parsing.sympy_parser import (
 )
 
 from ._budget import BudgetExceeded, try_within_budget, within_budget
-from .errors import UnknownActivationError
+from neuronid.errors import UnknownActivationError
 
 __all__ = ["Z", "parse_user_expression", "ALLOWED_FUNCTIONS"]
 
@@ -166,7 +166,7 @@ def parse_user_expression(text: str) -> sp.Expr:
     >>> parse_user_expression("log(z)")
     Traceback (most recent call last):
     ...
-    neuronid.theory.errors.UnknownActivationError: invalid activation expression 'sympy:log(z)': it is undefined or complex for some real z: the argument of log(z) is not positive everywhere. Write a real function of z using + - * / ** and abs, asinh, atan, cos, cosh, erf, erfc, exp, log, max, min, relu, sigmoid, sin, sinh, softplus, sqrt, tanh, Abs, Max, Min, pi, E; for example 'sympy:z*tanh(softplus(z))'
+    neuronid.errors.UnknownActivationError: invalid activation expression 'sympy:log(z)': it is undefined or complex for some real z: the argument of log(z) is not positive everywhere. Write a real function of z using + - * / ** and abs, asinh, atan, cos, cosh, erf, erfc, exp, log, max, min, relu, sigmoid, sin, sinh, softplus, sqrt, tanh, Abs, Max, Min, pi, E; for example 'sympy:z*tanh(softplus(z))'
     """
     if not isinstance(text, str):
         raise UnknownActivationError(f"activation expression must be a string, got {type(text).__name__}")

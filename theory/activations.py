@@ -46,7 +46,7 @@ from . import _interval
 from ._budget import try_within_budget
 from ._parse import Z, parse_user_expression
 from ._piecewise import Piece, is_zero_exact, pieces
-from .errors import UnknownActivationError
+from neuronid.errors import UnknownActivationError
 
 __all__ = [
     "Z",
@@ -769,13 +769,6 @@ class Activation:
     @property
     def derivative_numpy(self) -> Callable[[np.ndarray], np.ndarray]:
         return self._callables[1]
-
-    @functools.cached_property
-    def symmetries(self):
-        """Proved / disproved structural symmetries (D7), see :mod:`.symmetries`."""
-        from .symmetries import find_symmetries
-
-        return find_symmetries(self)
 
 
 @functools.lru_cache(maxsize=256)

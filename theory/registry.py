@@ -33,7 +33,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from .errors import UnknownResultError
+from neuronid.errors import UnknownResultError
 from .obligations import OBLIGATIONS
 
 __all__ = ["Hypothesis", "Obligation", "ObligationOutcome", "Result", "Verdict", "RESULT_IDS",

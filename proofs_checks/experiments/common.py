@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 __all__ = [
     "BARRIERS",

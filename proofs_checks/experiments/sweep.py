@@ -49,7 +49,7 @@ from typing import Callable
 import numpy as np
 
 from neuronid.numerics.io import to_jsonable
-from neuronid.theory.errors import FileFormatError, InvalidOptionError, NeuronidError
+from neuronid.errors import FileFormatError, InvalidOptionError, NeuronidError
 
 __all__ = [
     "FORMAT",

@@ -27,7 +27,7 @@ from neuronid.numerics.losses import loss_value
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.paths import linear_path
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
-from neuronid.theory.errors import InvalidInputError, InvalidOptionError, NeuronidError, StructureMismatchError
+from neuronid.errors import InvalidInputError, InvalidOptionError, NeuronidError, StructureMismatchError
 
 
 def _data(n=300, d=6, o=3, seed=0):

@@ -25,7 +25,7 @@ from neuronid.numerics.certificate import (
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.paths import interpolate, linear_path
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
-from neuronid.theory.errors import (
+from neuronid.errors import (
     InvalidDataError,
     InvalidInputError,
     InvalidOptionError,

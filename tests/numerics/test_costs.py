@@ -36,7 +36,7 @@ from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.network import Layer
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
 from neuronid.numerics.supports import compute_support, shape_matrices
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
 
 def _compare(a, b, rtol):

@@ -21,7 +21,7 @@ from neuronid.numerics.datasets import (
     subspace_coherence,
     train_test_split,
 )
-from neuronid.theory.errors import InvalidInputError, InvalidOptionError
+from neuronid.errors import InvalidInputError, InvalidOptionError
 
 FAMILIES = ("exact_copy", "random_tight_frame")
 

@@ -20,7 +20,7 @@ from neuronid.numerics.paths import (
     path_grid,
 )
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
-from neuronid.theory.errors import (
+from neuronid.errors import (
     InvalidDataError,
     InvalidInputError,
     InvalidOptionError,

@@ -26,7 +26,7 @@ from neuronid.numerics.realization import (
     preimage_intervals,
     realize,
 )
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
+from neuronid.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
 
 
 def _kkt(realizer: Realizer, res, lo, hi, tol=1e-6):

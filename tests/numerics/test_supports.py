@@ -22,7 +22,7 @@ from neuronid.numerics.supports import (
     shape_matrices,
     t1_bound,
 )
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
 
 def _subspace(rng, n, d, r, noise=0.0):

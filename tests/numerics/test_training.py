@@ -14,7 +14,7 @@ from neuronid.numerics.losses import check_targets, loss_value
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, w_mlp
 from neuronid.numerics.training import TrainConfig, TrainResult, loss_and_gradient, train
-from neuronid.theory.errors import InvalidDataError, InvalidOptionError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
 ACTIVATIONS = ["relu", "tanh", "gelu", "sigmoid", "leaky_relu:0.1", "elu:0.5", "softplus", "silu", "hard_tanh",
                "identity"]

@@ -23,7 +23,7 @@ from neuronid.proofs_checks.cost_checks import (
     p4_growth,
     random_support_points,
 )
-from neuronid.theory.errors import InvalidOptionError
+from neuronid.errors import InvalidOptionError
 
 
 @settings(deadline=None)

@@ -25,7 +25,7 @@ from neuronid.proofs_checks.experiments import (
     run_experiment,
     sweep,
 )
-from neuronid.theory.errors import InvalidInputError, InvalidOptionError
+from neuronid.errors import InvalidInputError, InvalidOptionError
 
 #: E1 in milliseconds per unit: 4 units
 TINY_E1 = {"families": ["exact_copy"], "actives": [1, 4], "seeds": 1, "pairs": 2, "width": 8, "epochs": 3,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from neuronid.numerics.network import Network
 from neuronid.proofs_checks import strategies as S
-from neuronid.theory.errors import InvalidInputError, InvalidOptionError
+from neuronid.errors import InvalidInputError, InvalidOptionError
 
 
 @settings(deadline=None)

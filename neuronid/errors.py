@@ -5,8 +5,8 @@ caller would naturally catch (``ValueError``, ``OSError``), so ``except ValueErr
 keeps working. Messages name the file, tensor, layer, what was expected and what was
 found. The CLI maps :class:`InvalidInputError` to exit status 2.
 
-This module lives in the bottom layer (``neuronid.theory``) so that every layer can
-import it without breaking the one-way import rule.
+This is a leaf module (it imports nothing from neuronid), so every layer can import
+it without breaking the one-way import rule and without loading SymPy.
 """
 
 from __future__ import annotations
