@@ -156,7 +156,7 @@ from . import _certificate_kernels as _k
 from .activations import EXTERNAL, apply_layer
 from .losses import check_loss, check_targets, loss_per_sample
 from .network import Network, check_inputs
-from .paths import check_pair, linear_path
+from .paths import check_pair, interpolated_network, linear_path
 
 __all__ = [
     "Certificate",
@@ -164,6 +164,8 @@ __all__ = [
     "certified_barriers",
     "activation_constants",
     "run_certificate_property",
+    "elementwise_statement",
+    "box_bounds",
     "FLOAT_SLACK",
 ]
 
@@ -761,6 +763,79 @@ def _exceeds(measured: float, bound: float, scale: float) -> bool:
     return measured > bound + FLOAT_SLACK * (abs(bound) + scale)
 
 
+def path_outputs(A: Network, B: Network, X, grid) -> np.ndarray:
+    """``f_t(X)`` at every ``t`` of ``grid``: an array ``(T, n, o)`` (effective-weight path)."""
+    X = check_inputs(X, A.n_inputs)
+    out = np.empty((len(grid), X.shape[0], A.n_outputs))
+    for k, t in enumerate(grid):
+        out[k] = interpolated_network(A, B, float(t), allow_structure_mismatch=True)(X)
+    return out
+
+
+def elementwise_statement(F: np.ndarray, bound: np.ndarray, grid) -> dict:
+    """T4's elementwise statement ``|f_t(x) - lerp f(x)| <= t(1-t) R^L(x)`` on a grid.
+
+    ``F``: path outputs ``(T, n, o)`` (``F[0]``, ``F[-1]`` the endpoints); ``bound``:
+    ``t(1-t) R^L(x)`` of the same shape. An entry passes when the deviation is at most
+    ``bound (1 + FLOAT_SLACK) + FLOAT_SLACK * scale`` (``scale`` = the largest output
+    magnitude on the path: rounding of the forward passes is relative to it).
+
+    Returns ``entries``, ``violations`` (count), ``worst`` (``deviation``, ``allowed``,
+    ``bound``, ``t``, ``sample``, ``output`` of the entry with the largest excess),
+    ``median_tightness`` / ``max_tightness`` (deviation / bound over entries with a
+    positive bound) and ``positive_bound_entries``.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    w = grid[:, None, None]
+    lerp = (1.0 - w) * F[0] + w * F[-1]
+    dev = np.abs(F - lerp)
+    scale = float(np.max(np.abs(F), initial=0.0) + np.max(np.abs(lerp), initial=0.0))
+    with np.errstate(invalid="ignore", over="ignore"):
+        allowed = bound * (1.0 + FLOAT_SLACK) + FLOAT_SLACK * scale
+        excess = dev - allowed
+    excess = np.where(np.isnan(excess), np.inf, excess)
+    k = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    pos = bound > 0
+    ratio = dev[pos] / bound[pos]
+    return {
+        "entries": int(dev.size),
+        "violations": int(np.sum(excess > 0)),
+        "worst": {"deviation": float(dev[k]), "allowed": float(allowed[k]), "bound": float(bound[k]),
+                  "t": float(grid[k[0]]), "sample": int(k[1]), "output": int(k[2])},
+        "positive_bound_entries": int(np.sum(pos)),
+        "median_tightness": float(np.median(ratio)) if ratio.size else None,
+        "max_tightness": float(np.max(ratio)) if ratio.size else None,
+        "max_deviation": float(np.max(dev, initial=0.0)),
+        "rounding_scale": scale,
+        "slack": FLOAT_SLACK,
+    }
+
+
+def box_bounds(F: np.ndarray, bound: np.ndarray, grid, y, loss: str) -> np.ndarray:
+    """Per-sample box bounds on ``L(t) - lerp L`` at each grid point (THEORY T4).
+
+    With ``u = lerp(f_A(x), f_B(x))`` and the error confined to ``|e| <= bound``:
+    MSE ``mean_x sum_k (2 |u_k - y_k| b_k + b_k^2)``; CE ``mean_x [CE(u + e*) - CE(u)]``
+    with ``e*_y = -b_y`` and ``e*_j = +b_j`` (``j != y``), the box's maximizing vertex.
+    Both use ``mean_x loss(u) <= lerp L`` (convexity of the loss in the outputs).
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    T, n, o = F.shape
+    out = np.empty(T)
+    if loss == "mse":
+        Y = np.eye(o)[y] if y.dtype.kind == "i" else np.asarray(y, dtype=np.float64)
+    for k, t in enumerate(grid):
+        u = (1.0 - t) * F[0] + t * F[-1]
+        b = bound[k]
+        if loss == "mse":
+            out[k] = float(np.mean(np.sum(2.0 * np.abs(u - Y) * b + b * b, axis=1)))
+        else:
+            e = b.copy()
+            e[np.arange(n), y] *= -1.0
+            out[k] = float(np.mean(loss_per_sample("ce", u + e, y) - loss_per_sample("ce", u, y)))
+    return out
+
+
 def certified_barriers(
     A: Network,
     B: Network,
@@ -770,20 +845,32 @@ def certified_barriers(
     loss: str,
     steps=21,
     block: int = 4096,
+    hook=None,
 ) -> dict:
-    """T4 barrier bounds, the measured path, and tightness, as one JSON-ready dict.
+    """T4 barrier bounds, the elementwise statement, the measured path, and tightness,
+    as one JSON-ready dict.
 
     The path is measured with :func:`neuronid.numerics.paths.linear_path` on ``steps``
-    (interpolating effective weights, so masks and fixed parts may differ).
+    (interpolating effective weights, so masks and fixed parts may differ). On the
+    same grid the elementwise statement is tested (:func:`elementwise_statement`) and
+    the per-sample box bounds are evaluated (:func:`box_bounds`).
+
+    ``hook``: optional ``hook(name, array) -> array`` applied to the arrays the
+    elementwise test compares, ``"bound"`` (``t(1-t) R^L``, shape ``(T, n, o)``) and
+    ``"outputs"`` (``f_t(x)``, same shape). It exists for mutation tests (a planted
+    defect must be flagged, see ``neuronid selftest``); ``None`` in normal use.
 
     Returns
     -------
     dict with ``result`` ("T4"), ``status``, ``reason``, ``loss``, ``L_A``, ``L_B``,
-    ``bound`` / ``measured`` / ``tightness`` / ``holds`` (each keyed by
-    ``B_lerp``, ``B_peak``, ``B_mid``, ``B_mean``; tightness = measured / bound,
-    ``None`` when the bound is not positive or not finite), ``t_lerp``, ``t_peak``
-    (where the bounds peak), ``slack`` (the relative floating-point slack of
-    ``holds``), ``certificate`` (:meth:`Certificate.to_json`) and ``path``
+    ``bound`` (the smaller of ``bound_global`` and ``bound_box``) / ``bound_global``
+    (over the continuum ``[0, 1]``) / ``bound_box`` (per-sample box bounds, maximized
+    over the grid: they bound the barriers measured on that grid) / ``measured`` /
+    ``tightness`` / ``holds`` (each keyed by ``B_lerp``, ``B_peak``, ``B_mid``,
+    ``B_mean``; tightness = measured / bound, ``None`` when the bound is not positive
+    or not finite), ``elementwise`` (:func:`elementwise_statement`), ``t_lerp``,
+    ``t_peak`` (where the global bounds peak), ``slack`` (the relative floating-point
+    slack of ``holds``), ``certificate`` (:meth:`Certificate.to_json`) and ``path``
     (:meth:`PathResult.to_json`). Infinite bounds are written as ``None`` with
     ``reason``.
 
@@ -794,16 +881,35 @@ def certified_barriers(
     >>> A, B = standard_mlp([3, 6, 2], seed=0), standard_mlp([3, 6, 2], seed=1)
     >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = np.arange(64) % 2
     >>> out = certified_barriers(A, B, X, y, loss="ce")
-    >>> out["status"], all(out["holds"].values())
-    ('ok', True)
+    >>> out["status"], all(out["holds"].values()), out["elementwise"]["violations"]
+    ('ok', True, 0)
     """
     check_loss(loss)
-    cert = certificate(A, B, X, block=block)
+    cert = certificate(A, B, X, block=block, keep_samples=True)
     X = check_inputs(X, A.n_inputs)
-    check_targets(loss, y, A.n_outputs, X.shape[0])
+    y = check_targets(loss, y, A.n_outputs, X.shape[0])
     path = linear_path(A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=True)
+    grid = np.asarray(path.steps, dtype=np.float64)
     L_A, L_B = float(path.loss[0]), float(path.loss[-1])
-    bounds = cert.barrier_bounds(max(L_A, 0.0), max(L_B, 0.0), loss)
+    glob = cert.barrier_bounds(max(L_A, 0.0), max(L_B, 0.0), loss)
+    box = dict.fromkeys(_BARRIERS, math.inf)
+    elementwise = None
+    if cert.ok:
+        s = grid * (1.0 - grid)
+        R = np.asarray(cert.samples)
+        raw = s[:, None, None] * R[None]
+        F = path_outputs(A, B, X, grid)
+        box_t = box_bounds(F, raw, grid, y, loss)
+        lerp = (1.0 - grid) * L_A + grid * L_B
+        hi, mean = max(L_A, L_B), 0.5 * (L_A + L_B)
+        mid = int(np.argmin(np.abs(grid - 0.5)))
+        box = {"B_lerp": float(np.max(box_t)), "B_peak": float(np.max(lerp + box_t)) - hi,
+               "B_mid": float(box_t[mid] + lerp[mid]) - hi, "B_mean": float(np.max(lerp + box_t)) - mean}
+        if hook is not None:
+            raw = hook("bound", raw)
+            F = hook("outputs", F)
+        elementwise = elementwise_statement(F, raw, grid)
+    bounds = {k: min(glob[k], box[k]) for k in _BARRIERS}
     scale = abs(L_A) + abs(L_B) + float(np.max(np.abs(path.loss)))
     measured = {k: float(getattr(path, k)) for k in _BARRIERS}
     tight, holds = {}, {}
@@ -819,11 +925,14 @@ def certified_barriers(
         "L_A": L_A,
         "L_B": L_B,
         "bound": {k: _num(bounds[k]) for k in _BARRIERS},
+        "bound_global": {k: _num(glob[k]) for k in _BARRIERS},
+        "bound_box": {k: _num(box[k]) for k in _BARRIERS},
         "measured": measured,
         "tightness": tight,
         "holds": holds,
-        "t_lerp": bounds["t_lerp"],
-        "t_peak": bounds["t_peak"],
+        "elementwise": elementwise,
+        "t_lerp": glob["t_lerp"],
+        "t_peak": glob["t_peak"],
         "slack": FLOAT_SLACK,
         "certificate": cert.to_json(),
         "path": path.to_json(),

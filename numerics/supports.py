@@ -240,12 +240,32 @@ def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name
             f"rank-deficient support: numerical rank {numerical_rank} < min(n, d) = {min(n, d)} "
             f"(singular values <= {rank_rtol:.3g} * s_max dropped)"
         )
-    coherence = float(np.max(np.einsum("ij,ij->i", U, U))) if r else 0.0
+    coherence = _clip_coherence(float(np.max(np.einsum("ij,ij->i", U, U))), r, d) if r else 0.0
     return Support(
         xbar=xbar, U=U, rank=r, tau=tau, explained_variance=float(cum[r - 1]), singular_values=s,
         numerical_rank=numerical_rank, rank_rtol=rank_rtol, coherence=coherence, n_points=n, dim=d,
         notes=notes,
     )
+
+
+#: Coherence rounding: ||U^T e_j||^2 sums r squares of orthonormal-basis entries, each
+#: accurate to ~1e-16; values within this of [r/d, 1] are rounded onto the interval.
+_COHERENCE_ROUNDING = 1e-12
+
+
+def _clip_coherence(nu: float, r: int, d: int) -> float:
+    """``nu`` clipped to ``[r/d, 1]`` (D1) when outside by rounding only; a larger
+    excess is a real error and is kept, so that checks see it.
+
+    >>> _clip_coherence(1.0000000000000007, 3, 3), _clip_coherence(0.5, 1, 2)
+    (1.0, 0.5)
+    """
+    lo = r / d
+    if 1.0 < nu <= 1.0 + _COHERENCE_ROUNDING:
+        return 1.0
+    if lo - _COHERENCE_ROUNDING <= nu < lo:
+        return lo
+    return nu
 
 
 def layer_supports(trace, tau: float = 0.9, *, rank_rtol: float | None = None) -> list[Support]:

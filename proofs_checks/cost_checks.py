@@ -184,20 +184,26 @@ def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
 
 
 # ============================================================== P3
-def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
+def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None,
+             eig_tol: float = 1e-9) -> dict:
     """P3 bounds on a layer with ``f = 0``: for neurons with ``eps_i = ||S_i - p I|| < p``,
     ``|K[i,j] - ||a_j||^2/p| <= ||a_j||^2 eps_i / (p (p - eps_i))`` and
     ``|Delta_in(i,j)| <= (eta_i + eta_j)(||a_i||^2 + ||a_j||^2)``.
 
-    Bounds are compared with a relative slack of ``1e-9`` (rounding in ``K``)."""
+    Bounds are compared with a relative slack of ``1e-9`` (rounding in ``K``); a neuron
+    qualifies when ``p - eps_i > eig_tol`` (``S_i`` invertible beyond rounding: its
+    eigenvalues lie in [0, 1] and carry errors ~1e-15 r). ``K`` and
+    ``delta_in`` override the layer's measured matrices (the checkers pass mutated ones
+    in mutation tests)."""
     _hidden_ok(net, layer)
     lay = net.layers[layer]
     lc = costs if costs is not None else layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
     p = lc.eff.p
     eps = lc.anisotropy
-    K = lc.K
+    K = lc.K if K is None else K
+    D = lc.delta_in if delta_in is None else delta_in
     aa = np.sum(lc.eff.A**2, axis=1)
-    ok_neuron = eps < p
+    ok_neuron = p - eps > eig_tol
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(ok_neuron, eps / (p * (p - eps)), np.inf)
     rows = np.flatnonzero(ok_neuron)
@@ -207,7 +213,7 @@ def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
     k_viol = k_dev > k_bound * (1 + slack_rel) + 1e-12 * (aa[None, :] / p + 1e-300)
     pair = np.ix_(rows, rows)
     d_bound = (eta[rows][:, None] + eta[rows][None, :]) * (aa[rows][:, None] + aa[rows][None, :])
-    d_dev = np.abs(lc.delta_in[pair])
+    d_dev = np.abs(D[pair])
     d_viol = d_dev > d_bound * (1 + slack_rel) + 1e-12 * (aa[rows][:, None] + aa[rows][None, :]) / p
     with np.errstate(divide="ignore", invalid="ignore"):
         k_ratio = np.where(k_bound > 0, k_dev / k_bound, 0.0)
@@ -227,39 +233,48 @@ def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
         "delta_violations": int(np.sum(np.triu(d_viol, 1))),
         "max_K_ratio": float(np.max(k_ratio)) if k_ratio.size else 0.0,
         "max_delta_ratio": float(np.max(d_ratio)) if d_ratio.size else 0.0,
-        "max_abs_delta_in": float(np.max(np.abs(lc.delta_in[pair]))) if rows.size else 0.0,
+        "max_abs_delta_in": float(np.max(np.abs(D[pair]))) if rows.size else 0.0,
         "ok": bool(not np.any(k_viol) and not np.any(d_viol)),
     }
 
 
 # ============================================================== P4
-def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
+def p4_dot(A, V) -> np.ndarray:
+    """``dot[i, j] = (a_i - a_j) . (v_i - v_j)`` for rows ``a``, ``v`` of ``A``, ``V``."""
+    return np.einsum("ijk,ijk->ij", A[:, None, :] - A[None, :, :], V[:, None, :] - V[None, :, :])
+
+
+def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None, V=None,
+             dot=None) -> dict:
     """P4: ``Delta_in(i, j) = (2/p)(a_i - a_j) . (v_i - v_j)`` when ``S_i = S_j = p I``
     (syre layers: exactly, ``p = 1``); otherwise ``|Delta_in - (2/p)(...)|`` is at most
     ``eta_i (||a_j - v_i||^2 + ||a_i - v_i||^2) + eta_j (||a_i - v_j||^2 + ||a_j - v_j||^2)``
-    with ``eta = eps / (p (p - eps))`` (the P3 argument applied to ``g = a - v``)."""
+    with ``eta = eps / (p (p - eps))`` (the P3 argument applied to ``g = a - v``).
+    ``K``, ``delta_in``, ``V`` override the measured quantities and ``dot`` passes a
+    precomputed :func:`p4_dot` (the checker computes it once)."""
     _hidden_ok(net, layer)
     lc = costs if costs is not None else layer_costs(net, X, layer, tau=tau, compute_delta_out=False)
     p = lc.eff.p
-    A, V = lc.eff.A, lc.eff.V
+    A = lc.eff.A
+    V = lc.eff.V if V is None else V
+    K = lc.K if K is None else K
+    D = lc.delta_in if delta_in is None else delta_in
     eps = lc.anisotropy
-    dA = A[:, None, :] - A[None, :, :]
-    dV = V[:, None, :] - V[None, :, :]
-    ideal = (2.0 / p) * np.einsum("ijk,ijk->ij", dA, dV)
-    dev = np.abs(lc.delta_in - ideal)
+    ideal = (2.0 / p) * (p4_dot(A, V) if dot is None else dot)
+    dev = np.abs(D - ideal)
     G = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)  # G[i, j] = ||a_j - v_i||^2
     gd = np.diag(G)
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(eps < p, eps / (p * (p - eps)), np.inf)
     bound = eta[:, None] * (G + gd[:, None]) + eta[None, :] * (G.T + gd[None, :])
     # rounding scale of Delta_in: the four K entries it is made of
-    Kabs = np.abs(lc.K)
+    Kabs = np.abs(K)
     kd = np.diag(Kabs)
     rounding = 1e-10 * (Kabs + Kabs.T + kd[:, None] + kd[None, :] + np.abs(ideal))
     exact_case = bool(np.max(eps, initial=0.0) <= 1e-12)
     viol = dev > bound + rounding
     np.fill_diagonal(viol, False)
-    off = ~np.eye(lc.K.shape[0], dtype=bool)
+    off = ~np.eye(K.shape[0], dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(np.isfinite(bound), dev / (bound + rounding), 0.0)
     return {
@@ -273,7 +288,7 @@ def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
         "pairs_checked": int(np.sum(np.isfinite(bound[off]))) // 2,
         "violations": int(np.sum(np.triu(viol, 1))),
         "max_bound_ratio": float(np.max(ratio[off])) if np.any(off) else 0.0,
-        "mean_delta_in": float(np.mean(lc.delta_in[off])) if np.any(off) else 0.0,
+        "mean_delta_in": float(np.mean(D[off])) if np.any(off) else 0.0,
         "ok": bool(not np.any(viol)),
     }
 
@@ -358,10 +373,17 @@ def check_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 
     return out
 
 
-def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_masks: int = 2000, rng=None) -> dict:
+def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_masks: int = 2000, rng=None,
+                  hook=None) -> dict:
     """T1 by Monte Carlo on one support basis ``U`` (d, r): draw ``n_masks`` masks of
     the given model, measure ``||U^T diag(m) U - p I||`` and count how often it exceeds
-    the T1 bound at ``delta``; allowed: ``delta + 3 SE``, ``SE = sqrt(delta (1-delta) / n)``."""
+    the T1 bound at ``delta``; allowed: ``delta + 3 SE``, ``SE = sqrt(delta (1-delta) / n)``.
+
+    ``power`` (also ``tightness``) = the (1 - delta) quantile of the anisotropy / the
+    bound: a bound multiplied by any ``c > power`` would still pass this test, so a
+    small power means the test can only catch gross errors in the bound.
+    ``hook(name, value)``, for mutation tests only, transforms ``"bound"`` and
+    ``"anisotropy"``."""
     rng = np.random.default_rng(rng)
     U = np.asarray(U, dtype=np.float64)
     d, r = U.shape
@@ -372,12 +394,16 @@ def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_mas
     S = shape_matrices(masks, U)
     an = anisotropy(S, p_eff, eigenvalues=shape_eigenvalues(S))
     bound = t1_bound(p_eff, nu, r, delta, model=model, dim=d)
+    if hook is not None:
+        an = np.asarray(hook("anisotropy", an), dtype=np.float64)
+        bound = float(hook("bound", bound))
     rate = float(np.mean(an > bound))
     return {
         "coherence": nu, "rank": r, "dim": d, "p": p_eff, "mask_model": model, "bound": bound,
         "n_masks": int(n_masks), "violation_rate": rate, "allowed": delta + 3.0 * se, "standard_error": se,
         "quantile_1_minus_delta": float(np.quantile(an, 1.0 - delta)),
         "tightness": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
+        "power": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
         "max_anisotropy": float(np.max(an)), "ok": bool(rate <= delta + 3.0 * se),
     }
 

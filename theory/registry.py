@@ -44,10 +44,11 @@ _REAL = ("tau r d nu eps gamma p eps_i eps_j aniso_i aniso_j tol rel_tol cost sl
          "delta_in norm_a_i norm_a_j dot_av delta violation_rate sampling_margin max_mismatch "
          "out_mismatch max_barrier excess_A excess_B support_mismatch function_set_mismatch Lip M "
          "gap_measured certificate alpha phi grid_points mask_p n_seeds sigma_F k median_delta "
-         "n_pairs barrier_unaligned beta_b copies")
+         "n_pairs barrier_unaligned beta_b copies K_kj sqnorm_a_j eps_k aniso_k iso_tol phi_error "
+         "function_change function_tol")
 _BOOL = ("strictly_increasing nondecreasing same_activation same_structure gap_term_available "
          "realization_set_convex perm_A_equals_perm_B symmetry_proved homogeneous_degree_one "
-         "unique_minimum")
+         "unique_minimum balanced_minimizer")
 
 #: Symbols of measured quantities, by name.
 SYMBOLS: dict[str, sp.Symbol] = {n: sp.Symbol(n, extended_real=True) for n in _REAL.split()}
@@ -76,10 +77,89 @@ class Verdict:
     values: dict
     missing: tuple[str, ...] = ()
     reason: str = ""
+    atoms: tuple = ()
 
     def to_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "predicate": self.predicate,
-                "values": self.values, "missing": list(self.missing), "reason": self.reason}
+                "values": self.values, "missing": list(self.missing), "reason": self.reason,
+                "atoms": [dict(a) for a in self.atoms]}
+
+    @property
+    def worst(self) -> dict | None:
+        """The decisive atom: the failing one that fails by most, else the one with the
+        least room (``None`` when no atom could be evaluated)."""
+        failing = [a for a in self.atoms if a["holds"] is False]
+        if failing:
+            return max(failing, key=lambda a: -1.0 if a["fails_by"] is None else a["fails_by"])
+        scored = [a for a in self.atoms if a["holds"] is True]
+        if not scored:
+            return None
+        return min(scored, key=lambda a: math.inf if a["room"] is None else a["room"])
+
+
+_OPS = {"<=": "<=", "<": "<", ">=": ">=", ">": ">", "==": "="}
+
+
+def _number(e: sp.Basic) -> float | None:
+    try:
+        f = float(e)
+    except (TypeError, ValueError):
+        return None
+    return f
+
+
+def _leaves(predicate: sp.Basic) -> list:
+    """The conjuncts of a predicate (nested ``And`` flattened); anything else is one leaf."""
+    if isinstance(predicate, sp.And):
+        return [leaf for arg in predicate.args for leaf in _leaves(arg)]
+    return [predicate]
+
+
+def predicate_atoms(predicate: sp.Basic, subs: Mapping) -> tuple[dict, ...]:
+    """Per conjunct of ``predicate``: the measured side, the threshold, whether it holds,
+    how much room it has (``room >= 0``) or by how much it fails (``fails_by > 0``).
+
+    For ``lhs <= rhs`` (and ``<``): measured = lhs, threshold = rhs, room = rhs - lhs;
+    for ``>=``/``>`` the same with the sides' roles kept (room = lhs - rhs); for ``=``
+    room = -|lhs - rhs|. A boolean atom reports its value. Conjuncts that cannot be
+    evaluated (missing values) have ``holds = None``.
+
+    Examples
+    --------
+    >>> (a,) = predicate_atoms(S["gamma"] > S["eps"], {S["gamma"]: 0.1, S["eps"]: 0.3})
+    >>> a["holds"], a["measured"], a["threshold"], round(a["fails_by"], 12)
+    (False, 0.1, 0.3, 0.2)
+    """
+    out = []
+    for leaf in _leaves(predicate):
+        atom = {"expr": str(leaf)}
+        if isinstance(leaf, sp.core.relational.Relational) and leaf.rel_op in _OPS:
+            lhs, rhs = _number(leaf.lhs.subs(subs)), _number(leaf.rhs.subs(subs))
+            atom.update({"measured_expr": str(leaf.lhs), "op": _OPS[leaf.rel_op], "threshold_expr": str(leaf.rhs),
+                         "measured": lhs, "threshold": rhs})
+            if lhs is None or rhs is None or math.isnan(lhs) or math.isnan(rhs):
+                atom.update({"holds": None, "room": None, "fails_by": None})
+            else:
+                holds = bool(leaf.subs(subs))
+                if leaf.rel_op in ("<=", "<"):
+                    room = rhs - lhs
+                elif leaf.rel_op in (">=", ">"):
+                    room = lhs - rhs
+                else:
+                    room = -abs(lhs - rhs)
+                if math.isnan(room):  # inf - inf: equal infinities
+                    room = 0.0
+                # a strict inequality that fails with equality fails by 0
+                atom.update({"holds": holds, "room": room if holds else None,
+                             "fails_by": 0.0 if holds else max(-room, 0.0)})
+        else:
+            val = leaf.subs(subs)
+            holds = True if val is sp.true else (False if val is sp.false else None)
+            atom.update({"measured_expr": str(leaf), "op": "is", "threshold_expr": "True",
+                         "measured": holds, "threshold": True, "holds": holds, "room": None,
+                         "fails_by": None})
+        out.append(atom)
+    return tuple(out)
 
 
 def _to_sympy(v) -> sp.Basic | None:
@@ -131,17 +211,18 @@ def evaluate_predicate(name: str, predicate: sp.Basic, values: Mapping[str, obje
             res = sp.simplify_logic(res) if isinstance(res, sp.logic.boolalg.Boolean) else res
     except TypeError as exc:  # e.g. a boolean substituted into an inequality
         return Verdict(name, "undetermined", str(predicate), shown, tuple(missing), f"cannot evaluate: {exc}")
+    atoms = predicate_atoms(predicate, subs)
     if res is sp.true:
-        return Verdict(name, "holds", str(predicate), shown)
+        return Verdict(name, "holds", str(predicate), shown, atoms=atoms)
     if res is sp.false:
-        return Verdict(name, "fails", str(predicate), shown)
+        return Verdict(name, "fails", str(predicate), shown, atoms=atoms)
     reason = []
     if missing:
         reason.append("missing " + ", ".join(missing))
     if bad:
         reason.append("not a number: " + ", ".join(bad))
     return Verdict(name, "undetermined", str(predicate), shown, tuple(missing),
-                   "; ".join(reason) or f"reduces to {res}")
+                   "; ".join(reason) or f"reduces to {res}", atoms)
 
 
 # ------------------------------------------------------------------------ the objects
@@ -355,20 +436,25 @@ def _spec() -> list[dict]:
                         "families of almost equivalent solutions."),
              hypotheses=[H("H1_no_fixed_part", sp.Eq(S["fixed_norm"], 0), "fixed parts are zero"),
                          H("H2_equal_activations", _t("same_activation"), "one activation per layer"),
-                         H("H3_anisotropy_bounded", (S["aniso_i"] <= S["eps_i"]) & (S["aniso_j"] <= S["eps_j"]),
-                           "measured ||S - pI|| within eps"),
-                         H("H4_eps_below_p", (S["eps_i"] < S["p"]) & (S["eps_j"] < S["p"]), "eps_i, eps_j < p")],
-             conclusion="|Delta_in| <= (eta_i + eta_j)(||a_i||^2 + ||a_j||^2)",
-             pred=_abs(S["delta_in"]) <= (S["eps_i"] / (S["p"] * (S["p"] - S["eps_i"]))
-                                          + S["eps_j"] / (S["p"] * (S["p"] - S["eps_j"])))
-             * (S["norm_a_i"] ** 2 + S["norm_a_j"] ** 2) + S["tol"],
+                         H("H3_anisotropy_bounded", (S["aniso_i"] <= S["eps_i"]) & (S["aniso_j"] <= S["eps_j"])
+                           & (S["aniso_k"] <= S["eps_k"]), "measured ||S - pI|| within eps"),
+                         H("H4_eps_below_p", (S["p"] - S["eps_i"] > S["iso_tol"]) & (S["p"] - S["eps_j"] > S["iso_tol"])
+                           & (S["p"] - S["eps_k"] > S["iso_tol"]),
+                           "eps_i, eps_j, eps_k < p, by more than rounding (iso_tol): S is invertible")],
+             conclusion=("|K[k,j] - ||a_j||^2/p| <= ||a_j||^2 eta_k and "
+                         "|Delta_in| <= (eta_i + eta_j)(||a_i||^2 + ||a_j||^2)"),
+             pred=(_abs(S["K_kj"] - S["sqnorm_a_j"] / S["p"])
+                   <= S["sqnorm_a_j"] * S["eps_k"] / (S["p"] * (S["p"] - S["eps_k"])) + S["tol"])
+             & (_abs(S["delta_in"]) <= (S["eps_i"] / (S["p"] * (S["p"] - S["eps_i"]))
+                                        + S["eps_j"] / (S["p"] * (S["p"] - S["eps_j"])))
+                * (S["norm_a_i"] ** 2 + S["norm_a_j"] ** 2) + S["tol"]),
              checks=("symbolic", "numeric", "property")),
         dict(id="P4", kind="proposition", title="Swap cost with centers",
              statement=("When S_i = S_j = p I (exact for syre layers with p = 1), Delta_in(i, j) = "
                         "(2/p)(a_i - a_j).(v_i - v_j). Fixed parts pull each neuron toward its own "
                         "center v_i, so swap costs turn positive and grow like sigma_F^2 (1-p) r."),
-             hypotheses=[H("H1_isotropic", (S["aniso_i"] <= S["tol"]) & (S["aniso_j"] <= S["tol"]),
-                           "S_i = S_j = p I up to tol"),
+             hypotheses=[H("H1_isotropic", (S["aniso_i"] <= S["iso_tol"]) & (S["aniso_j"] <= S["iso_tol"]),
+                           "S_i = S_j = p I up to iso_tol (dimensionless)"),
                          H("H2_p_positive", S["p"] > 0, "p > 0")],
              conclusion="Delta_in = (2/p)(a_i - a_j).(v_i - v_j)",
              pred=_abs(S["delta_in"] - 2 / S["p"] * S["dot_av"]) <= S["tol"],
@@ -389,7 +475,12 @@ def _spec() -> list[dict]:
                         "activations survives the norm but not nonzero fixed parts."),
              hypotheses=[H("H1_alpha_positive", S["alpha"] > 0, "scale alpha > 0"),
                          H("H2_homogeneous", _t("homogeneous_degree_one"), "sigma positively homogeneous of degree 1")],
-             conclusion="phi(t) >= 1", pred=S["phi"] >= 1, checks=("symbolic", "numeric")),
+             conclusion=("the rescaled network computes the same function; phi(t) >= 1 and the measured "
+                         "factor equals 1 + t(1-t)(alpha + 1/alpha - 2); the orbit's norm cost is minimal "
+                         "at the balanced point"),
+             pred=(S["function_change"] <= S["function_tol"]) & (S["phi"] >= 1) & (S["phi_error"] <= S["tol"])
+             & _t("balanced_minimizer"),
+             checks=("symbolic", "numeric")),
         dict(id="T1", kind="theorem", title="Anisotropy concentration",
              statement=("With i.i.d. Bernoulli(p) masks, coherence nu, L = log(2r/delta) and b = "
                         "max(p, 1-p): with probability at least 1 - delta, ||U^T diag(m) U - p I|| <= "
@@ -437,7 +528,9 @@ def _spec() -> list[dict]:
                          H("H2_lipschitz_finite", S["Lip"] < sp.oo, "sup |sigma'| finite"),
                          H("H3_gap_term", _t("gap_term_available"),
                            "ReLU / leaky ReLU, or a finite curvature bound M")],
-             conclusion="measured deviation <= t(1-t) R^L", pred=S["gap_measured"] <= S["certificate"],
+             conclusion=("|f_t(x) - lerp f(x)| <= t(1-t) R^L(x) at every grid point, sample and output "
+                         "(the worst entry; certificate = bound + rounding allowance)"),
+             pred=S["gap_measured"] <= S["certificate"],
              checks=("symbolic", "numeric", "property")),
         dict(id="E1", kind="experiment", title="Synthetic coherence",
              statement=("Teacher relu(z1 + z2) on latent z ~ N(0, I_2) embedded in 2*copies "

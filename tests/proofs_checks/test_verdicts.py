@@ -50,8 +50,24 @@ def p3_net():
     return w_mlp([24, 6, 3], activation="tanh", n_fixed=[4, 1], sigma_F=0.0, seed=0)
 
 
-def test_p3_holds_and_flags_a_shifted_cost_matrix():
+def subspace_data(d=24, r=3, n=200, seed=0):
+    """Points in a random r-dimensional subspace: low coherence, so eps < p (P3's H4)."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(d, r)))[0]
+    return rng.normal(size=(n, r)) @ basis.T, np.arange(n) % 3
+
+
+def test_p3_hypothesis_h4_allows_for_rounding():
+    """Full-rank data: S = diag(m), eps = p up to rounding; a neuron whose eps falls
+    1e-16 below p is not a P3 case (S is singular), not a theory violation."""
     X, y = data(d=24, n=200)
+    net = w_mlp([24, 6, 3], activation="tanh", n_fixed=[1, 1], sigma_F=0.0, seed=0)
+    (c,) = check_p3(CheckContext(net, net, X, y, loss="ce", tau=1.0))
+    assert c.verdict == "hypotheses not met", c.to_json()
+
+
+def test_p3_holds_and_flags_a_shifted_cost_matrix():
+    X, y = subspace_data()
     net = p3_net()
     assert verdicts(check_p3(CheckContext(net, net, X, y, loss="ce", tau=1.0))) == ["holds"]
     shift = {"K": lambda K: K + 10 * np.max(np.abs(K[np.isfinite(K)]))}  # Delta_in unchanged
@@ -63,7 +79,8 @@ def test_p3_holds_and_flags_a_shifted_cost_matrix():
 def test_p3_predicate_includes_the_k_bound():
     values = {"fixed_norm": 0.0, "same_activation": True, "p": 0.5, "eps_i": 0.1, "eps_j": 0.1,
               "aniso_i": 0.1, "aniso_j": 0.1, "eps_k": 0.1, "aniso_k": 0.1, "delta_in": 0.0,
-              "norm_a_i": 1.0, "norm_a_j": 1.0, "K_kj": 2.0, "sqnorm_a_j": 1.0, "tol": 1e-12}
+              "norm_a_i": 1.0, "norm_a_j": 1.0, "K_kj": 2.0, "sqnorm_a_j": 1.0, "tol": 1e-12,
+              "iso_tol": 1e-9}
     assert evaluate("P3", "x", values).verdict == "holds"
     assert evaluate("P3", "x", {**values, "K_kj": 12.0}).verdict == "theory violation"
 
@@ -121,7 +138,7 @@ def test_p4_isotropy_does_not_scale_with_the_weights(scale):
 # --- T1: power ------------------------------------------------------------------------
 def test_t1_reports_power_and_flags_a_shrunk_bound():
     X, y = data(d=24, n=200)
-    net = w_mlp([24, 8, 3], n_fixed=12, sigma_F=0.0, seed=0)
+    net = w_mlp([24, 8, 3], n_fixed=[12, 1], sigma_F=0.0, seed=0)
     (c,) = check_t1(CheckContext(net, net, X, y, loss="ce"))
     assert c.verdict == "holds"
     power = c.quantities["power"]
@@ -196,7 +213,7 @@ def test_every_hypothesis_carries_measured_threshold_and_slack():
     (line,) = c.slack_lines()
     assert line.startswith("P4 A layer 0: H1_isotropic fails (") and "by" in line
     ok = c.hypotheses["H2_p_positive"]
-    assert ok["holds"] is True and ok["fails_by"] == 0.0 and ok["measured"] == 1.0
+    assert ok["holds"] is True and ok["fails_by"] == 0.0 and ok["measured"] == pytest.approx(c.quantities["p"])
 
 
 def test_t3_slack_line_says_how_far_from_the_theorem():
@@ -208,3 +225,14 @@ def test_t3_slack_line_says_how_far_from_the_theorem():
     (t3,) = check_t3(CheckContext(A, B, X, y, loss="ce"))
     (line,) = [s for s in t3.slack_lines() if "H3" in s]
     assert line.startswith("T3 layer 0: H3_margin_exceeds_eps fails (") and "0/8 neurons in identity" in line
+
+
+# --- T3 on identical runs of an identifiable layer -------------------------------------
+def test_t3_holds_for_identical_runs_of_an_identifiable_layer():
+    """Found by the self-test: identical supports gave support_mismatch 4e-8 (sqrt(1 -
+    cos^2) of a 1e-16 cosine error) and gamma = +inf gave eps = inf; both fixed."""
+    X, y = data()
+    net = w_mlp([6, 7, 3], activation="tanh", n_fixed=2, sigma_F=1.0, seed=0)
+    (c,) = check_t3(CheckContext(net, net, X, y, loss="ce", align=()))
+    assert c.verdict == "holds", c.slack_lines()
+    assert c.hypotheses["H1_same_support_and_functions"]["values"]["support_mismatch"] < 1e-14
