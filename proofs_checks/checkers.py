@@ -154,10 +154,19 @@ def _atom_text(atom) -> str:
         return f"{atom['measured_expr']} is {atom['measured']}"
     neg = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "=": "!="}[atom["op"]]
     lhs, rhs = atom["measured_expr"], atom["threshold_expr"]
-    text = f"{lhs} = {_g(atom['measured'])} {neg} {rhs} = {_g(atom['threshold'])}"
+    right = rhs if _is_number(rhs) else f"{rhs} = {_g(atom['threshold'])}"
+    text = f"{lhs} = {_g(atom['measured'])} {neg} {right}"
     if atom.get("fails_by"):
         text += f", by {_g(atom['fails_by'])}"
     return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _g(x) -> str:

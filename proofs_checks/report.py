@@ -111,6 +111,29 @@ class Report:
             out[rid] = ", ".join(f"{v} x{n}" if n > 1 else v for v, n in counts.items()) or "-"
         return out
 
+    def verdict_details(self) -> list[str]:
+        """One line per failing hypothesis of each ``hypotheses not met`` verdict (what was
+        measured, the threshold, by how much), per T1 check its power, per T4 path its
+        elementwise and loss-level tightness, and each undetermined verdict's reason."""
+        out = []
+        for c in self.checks:
+            if c.verdict == "hypotheses not met":
+                out += c.slack_lines()
+            elif c.verdict == "undetermined":
+                reason = c.conclusion.get("reason") or "; ".join(c.notes[-1:])
+                out.append(f"{c.id} {c.scope}: undetermined ({reason})")
+            if c.id == "T1" and "power" in c.quantities:
+                out.append(f"T1 {c.scope}: power (quantile / bound) {_f(c.quantities['power'], 3)}")
+            if c.id == "T4" and c.quantities.get("elementwise"):
+                el = c.quantities["elementwise"]
+                tight = (c.quantities.get("loss_tightness") or {}).get("B_lerp")
+                out.append(f"T4 {c.scope}: elementwise tightness median {_f(el['median_tightness'], 3)}, "
+                           f"max {_f(el['max_tightness'], 3)} ({el['violations']}/{el['entries']} entries "
+                           f"above the bound); loss-level tightness {_f(tight, 3)} (B_lerp bound "
+                           f"{_f(c.quantities['bound']['B_lerp'])}: global {_f(c.quantities['bound_global']['B_lerp'])}, "
+                           f"box {_f(c.quantities['bound_box']['B_lerp'])})")
+        return out
+
     def terminal(self) -> str:
         lines = [f"{self.label}  (loss {self.context.loss}, {len(self.context.X)} samples)"]
         lines.append(f"  {'path':<11}{'B_lerp':>10} {'B_peak':>10} {'B_mid':>10} {'T4 bound':>10} {'tight':>6}")
@@ -129,6 +152,7 @@ class Report:
                              f" {_f(s['max_anisotropy'], 3):>9} {_f(s['gamma'], 3):>10} {_f(s['delta_min'], 3):>10}"
                              f" {_f(s['median_delta'], 3):>10} {fp:>9}")
         lines.append("  verdicts: " + "; ".join(f"{rid} {v}" for rid, v in self.verdict_summary().items()))
+        lines += ["  " + line for line in self.verdict_details()]
         if self.violations:
             lines.append("  !!! THEORY VIOLATION: " + ", ".join(f"{c.id} ({c.scope})" for c in self.violations))
         return "\n".join(lines) + "\n"
@@ -168,6 +192,10 @@ class Report:
             concl = c.conclusion.get("status", "-")
             verdict = f"**{c.verdict}**" if c.verdict == "theory violation" else c.verdict
             md.append(f"| {c.id} | {c.scope} | {verdict} | {hyps} | {concl} |")
+        details = self.verdict_details()
+        if details:
+            md += ["", "### Why: hypotheses not met (with slack), power and tightness", ""]
+            md += [f"- {line}" for line in details]
         md += ["", "Every number behind each verdict is in `report.json` (`results[].hypotheses[].values`, "
                "`results[].quantities`)."]
         return "\n".join(md) + "\n"

@@ -236,3 +236,22 @@ def test_t3_holds_for_identical_runs_of_an_identifiable_layer():
     (c,) = check_t3(CheckContext(net, net, X, y, loss="ce", align=()))
     assert c.verdict == "holds", c.slack_lines()
     assert c.hypotheses["H1_same_support_and_functions"]["values"]["support_mismatch"] < 1e-14
+
+
+def test_report_shows_slack_power_and_elementwise_tightness():
+    from neuronid.proofs_checks.report import full_check
+
+    X, y = data()
+    A = w_mlp([6, 7, 3], n_fixed=2, sigma_F=1.0, seed=0)
+    B = w_mlp([6, 7, 3], n_fixed=2, sigma_F=1.0, seed=1)
+    rep = full_check(A, B, X, y, loss="ce", steps=11)
+    term, md = rep.terminal(), rep.markdown()
+    for c in rep.checks:
+        if c.verdict == "hypotheses not met":
+            lines = c.slack_lines()
+            assert lines and all(line in term and f"- {line}" in md for line in lines)
+    assert "P4 A layer 0: H1_isotropic fails (aniso_i = 0.667 > iso_tol = 1e-09, by 0.667" in term
+    assert "T1 A layer 0: power (quantile / bound)" in term and "elementwise tightness median" in md
+    j = rep.to_json()
+    t4 = next(r for r in j["results"] if r["id"] == "T4")
+    assert t4["quantities"]["elementwise"]["violations"] == 0 and t4["slack"]
