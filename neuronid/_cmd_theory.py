@@ -173,9 +173,18 @@ def results_report(result_id: str | None) -> dict:
     """The JSON object of ``neuronid results``."""
     items = [get_result(result_id)] if result_id else list(all_results())
     results = [r.to_dict(run_obligations=True) for r in items]
-    n_obl = sum(len(r["obligations"]) for r in results)
-    n_ok = sum(o["verified"] for r in results for o in r["obligations"])
-    return {"results": results, "summary": {"items": len(results), "obligations": n_obl, "verified": n_ok}}
+    obligations = [o for r in results for o in r["obligations"]]
+    proofs = [o for o in obligations if o["kind"] == "proof"]
+    summary = {"items": len(results), "obligations": len(obligations), "proofs": len(proofs),
+               "proofs_verified": sum(o["verified"] for o in proofs),
+               "sanity_identities": sum(o["kind"] == "sanity identity" for o in obligations),
+               "references": sum(o["kind"].startswith("reference") for o in obligations),
+               "verified": sum(o["verified"] for o in obligations)}
+    return {"results": results, "summary": summary,
+            "selftest": {"command": "neuronid selftest [--json PATH] [--results IDS]",
+                         "what": ("mutation self-test of the checkers of P1-P6, T1-T4: each must say 'holds' "
+                                  "on a case where its conclusion holds and flag at least two planted defects "
+                                  "(theory violation, or undetermined); exit 0 only at 100 %")}}
 
 
 def run_results(args: argparse.Namespace) -> int:
@@ -190,13 +199,16 @@ def run_results(args: argparse.Namespace) -> int:
             out.write(f"    hypothesis {h['name']}: {h['predicate']}\n")
         concl = r["conclusion"] + (f"   [{r['conclusion_predicate']}]" if r["conclusion_predicate"] else "")
         out.write(f"    conclusion {concl}\n")
-        for o in r["obligations"]:
+        for o in sorted(r["obligations"], key=lambda o: o["kind"] != "proof"):
             mark = "verified" if o["verified"] else "NOT VERIFIED"
-            out.write(f"    obligation {o['name']:<32} {mark:<12} ({o['seconds']:.2f}s)\n")
+            label = "proof" if o["kind"] == "proof" else o["kind"]
+            out.write(f"    {label:<16} {o['name']:<32} {mark:<12} ({o['seconds']:.2f}s)\n")
             if not o["verified"]:
                 out.write(f"      {o['detail']}\n")
     s = rep["summary"]
-    out.write(f"{s['items']} items, {s['obligations']} obligations, {s['verified']} verified by SymPy\n")
+    out.write(f"{s['items']} items: {s['proofs']} proofs, {s['proofs_verified']} verified by SymPy; "
+              f"{s['sanity_identities']} sanity identities and {s['references']} references to other items' "
+              "proofs (not counted as proofs)\n")
     if args.json_path:
         write_json_atomic(args.json_path, rep)
     return 0

@@ -30,7 +30,7 @@ from ._piecewise import combine, is_zero_exact, pieces, prove_zero
 
 Check = tuple[bool, str]
 
-__all__ = ["nonneg", "nonneg_on", "zero", "OBLIGATIONS"]
+__all__ = ["nonneg", "nonneg_on", "zero", "OBLIGATIONS", "KINDS", "obligation_kind"]
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -514,50 +514,84 @@ def t1_threshold_upper_bound(linear_coefficient: sp.Expr = sp.Rational(2, 3)) ->
                "bound below the threshold")
 
 
-def t1_bernstein_parameters() -> Check:
-    """X_k = (m_k - p) u_k u_k^T: |m - p| <= max(p, 1-p) = b and E(m - p)^2 = p(1-p) (m in
-    {0,1}), so R = b nu and sigma^2 <= p(1-p) nu; substituted, the bound is THEORY's
-    (2/3) b nu L + sqrt(p(1-p)) sqrt(2 nu L)."""
+def t1_bernstein_parameters(variance_factor: sp.Expr = sp.Integer(1)) -> Check:
+    """Matrix-Bernstein parameters of X_k = (m_k - p) u_k u_k^T (u_k = U^T e_k):
+    E(m - p) = 0, E(m - p)^2 = p(1-p), |m - p| <= b = max(p, 1-p), so
+    ||X_k|| = |m_k - p| ||u_k||^2 <= b nu (R = b nu); and the variance matrix
+    sum_k E X_k^2 = p(1-p) sum_k ||u_k||^2 u_k u_k^T is <= p(1-p) nu I (sigma^2 <= p(1-p) nu):
+    nu I - sum_k ||u_k||^2 u_k u_k^T is positive semidefinite, shown on the rational
+    U (3 x 2) by its exact eigenvalues. ``variance_factor`` scales the claimed sigma^2
+    (a smaller one must fail)."""
     p = sp.Symbol("p", positive=True)
-    nu, L, b = sp.symbols("nu L b", positive=True)
     var = zero(sp.expand((1 - p) * (0 - p) ** 2 + p * (1 - p) ** 2 - p * (1 - p)))
     mean = zero(sp.expand((1 - p) * (0 - p) + p * (1 - p)))
     q = sp.Symbol("q", positive=True)  # p = 1/(1 + q) in (0, 1): 1 - p = q/(1+q) > 0
     devs_ok = all(zero(dv.subs(p, 1 / (1 + q)) - ex) for dv, ex in
                   zip((sp.Abs(0 - p), sp.Abs(1 - p)), (1 / (1 + q), q / (1 + q))))
-    R, sig2 = b * nu, p * (1 - p) * nu
-    ours = sp.Rational(2, 3) * R * L + sp.sqrt(2 * sig2.subs(p, 1 / (1 + q)) * L)
-    theirs = sp.Rational(2, 3) * b * nu * L + sp.sqrt(p * (1 - p)).subs(p, 1 / (1 + q)) * sp.sqrt(2 * nu * L)
-    same = zero(ours - theirs)
-    return _ok(var and mean and devs_ok and same,
-               "E(m-p) = 0, E(m-p)^2 = p(1-p), |m-p| in {p, 1-p}; bound matches THEORY", "failed")
+    U = U_RATIONAL
+    rows = [U[k, :].T for k in range(U.shape[0])]
+    norms = [(r.T * r)[0] for r in rows]
+    nu = max(norms)
+    second = sp.zeros(2, 2)
+    for r, n2 in zip(rows, norms):
+        second += n2 * (r * r.T)  # (u u^T)^2 = ||u||^2 u u^T
+    square_ok = all(zero((r * r.T) * (r * r.T) - n2 * (r * r.T)) for r, n2 in zip(rows, norms))
+    gap = variance_factor * nu * sp.eye(2) - second
+    eig = list(gap.eigenvals())
+    psd = all(bool(sp.nsimplify(e) >= 0) for e in eig)
+    ok = var and mean and devs_ok and square_ok and psd
+    return _ok(ok, f"E(m-p) = 0, E(m-p)^2 = p(1-p), |m-p| in {{p, 1-p}}; (uu^T)^2 = ||u||^2 uu^T; "
+               f"eigenvalues of nu I - sum ||u||^2 uu^T: {eig} >= 0 (nu = {nu})",
+               f"var={var} mean={mean} devs={devs_ok} square={square_ok} psd={psd} (eigenvalues {eig})")
 
 
 def t2_equal_inputs(path_sign: int = -1) -> Check:
-    """If h_A = h_B = h then W_t h - ((1-t) W_A h + t W_B h) = 0 (T4's identity with a zero
-    difference): identical layer inputs give the interpolated pre-activation exactly."""
+    """T2's induction step, pre-activations: W_t lerp(h_A, h_B) - lerp(W_A h_A, W_B h_B)
+    = path_sign t(1-t)(W_A - W_B)(h_A - h_B) (the sign is -1; a wrong sign fails), and
+    with the biases: z_t - lerp(z_A, z_B) vanishes when h_A = h_B, so equal layer
+    inputs give the interpolated pre-activation z_t = lerp(z_A, z_B) exactly."""
     t = sp.Symbol("t", real=True)
     WA, WB = _mat("A", 2, 3), _mat("B", 2, 3)
-    h = _vec("h", 3, real=True)
-    Wt = (1 - t) * WA + t * WB
-    return _ok(zero(sp.expand(Wt * h - ((1 - t) * WA * h + t * WB * h))), "expands to 0",
-               "interpolation of equal inputs is not exact")
+    hA, hB = _vec("hA", 3, real=True), _vec("hB", 3, real=True)
+    bA, bB = _vec("bA", 2, real=True), _vec("bB", 2, real=True)
+    Wt, bt = (1 - t) * WA + t * WB, (1 - t) * bA + t * bB
+    ht = (1 - t) * hA + t * hB
+    gap = Wt * ht + bt - ((1 - t) * (WA * hA + bA) + t * (WB * hB + bB))
+    identity = zero(sp.expand(gap - path_sign * t * (1 - t) * (WA - WB) * (hA - hB)))
+    equal = zero(sp.expand(gap.subs(dict(zip(hB, hA)))))
+    return _ok(identity and equal, "z_t - lerp(z) = -t(1-t) dW dh (expanded), 0 when h_A = h_B",
+               f"identity={identity} equal_inputs={equal}")
 
 
-def t2_monotone_sandwich() -> Check:
-    """lerp lies between its ends ((1-t)a + tb - a = t(b-a), b - lerp = (1-t)(b-a)), so for
-    non-decreasing sigma with sigma(a) = sigma(b) = h, sigma(lerp) = h; ReLU with h = 0:
-    a, b <= 0 gives lerp <= 0."""
-    t, a, b = sp.symbols("t a b", real=True)
-    lerp = (1 - t) * a + t * b
-    ends = zero(lerp - a - t * (b - a)) and zero(b - lerp - (1 - t) * (b - a))
-    al, be = sp.symbols("alpha beta", nonnegative=True)
-    relu_case = nonneg_on(-lerp.subs({a: -al, b: -be}), t, 0, 1)
-    return _ok(ends and relu_case, "ends identity; relu level 0 preserved", "sandwich failed")
+def t2_monotone_sandwich(require_monotone: bool = True) -> Check:
+    """T2's key lemma for a general non-decreasing sigma: if sigma(a) = sigma(b) = h then
+    sigma(lerp(a, b)) = h for t in [0, 1]. Steps: (1) z = lerp(a, b) lies between a and
+    b (a <= b: z - a = t(b - a) >= 0, b - z = (1-t)(b - a) >= 0 on [0, 1]; a > b the same
+    with t -> 1 - t); (2) monotonicity: sigma(z) in [sigma(a), sigma(b)] = [h, h];
+    (3) that interval is {h}. Without monotonicity the lemma fails: sigma = z^2,
+    a = -1, b = 1, t = 1/2 gives sigma(0) = 0 != 1 (``require_monotone=False``
+    claims the lemma for z^2 and must fail)."""
+    t, a = sp.symbols("t a", real=True)
+    d = sp.Symbol("d", nonnegative=True)
+    b = a + d
+    z = (1 - t) * a + t * b
+    between = nonneg_on(z - a, t, 0, 1) and nonneg_on(b - z, t, 0, 1)
+    z_rev = (1 - t) * b + t * a  # a > b after relabelling
+    between_rev = nonneg_on(z_rev - a, t, 0, 1) and nonneg_on(b - z_rev, t, 0, 1)
+    h = sp.Symbol("h", real=True)
+    squeeze = sp.Interval(h, h) == sp.FiniteSet(h)
+    if require_monotone:
+        counter = (Z**2).subs(Z, 0) != (Z**2).subs(Z, 1) and (Z**2).subs(Z, -1) == (Z**2).subs(Z, 1)
+        lemma = between and between_rev and squeeze and counter
+    else:  # claim it for z^2: sigma(lerp(-1, 1)) at t = 1/2 must equal sigma(-1) = sigma(1)
+        lemma = between and squeeze and (Z**2).subs(Z, 0) == (Z**2).subs(Z, 1)
+    return _ok(lemma, "lerp between the ends (both orders); sigma(z) in [h, h] = {h}; z^2 shows monotonicity "
+               "is needed", f"between={between} between_rev={between_rev} squeeze={squeeze}")
 
 
 def t2_zero_barrier() -> Check:
-    """If f_t = f_A = f_B on the data then L(t) - ((1-t) L(0) + t L(1)) = 0 for any loss."""
+    """Sanity identity (not a proof step): if f_t = f_A = f_B on the data then
+    L(t) - ((1-t) L(0) + t L(1)) = 0 for any loss (true for any expression Loss(f))."""
     t = sp.Symbol("t", real=True)
     Lf = sp.Function("Loss")(sp.Symbol("f"))
     return _ok(zero(sp.expand(Lf - ((1 - t) * Lf + t * Lf))), "barrier expands to 0", "nonzero barrier")
@@ -703,12 +737,91 @@ def t4_ce_gradient_bound(bound: sp.Expr = sp.Integer(2)) -> Check:
 
 
 def t4_identical_pair_zero() -> Check:
-    """Exact identity correspondence: with W_A = W_B, h_A = h_B, z_A = z_B the recursion
-    gives R^l = Lip * max|W| R^{l-1} + 0, so R^0 = 0 yields R^l = 0 (T2 recovered)."""
+    """Sanity identity (not a proof step): with W_A = W_B, h_A = h_B, z_A = z_B the
+    recursion gives R^l = Lip * max|W| R^{l-1} + 0, so R^0 = 0 yields R^l = 0 (T2)."""
     Lip, Wabs, R0 = sp.symbols("Lip Wabs R0", nonnegative=True)
     dW, dh, gap = 0, 0, 0
     R1 = Lip * (dW * dh + Wabs * R0) + gap
     return _ok(zero(R1.subs(R0, 0)), "one step of the recursion maps R = 0 to 0", "nonzero")
+
+
+def t4_gap_curvature_green(kernel_scale: sp.Expr = sp.Integer(1)) -> Check:
+    """T4 combined gap rule, curvature part: for phi(u) = s(lerp(a, b)) at u,
+    phi'' = (b - a)^2 s''; G(t) = phi(t) - lerp(phi(0), phi(1)) = -int_0^1 K(t,u) phi''(u) du
+    with the Green's function K = u(1-t) (u <= t), t(1-u) (u >= t); K >= 0 and
+    int_0^1 K du = t(1-t)/2, so |G| <= (M/2) t(1-t) (a-b)^2 when |s''| <= M.
+    Identity on a generic quartic phi; ``kernel_scale`` != 1 must fail."""
+    t = sp.Symbol("t", real=True)
+    u = sp.Symbol("u", real=True)
+    k = sp.symbols("k0:5", real=True)
+    phi = sum(c * u**i for i, c in enumerate(k))
+    phi2 = sp.diff(phi, u, 2)
+    K1, K2 = kernel_scale * u * (1 - t), kernel_scale * t * (1 - u)
+    G = phi.subs(u, t) - ((1 - t) * phi.subs(u, 0) + t * phi.subs(u, 1))
+    green = zero(sp.expand(G + sp.integrate(K1 * phi2, (u, 0, t)) + sp.integrate(K2 * phi2, (u, t, 1))))
+    mass = zero(sp.expand(sp.integrate(K1, (u, 0, t)) + sp.integrate(K2, (u, t, 1)) - t * (1 - t) / 2))
+    v = sp.Symbol("v", nonnegative=True)
+    kpos = nonneg_on(K1.subs(u, t * v / (1 + v)), t, 0, 1) and nonneg_on(K2.subs(u, (t + v) / (1 + v)), t, 0, 1)
+    a, b = sp.symbols("a b", real=True)
+    sfun = sp.Function("s")
+    chain = zero(sp.simplify(sp.diff(sfun(a + u * (b - a)), u, 2)
+                             - (b - a) ** 2 * sp.Subs(sp.diff(sfun(Z), Z, 2), Z, a + u * (b - a)).doit()))
+    return _ok(green and mass and kpos and chain,
+               "G = -int K phi'' (quartic), int K = t(1-t)/2, K >= 0, phi'' = (b-a)^2 s''",
+               f"green={green} mass={mass} kernel>=0={kpos} chain={chain}")
+
+
+def t4_gap_kink(factor: sp.Expr = sp.Integer(1)) -> Check:
+    """T4 combined gap rule, kink part: sigma = s_0 + sum_k J_k relu(z - c_k) with s_0 C^1
+    (checked on ELU(alpha): s_0 = elu - (1 - alpha) relu has equal one-sided slopes at 0).
+    For relu(z - c) with a = c - A < c < b = c + B: lerp(a, b) - c = lerp(a - c, b - c)
+    (translation), G = -t B on [0, t0], -(1-t) A on [t0, 1] (t0 = A/(A+B)) and
+    |G| <= factor t(1-t)(A + B) = t(1-t) |a - b| (``factor`` < 1 must fail)."""
+    t = sp.Symbol("t", real=True)
+    A, B, c, al = sp.symbols("A B c alpha", positive=True)
+    a, b = c - A, c + B
+    lerp = (1 - t) * a + t * b
+    translation = zero(sp.expand(lerp - c - ((1 - t) * (a - c) + t * (b - c))))
+    t0 = A / (A + B)
+    w = lerp - c  # increasing in t, zero at t0
+    crossing = zero(sp.simplify(w.subs(t, t0))) and nonneg(sp.diff(w, t))
+    chord = t * B  # lerp(relu(a - c), relu(b - c)) = (1-t) 0 + t B
+    left = zero(sp.expand((0 - chord) + t * B)) and nonneg_on(factor * t * (1 - t) * (A + B) - t * B, t, 0, t0)
+    right = zero(sp.expand((w - chord) + (1 - t) * A)) and nonneg_on(
+        factor * t * (1 - t) * (A + B) - (1 - t) * A, t, t0, 1)
+    elu = sp.Piecewise((al * (sp.exp(Z) - 1), Z <= 0), (Z, True))
+    J = 1 - al
+    s0_left = sp.diff(al * (sp.exp(Z) - 1), Z).subs(Z, 0)  # relu' = 0 on the left
+    s0_right = sp.diff(Z, Z) - J  # relu' = 1 on the right
+    c1 = zero(sp.simplify(s0_left - s0_right)) and zero(elu.subs(Z, 0))
+    return _ok(translation and crossing and left and right and c1,
+               "translation; sign change at t0 = A/(A+B); |G| <= t(1-t)(A+B) on [0,t0] and [t0,1]; "
+               "ELU - (1-alpha) relu is C^1 at 0",
+               f"translation={translation} crossing={crossing} left={left} right={right} C1={c1}")
+
+
+def t4_gap_cap(kappa_monotone: sp.Expr = sp.Integer(1)) -> Check:
+    """T4 combined gap rule, cap: G = (1-t)(sigma(z) - sigma(a)) + t(sigma(z) - sigma(b))
+    for z = lerp(a, b) (any sigma), |z - a| = t dz, |z - b| = (1-t) dz, so
+    |G| <= 2 Lip t(1-t) dz; for monotone sigma the brackets have opposite signs and
+    |x + y| <= max(|x|, |y|), so |G| <= Lip t(1-t) dz (``kappa_monotone`` < 1 must fail)."""
+    t, a = sp.symbols("t a", real=True)
+    dz, Lip = sp.symbols("dz Lip", positive=True)
+    b = a + dz
+    z = (1 - t) * a + t * b
+    f = sp.Function("sigma")
+    split = zero(sp.expand((1 - t) * (f(z) - f(a)) + t * (f(z) - f(b)) - (f(z) - ((1 - t) * f(a) + t * f(b)))))
+    dists = zero(sp.expand(z - a - t * dz)) and zero(sp.expand(b - z - (1 - t) * dz))
+    general = zero(sp.expand((1 - t) * Lip * t * dz + t * Lip * (1 - t) * dz - 2 * Lip * t * (1 - t) * dz))
+    q, r = sp.symbols("q r", nonnegative=True)  # x = p >= 0 >= y = -q; case p = q + r and q = p + r
+    opposite = (zero(sp.Max(q + r, q) - sp.Abs((q + r) - q) - q)
+                and zero(sp.Max(q, q + r) - sp.Abs(q - (q + r)) - q))
+    each = (1 - t) * Lip * t * dz  # both weighted brackets are at most Lip t(1-t) dz
+    monotone = zero(sp.expand(each - t * Lip * (1 - t) * dz)) and nonneg_on(
+        kappa_monotone * Lip * t * (1 - t) * dz - each, t, 0, 1)
+    return _ok(split and dists and general and opposite and monotone,
+               "G split into two brackets; distances t dz, (1-t) dz; 2 Lip cap; opposite signs give Lip cap",
+               f"split={split} distances={dists} general={general} opposite={opposite} monotone={monotone}")
 
 
 # ----------------------------------------------------------------------------- E1 - E3
@@ -777,9 +890,26 @@ OBLIGATIONS: dict[str, list[tuple[str, Callable[[], Check]]]] = {
     "T4": [("path_identity", t4_path_identity), ("relu_gap_bound", t4_relu_gap),
            ("relu_gap_tight", t4_relu_gap_tight), ("leaky_gap_factor", t4_leaky_gap_factor),
            ("smooth_gap_bound", t4_smooth_gap), ("mse_algebra", t4_mse_algebra),
-           ("ce_gradient_bound", t4_ce_gradient_bound), ("identical_pair_zero", t4_identical_pair_zero)],
+           ("ce_gradient_bound", t4_ce_gradient_bound), ("gap_curvature_green", t4_gap_curvature_green),
+           ("gap_kink", t4_gap_kink), ("gap_cap", t4_gap_cap), ("identical_pair_zero", t4_identical_pair_zero)],
     "E1": [("exact_copy_coherence", e1_exact_copy_coherence), ("tight_frame_coherence", e1_tight_frame_coherence)],
     "E2": [("center_separation", e2_center_separation)],
     "E3": [("permutation_preserves_function", d6_permutation_preserves_function),
            ("inverted_correlation_selection", d6_inverted_correlation_selection)],
 }
+
+#: Obligations that are not proof steps: a *sanity identity* is true for any
+#: expression (it checks bookkeeping, not the result); a *reference* repeats another
+#: item's obligation. Neither is counted as a proof.
+KINDS: dict[tuple[str, str], str] = {
+    ("T2", "zero_barrier"): "sanity identity",
+    ("T4", "identical_pair_zero"): "sanity identity",
+    ("E3", "permutation_preserves_function"): "reference (D6)",
+    ("E3", "inverted_correlation_selection"): "reference (D6)",
+    ("E2", "center_separation"): "reference (P4)",
+}
+
+
+def obligation_kind(result_id: str, name: str) -> str:
+    """``"proof"``, ``"sanity identity"`` or ``"reference (<ID>)"``."""
+    return KINDS.get((result_id, name), "proof")

@@ -34,7 +34,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from neuronid.errors import UnknownResultError
-from .obligations import OBLIGATIONS
+from .obligations import OBLIGATIONS, obligation_kind
 
 __all__ = ["Hypothesis", "Obligation", "ObligationOutcome", "Result", "Verdict", "RESULT_IDS",
            "get_result", "all_results", "evaluate_predicate", "SYMBOLS"]
@@ -264,11 +264,22 @@ class Obligation:
         doc = (self.check.__doc__ or "").strip()
         return " ".join(doc.split())
 
+    @property
+    def kind(self) -> str:
+        """``"proof"`` (a lemma step, counted), ``"sanity identity"`` (true for any
+        expression: bookkeeping, not counted) or ``"reference (<ID>)"`` (another item's
+        proof, counted there)."""
+        return obligation_kind(self.result_id, self.name)
+
+    @property
+    def is_proof(self) -> bool:
+        return self.kind == "proof"
+
     def verify(self) -> ObligationOutcome:
         return _verify(self.result_id, self.name)
 
     def to_dict(self, run: bool = True) -> dict:
-        out = {"name": self.name, "description": self.description}
+        out = {"name": self.name, "kind": self.kind, "description": self.description}
         if run:
             o = self.verify()
             out.update({"verified": o.verified, "detail": o.detail, "seconds": round(o.seconds, 4)})
@@ -519,11 +530,13 @@ def _spec() -> list[dict]:
              checks=("symbolic", "numeric", "counterexample")),
         dict(id="T4", kind="theorem", title="Barrier certificate (approximate identifiability)",
              statement=("For any A, B of one structure the recursion R^l = Lip_l (|dW| |dh| + max|W| "
-                        "R^{l-1}) + g_l (g_l: ReLU sign-change gap, (1-alpha) of it for leaky ReLU, or "
-                        "(M/2)(z_A - z_B)^2 for |sigma''| <= M) bounds the deviation of the path from "
-                        "the chord: |f_t - ((1-t) f_A + t f_B)| <= t(1-t) R^L elementwise; hence "
-                        "explicit barrier bounds for MSE and cross-entropy. Exact correspondence "
-                        "gives R = 0 (T2)."),
+                        "R^{l-1}) + g_l with the combined gap rule g = min(kappa Lip dz, (M/2) dz^2 + dz "
+                        "sum_k |J_k|) (kinks c_k strictly between z_A and z_B, slope jumps J_k, |sigma''| <= "
+                        "M between kinks, kappa = 1 for monotone sigma, else 2) bounds the deviation of the "
+                        "path from the chord: |f_t - ((1-t) f_A + t f_B)| <= t(1-t) R^L elementwise (the "
+                        "verdict tests this at every grid point); hence barrier bounds for MSE and "
+                        "cross-entropy (global and per-sample box bounds; the smaller is used). Exact "
+                        "correspondence gives R = 0 (T2)."),
              hypotheses=[H("H1_same_structure", _t("same_structure"), "same masks, fixed parts, activations"),
                          H("H2_lipschitz_finite", S["Lip"] < sp.oo, "sup |sigma'| finite"),
                          H("H3_gap_term", _t("gap_term_available"),

@@ -239,18 +239,34 @@ def _periodicity(act: Activation) -> Symmetry:
                     ("no period found by sympy.periodicity; nothing claimed",))
 
 
-def _permutation() -> Symmetry:
+def _permutation(permute_outgoing: bool = True) -> Symmetry:
+    """Swap two neurons as a *parameter transformation* and compare the layer's output.
+
+    Neurons ``k = 0, 1`` with parameters ``(c_k, w_k, b_k)`` (``w_k`` in R^2) feed an
+    output ``sum_k c_k sigma(w_k . x + b_k)`` (``sigma`` an undefined function). The
+    transformation builds new parameters ``(c'_k, w'_k, b'_k) = (c_pi(k), w_pi(k),
+    b_pi(k))`` with ``pi = (1 0)``, then the output is *recomputed from the new
+    parameters* and compared with the old one by expansion. ``permute_outgoing=False``
+    (the outgoing weights left in place) must fail: the check can fail.
+    """
     f = sp.Function("sigma")
-    c1, c2, b1, b2 = sp.symbols("c_i c_j b_i b_j", real=True)
-    w1, w2 = sp.Matrix(sp.symbols("wi1 wi2", real=True)), sp.Matrix(sp.symbols("wj1 wj2", real=True))
-    u1, u2 = (w1.T * _x)[0] + b1, (w2.T * _x)[0] + b2
-    before = c1 * f(u1) + c2 * f(u2)
-    after = c2 * f(u2) + c1 * f(u1)  # neuron i now holds j's parameters and vice versa
+    c = list(sp.symbols("c_i c_j", real=True))
+    b = list(sp.symbols("b_i b_j", real=True))
+    w = [sp.Matrix(sp.symbols("wi1 wi2", real=True)), sp.Matrix(sp.symbols("wj1 wj2", real=True))]
+    pi = (1, 0)
+
+    def output(cs, ws, bs):
+        return sum(cs[k] * f((ws[k].T * _x)[0] + bs[k]) for k in range(2))
+
+    before = output(c, w, b)
+    c_new = [c[pi[k]] for k in range(2)] if permute_outgoing else list(c)
+    after = output(c_new, [w[pi[k]] for k in range(2)], [b[pi[k]] for k in range(2)])
     ok = sp.expand(before - after) == 0
     return Symmetry("permutation", "proved" if ok else "undetermined", "any sigma",
                     "(c_i, w_i, b_i) <-> (c_j, w_j, b_j) (swap two neurons of one layer)", None,
-                    ("layer output c_i sigma(w_i.x + b_i) + c_j sigma(w_j.x + b_j) is a sum: swapping "
-                     "the two terms leaves it unchanged (expanded with sigma an undefined function)",))
+                    ("the layer output recomputed from the swapped parameters (c_pi(k), w_pi(k), b_pi(k)) "
+                     "expands to the original sum, with sigma an undefined function"
+                     if ok else "the recomputed output differs from the original",))
 
 
 def find_symmetries(activation: Activation | str) -> tuple[Symmetry, ...]:

@@ -59,6 +59,9 @@ def test_results_json(tmp_path, capsys):
     assert {"id", "kind", "statement", "hypotheses", "obligations"} <= set(r)
     assert r["id"] == "T4" and all(o["verified"] for o in r["obligations"])
     assert all({"name", "predicate"} <= set(h) for h in r["hypotheses"])
+    assert {o["kind"] for o in r["obligations"]} == {"proof", "sanity identity"}
+    assert d["summary"]["proofs"] == d["summary"]["proofs_verified"] == d["summary"]["obligations"] - 1
+    assert "neuronid selftest" in d["selftest"]["command"]
 
 
 BAD = [
@@ -84,7 +87,9 @@ def test_python_m_results():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
-    n_obl, n_ok = last.split(" items, ")[1].split(" obligations, ")
-    assert last.startswith("20 items") and n_ok.split()[0] == n_obl
+    n_proofs, n_ok = last.split(" items: ")[1].split(";")[0].split(" proofs, ")
+    assert last.startswith("20 items") and n_ok.split()[0] == n_proofs
+    assert "sanity identities" in last and "not counted as proofs" in last
+    assert "\n    sanity identity  zero_barrier" in proc.stdout  # listed apart from the proofs
     for rid in ("D1", "D7", "P1", "P6", "T1", "T4", "E3"):
         assert f"\n{rid} " in "\n" + proc.stdout

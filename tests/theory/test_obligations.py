@@ -39,7 +39,32 @@ FALSE_VARIANTS = [
     ("T4 tight at t = 1/2", lambda: ob.t4_relu_gap_tight(t_star=sp.Rational(1, 2))),
     ("T4 CE bound 1", lambda: ob.t4_ce_gradient_bound(bound=sp.Integer(1))),
     ("D6 bias not permuted", lambda: ob.d6_permutation_preserves_function(bias_permuted=False)),
+    # issue 11: obligations that passed trivially now test a real step and can fail
+    ("T2 path sign +", lambda: ob.t2_equal_inputs(path_sign=+1)),
+    ("T2 lemma claimed for z^2", lambda: ob.t2_monotone_sandwich(require_monotone=False)),
+    ("T1 variance nu/2", lambda: ob.t1_bernstein_parameters(variance_factor=sp.Rational(1, 2))),
+    ("T4 Green kernel halved", lambda: ob.t4_gap_curvature_green(kernel_scale=sp.Rational(1, 2))),
+    ("T4 kink bound halved", lambda: ob.t4_gap_kink(factor=sp.Rational(1, 2))),
+    ("T4 monotone cap halved", lambda: ob.t4_gap_cap(kappa_monotone=sp.Rational(1, 2))),
 ]
+
+
+def test_permutation_symmetry_is_a_real_check():
+    from neuronid.theory.symmetries import _permutation
+
+    assert _permutation().status == "proved"
+    assert _permutation(permute_outgoing=False).status == "undetermined"
+
+
+def test_sanity_identities_and_references_are_labelled_and_not_proofs():
+    from neuronid.theory import get_result
+
+    kinds = {(o.result_id, o.name): o.kind for rid in ("T2", "T4", "E3") for o in get_result(rid).obligations}
+    assert kinds[("T2", "zero_barrier")] == "sanity identity"
+    assert kinds[("T4", "identical_pair_zero")] == "sanity identity"
+    assert kinds[("E3", "permutation_preserves_function")].startswith("reference")
+    assert kinds[("T2", "equal_inputs_interpolate")] == "proof"
+    assert {"gap_curvature_green", "gap_kink", "gap_cap"} <= {n for (r, n), k in kinds.items() if k == "proof"}
 
 
 @pytest.mark.parametrize("label, check", FALSE_VARIANTS, ids=[v[0] for v in FALSE_VARIANTS])
