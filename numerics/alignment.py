@@ -16,9 +16,13 @@ Two matchings:
   layers because permutations are applied consistently through the network, so each
   layer is matched independently. A neuron that is constant on the data (standard
   deviation at most ``1e-12`` times its largest absolute output, e.g. a dead ReLU)
-  has correlation 0 with every neuron, so constant neurons are matched among
-  themselves in an arbitrary (but deterministic) order: on the data they carry no
-  identity. THEORY.md D6 notes that the paper's code
+  has correlation 0 with every neuron, and ReLUs active on the same few samples can
+  have correlation 1 with each other: the assignment leaves such neurons tied. Ties
+  are broken by weight similarity (cosine of the incoming effective weights and bias,
+  B's columns aligned by the previous layer's matching) within each class of A's
+  neurons that correlation cannot tell apart: the correlation objective is unchanged,
+  and planted permutations of trained networks (many dead ReLUs) are recovered
+  (correlation and absolute correlation; ``dot`` has no such ties). THEORY.md D6 notes that the paper's code
   maximizes ``1 - |corr|``, which selects the least-correlated pairing; we maximize
   the correlation itself.
 - **weight matching** (Ainsworth et al.): coordinate descent over hidden layers
@@ -265,7 +269,7 @@ def similarity_matrix(HA, HB, similarity: str = "correlation") -> np.ndarray:
     def _standardize(H):
         C = H - H.mean(axis=0)
         std = np.sqrt(np.mean(C * C, axis=0))
-        constant = std <= _CONSTANT_RTOL * np.max(np.abs(H), axis=0)
+        constant = _constant_columns(H, std)
         std[constant] = 1.0
         C /= std
         C[:, constant] = 0.0
@@ -274,6 +278,73 @@ def similarity_matrix(HA, HB, similarity: str = "correlation") -> np.ndarray:
     S = _standardize(HA).T @ _standardize(HB) / n
     np.clip(S, -1.0, 1.0, out=S)
     return np.abs(S) if similarity == "abs_correlation" else S
+
+
+def _constant_columns(H, std=None) -> np.ndarray:
+    """Columns of ``H`` constant on the data: standard deviation at most
+    ``_CONSTANT_RTOL`` times the largest absolute value (0 for an all-zero column)."""
+    if std is None:
+        C = H - H.mean(axis=0)
+        std = np.sqrt(np.mean(C * C, axis=0))
+    return std <= _CONSTANT_RTOL * np.max(np.abs(H), axis=0)
+
+
+def _cosine_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``C[i, j]`` = cosine of rows ``A[i]`` and ``B[j]`` (0 where a row is zero)."""
+    na = np.linalg.norm(A, axis=1)
+    nb = np.linalg.norm(B, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        C = (A @ B.T) / np.outer(na, nb)
+    return np.where(np.isfinite(C), C, 0.0)
+
+
+#: Two of A's neurons are indistinguishable by correlation when their correlation is
+#: at least 1 - _TIE_RTOL (rounding of a correlation of O(n) products is ~1e-15).
+_TIE_RTOL = 1e-12
+
+
+def _tie_classes(HA, similarity: str) -> list[np.ndarray]:
+    """Classes (size >= 2) of A's neurons that every correlation-based assignment
+    treats alike: the constant neurons (correlation 0 with everything), and neurons
+    whose outputs are affinely identical on the data (correlation >= 1 - _TIE_RTOL, in
+    absolute value for ``abs_correlation``), e.g. ReLUs active on the same one sample."""
+    from scipy.sparse.csgraph import connected_components  # scipy is a dependency already
+
+    const = _constant_columns(HA)
+    out = []
+    if np.sum(const) >= 2:
+        out.append(np.flatnonzero(const))
+    live = np.flatnonzero(~const)
+    if live.size >= 2:
+        C = similarity_matrix(HA[:, live], HA[:, live], "correlation")
+        if similarity == "abs_correlation":
+            C = np.abs(C)
+        n_comp, labels = connected_components(C >= 1.0 - _TIE_RTOL, directed=False)
+        for k in range(n_comp):
+            members = live[labels == k]
+            if members.size >= 2:
+                out.append(members)
+    return out
+
+
+def _break_ties(perm, groups, classes, rows_a, rows_b) -> np.ndarray:
+    """Re-assign, within each tie class of A's neurons (and activation group), their
+    partners in ``perm`` by maximal cosine similarity of weight rows (``rows_a``,
+    ``rows_b``: incoming effective weights and bias, B's columns in A's input order).
+    A's neurons of one class have the same similarity to every B neuron (to
+    rounding), so the assignment's objective is unchanged: this only breaks ties."""
+    perm = perm.copy()
+    for ia, _ in groups:
+        in_group = np.zeros(perm.size, dtype=bool)
+        in_group[ia] = True
+        for cls in classes:
+            i = cls[in_group[cls]]
+            if i.size < 2:
+                continue
+            j = perm[i]
+            r, c = linear_sum_assignment(_cosine_rows(rows_a[i], rows_b[j]), maximize=True)
+            perm[i[r]] = j[c]
+    return perm
 
 
 def _hidden_outputs(net: Network, X) -> list[np.ndarray]:
@@ -297,9 +368,17 @@ def _activation_matching(A, B, X, similarity):
     groups = _groups(A, B)
     X = check_inputs(X, A.n_inputs, name="X_align")
     perms, matrices = [], []
-    for HA, HB, g in zip(_hidden_outputs(A, X), _hidden_outputs(B, X), groups):
+    WA, WB = A.effective_weights(), B.effective_weights()
+    bA, bB = A.biases(), B.biases()
+    for l, (HA, HB, g) in enumerate(zip(_hidden_outputs(A, X), _hidden_outputs(B, X), groups)):
         S = similarity_matrix(HA, HB, similarity)
-        perms.append(_assign(S, g))
+        perm = _assign(S, g)
+        if similarity != "dot":
+            # tie-break among constant neurons by their weights (B's inputs in A's order)
+            Wb = WB[l] if l == 0 else WB[l][:, perms[l - 1]]
+            perm = _break_ties(perm, g, _tie_classes(HA, similarity),
+                               np.column_stack([WA[l], bA[l]]), np.column_stack([Wb, bB[l]]))
+        perms.append(perm)
         matrices.append(S)
     return perms, matrices
 
