@@ -40,7 +40,10 @@ class Report:
             path = entry["path"]
             block = {k: path[k] for k in BARRIERS}
             block.update({f"{k}_error": path.get(f"{k}_error") for k in BARRIERS})
-            block["certificate"] = entry["bound"]
+            block["certificate"] = entry["bound"]  # the smaller of the global and the box bounds
+            block["certificate_global"] = entry.get("bound_global")
+            block["certificate_box"] = entry.get("bound_box")
+            block["elementwise"] = entry.get("elementwise")
             block["certificate_status"] = entry["status"]
             if entry.get("reason"):
                 block["certificate_reason"] = entry["reason"]
