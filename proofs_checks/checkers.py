@@ -65,9 +65,7 @@ from neuronid.theory.activations import get_activation
 from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
 
-from .cost_checks import check_p3 as p3_numbers
-from .cost_checks import check_p4 as p4_numbers
-from .cost_checks import p4_dot, t1_monte_carlo
+from .cost_checks import confirm_p3, confirm_p4, p4_dot, t1_monte_carlo
 
 REL_TOL = 1e-9
 FUNCTION_TOL = 1e-8
@@ -476,7 +474,7 @@ def check_p3(ctx: CheckContext) -> list[Check]:
             K, D = ctx.layer_K(run, l)
             facts = _layer_facts(net, l)
             summary = {**_p3_worst_pair(lc, D), **_p3_worst_entry(lc, K)}
-            q = {k: v for k, v in p3_numbers(net, None, l, costs=lc, K=K, delta_in=D, eig_tol=ISO_TOL).items()
+            q = {k: v for k, v in confirm_p3(net, None, l, costs=lc, K=K, delta_in=D, eig_tol=ISO_TOL).items()
                  if k not in ("result", "layer")}
             values = {"fixed_norm": facts["fixed_norm"], "same_activation": facts["same_activation"],
                       **summary, "tol": REL_TOL * max(_finite_scale(K), 1e-300), "iso_tol": ISO_TOL}
@@ -559,7 +557,7 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             A = lc.eff.A
             V = np.asarray(ctx.mutate("P4.centers", lc.eff.V.copy()), dtype=np.float64)
             dot = p4_dot(A, V)  # once: shared with the numeric confirmation below
-            q = {k: v for k, v in p4_numbers(net, None, l, costs=lc, K=K, delta_in=D, V=V, dot=dot).items()
+            q = {k: v for k, v in confirm_p4(net, None, l, costs=lc, K=K, delta_in=D, V=V, dot=dot).items()
                  if k not in ("result", "layer")}
             dev = np.abs(D - (2.0 / p) * dot)
             np.fill_diagonal(dev, -np.inf)

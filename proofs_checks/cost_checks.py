@@ -1,25 +1,27 @@
 """Numeric confirmations of P1-P4 and T1 (THEORY.md), as plain dicts of numbers.
 
-Each ``check_*`` function computes the quantities a result speaks about and how far
-the numerics are from its conclusion; a later layer turns them into verdicts. No
-function here decides "holds"/"fails" beyond a boolean ``ok`` next to the numbers and
-the tolerance it used.
+Each ``confirm_*`` function computes the quantities a result speaks about and how far
+the numerics are from its conclusion, on generated cases or one layer. The *checker*
+of a result (one per result, the verdict) is in :mod:`.checkers`; it reuses these
+numbers (``confirm_p3``, ``confirm_p4``, ``t1_monte_carlo``). No function here
+decides "holds"/"fails" beyond a boolean ``ok`` next to the numbers and the
+tolerance it used.
 
-- :func:`p1_case` / :func:`check_p1`: cvxpy (D2) and the P1 closed form agree to
+- :func:`p1_case` / :func:`confirm_p1`: cvxpy (D2) and the P1 closed form agree to
   relative ``1e-6``, including unrealizable targets (both say ``inf``).
-- :func:`check_p2`: standard layers give ``Delta_in = 0`` (to rounding) and, for a
+- :func:`confirm_p2`: standard layers give ``Delta_in = 0`` (to rounding) and, for a
   standard next layer, ``Delta_out = 0`` exactly.
-- :func:`check_p3`: the P3 bounds on ``K`` and ``Delta_in`` for layers with ``f = 0``.
-- :func:`check_p4`: the P4 identity (exact for ``S_i = p I``, e.g. syre layers) and its
+- :func:`confirm_p3`: the P3 bounds on ``K`` and ``Delta_in`` for layers with ``f = 0``.
+- :func:`confirm_p4`: the P4 identity (exact for ``S_i = p I``, e.g. syre layers) and its
   perturbation bound otherwise; :func:`p4_growth`: ``Delta`` grows with ``sigma_F``.
-- :func:`check_t1`: Monte Carlo over masks (both mask models), violation rate at most
+- :func:`confirm_t1`: Monte Carlo over masks (both mask models), violation rate at most
   ``delta`` plus three standard errors, for low- and high-coherence supports.
-- :func:`check_relu_upper_bound`: the ReLU realization cost never exceeds the
+- :func:`confirm_relu_upper_bound`: the ReLU realization cost never exceeds the
   pre-activation cost, strictly below it on a constructed case.
 
 Example
 -------
->>> out = check_p1(n_cases=6, seed=0)
+>>> out = confirm_p1(n_cases=6, seed=0)
 >>> out["cases"], out["disagreements"]
 (6, 0)
 """
@@ -45,15 +47,15 @@ from neuronid.numerics.supports import (
 __all__ = [
     "P1_RTOL",
     "p1_case",
-    "check_p1",
-    "check_p2",
-    "check_p3",
-    "check_p4",
+    "confirm_p1",
+    "confirm_p2",
+    "confirm_p3",
+    "confirm_p4",
     "p4_growth",
-    "check_t1",
+    "confirm_t1",
     "t1_monte_carlo",
     "relu_case",
-    "check_relu_upper_bound",
+    "confirm_relu_upper_bound",
     "random_support_points",
     "generated_layer_checks",
 ]
@@ -105,7 +107,7 @@ def p1_case(X, mask, fixed, w, b, *, activation: str = "identity", solver=None) 
             "rank": sup.rank, "trainable": int(np.sum(mask))}
 
 
-def check_p1(n_cases: int = 30, seed: int = 0, *, activation: str = "identity", solver=None) -> dict:
+def confirm_p1(n_cases: int = 30, seed: int = 0, *, activation: str = "identity", solver=None) -> dict:
     """P1 on generated cases: random subspace supports, masks, fixed parts; targets
     half from realizable weights (``m * theta + f``), half from generic weights
     (often unrealizable when the trainable entries cannot span the support)."""
@@ -154,7 +156,7 @@ def _hidden_ok(net: Network, layer: int) -> None:
         raise InvalidOptionError(f"layer {layer} is out of range: hidden layers are 0..{len(net.layers) - 2}")
 
 
-def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
+def confirm_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -> dict:
     """P2 on a network layer: hypotheses (mask 1, fixed 0, equal activations) and the
     conclusion ``K[i, j] = ||a_j||^2`` (so ``Delta_in = 0``); ``Delta_out = 0`` when
     the next layer is standard too."""
@@ -184,7 +186,7 @@ def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
 
 
 # ============================================================== P3
-def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None,
+def confirm_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None,
              eig_tol: float = 1e-9) -> dict:
     """P3 bounds on a layer with ``f = 0``: for neurons with ``eps_i = ||S_i - p I|| < p``,
     ``|K[i,j] - ||a_j||^2/p| <= ||a_j||^2 eps_i / (p (p - eps_i))`` and
@@ -244,7 +246,7 @@ def p4_dot(A, V) -> np.ndarray:
     return np.einsum("ijk,ijk->ij", A[:, None, :] - A[None, :, :], V[:, None, :] - V[None, :, :])
 
 
-def check_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None, V=None,
+def confirm_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None, V=None,
              dot=None) -> dict:
     """P4: ``Delta_in(i, j) = (2/p)(a_i - a_j) . (v_i - v_j)`` when ``S_i = S_j = p I``
     (syre layers: exactly, ``p = 1``); otherwise ``|Delta_in - (2/p)(...)|`` is at most
@@ -346,7 +348,7 @@ def _sample_masks(rng, model: str, N: int, d: int, p: float) -> np.ndarray:
     return (ranks < t).astype(np.float64)
 
 
-def check_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 4, p: float = 0.75,
+def confirm_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 4, p: float = 0.75,
              seed: int = 0, coherences=("low", "high")) -> dict:
     """T1 by Monte Carlo: for supports ``U`` of low and high coherence and both mask
     models, the fraction of masks with ``||U^T diag(m) U - p I|| > bound(delta)`` must
@@ -354,11 +356,11 @@ def check_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int = 
     from neuronid.errors import InvalidOptionError
 
     if not 0.0 < float(delta) < 1.0:
-        raise InvalidOptionError(f"check_t1: delta must lie in (0, 1), found {delta}")
+        raise InvalidOptionError(f"confirm_t1: delta must lie in (0, 1), found {delta}")
     if not 0.0 < float(p) < 1.0:
-        raise InvalidOptionError(f"check_t1: p must lie in (0, 1), found {p}")
+        raise InvalidOptionError(f"confirm_t1: p must lie in (0, 1), found {p}")
     if int(n_masks) < 1 or not 1 <= int(r) <= int(d):
-        raise InvalidOptionError(f"check_t1: need n_masks >= 1 and 1 <= r <= d, found {n_masks}, {r}, {d}")
+        raise InvalidOptionError(f"confirm_t1: need n_masks >= 1 and 1 <= r <= d, found {n_masks}, {r}, {d}")
     rng = np.random.default_rng(seed)
     out = {"result": "T1", "delta": delta, "n_masks": n_masks, "d": d, "r": r, "p": p, "cases": []}
     ok = True
@@ -424,7 +426,7 @@ def relu_case(X, w, b, *, solver=None) -> dict:
             "active_points": int(np.sum(z > 0))}
 
 
-def check_relu_upper_bound(n_cases: int = 10, seed: int = 0, *, solver=None) -> dict:
+def confirm_relu_upper_bound(n_cases: int = 10, seed: int = 0, *, solver=None) -> dict:
     """The ReLU realization cost is never above the pre-activation cost (the
     pre-activation itself is feasible for the ReLU problem), on generated supports,
     and strictly below on a constructed case where the active points do not span the
@@ -460,8 +462,8 @@ def generated_layer_checks(seed: int = 0) -> dict:
     d, m, r = 64, 12, 3
     X = random_support_points(rng, 200, d, r, spread=float(np.sqrt(200)))
     return {
-        "P2": check_p2(standard_mlp([d, m, 4], activation="tanh", seed=seed), X),
-        "P3": check_p3(w_mlp([d, m, 4], activation="tanh", n_fixed=[4, 1], sigma_F=0.0, seed=seed), X),
-        "P4_syre": check_p4(syre_mlp([d, m, 4], activation="tanh", kappa=1.0, seed=seed), X),
-        "P4_wmlp": check_p4(w_mlp([d, m, 4], activation="tanh", n_fixed=[4, 1], sigma_F=1.0, seed=seed), X),
+        "P2": confirm_p2(standard_mlp([d, m, 4], activation="tanh", seed=seed), X),
+        "P3": confirm_p3(w_mlp([d, m, 4], activation="tanh", n_fixed=[4, 1], sigma_F=0.0, seed=seed), X),
+        "P4_syre": confirm_p4(syre_mlp([d, m, 4], activation="tanh", kappa=1.0, seed=seed), X),
+        "P4_wmlp": confirm_p4(w_mlp([d, m, 4], activation="tanh", n_fixed=[4, 1], sigma_F=1.0, seed=seed), X),
     }

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from neuronid.numerics.structures import standard_mlp, syre_mlp, w_mlp
 from neuronid.proofs_checks.cost_checks import (
     P1_RTOL,
-    check_p1,
-    check_p2,
-    check_p3,
-    check_p4,
-    check_relu_upper_bound,
-    check_t1,
+    confirm_p1,
+    confirm_p2,
+    confirm_p3,
+    confirm_p4,
+    confirm_relu_upper_bound,
+    confirm_t1,
     generated_layer_checks,
     p1_case,
     p4_growth,
@@ -49,7 +49,7 @@ def test_p1_property_cvxpy_equals_closed_form(seed, d, dr, realizable, act):
 
 
 def test_check_p1_generated_including_infeasible():
-    out = check_p1(n_cases=12, seed=3)
+    out = confirm_p1(n_cases=12, seed=3)
     assert out["ok"] and out["infeasible_cases"] >= 1 and out["feasible_cases"] >= 1
     assert out["agree_infeasible"] == out["infeasible_cases"]
     assert out["max_relative_error"] <= P1_RTOL
@@ -59,7 +59,7 @@ def test_p2_standard_layers_zero_swap_cost():
     net = standard_mlp([10, 8, 6, 3], activation="relu", seed=2)
     X = np.random.default_rng(2).normal(size=(100, 10))
     for layer in (0, 1):
-        out = check_p2(net, X, layer, tau=0.9)
+        out = confirm_p2(net, X, layer, tau=0.9)
         assert out["ok"] and out["standard_layer"] and out["max_abs_delta_out"] == 0.0
         assert out["relative_delta_in"] <= 1e-12
 
@@ -71,7 +71,7 @@ def test_p3_bounds_hold_on_wmlp_layers(seed, n_fixed, r):
     d = 48
     X = random_support_points(rng, 150, d, r, spread=12.0)
     net = w_mlp([d, 10, 3], activation="tanh", n_fixed=[n_fixed, 1], sigma_F=0.0, seed=seed)
-    out = check_p3(net, X, 0, tau=1.0)
+    out = confirm_p3(net, X, 0, tau=1.0)
     assert out["f_zero"] and out["applicable_neurons"] > 0
     assert out["ok"], out
     assert out["max_K_ratio"] <= 1.0 + 1e-9 and out["max_delta_ratio"] <= 1.0 + 1e-9
@@ -80,17 +80,17 @@ def test_p3_bounds_hold_on_wmlp_layers(seed, n_fixed, r):
 def test_p4_identity_exact_for_syre_and_bounded_otherwise():
     rng = np.random.default_rng(0)
     X = random_support_points(rng, 150, 32, 4, spread=12.0)
-    syre = check_p4(syre_mlp([32, 9, 2], activation="tanh", kappa=1.5, seed=0), X, 0, tau=1.0)
+    syre = confirm_p4(syre_mlp([32, 9, 2], activation="tanh", kappa=1.5, seed=0), X, 0, tau=1.0)
     assert syre["exact_identity_case"] and syre["ok"]
     assert syre["max_relative_identity_error"] <= 1e-12  # rounding relative to the four K entries
-    wm = check_p4(w_mlp([32, 9, 2], activation="tanh", n_fixed=[4, 1], sigma_F=1.0, seed=0), X, 0, tau=1.0)
+    wm = confirm_p4(w_mlp([32, 9, 2], activation="tanh", n_fixed=[4, 1], sigma_F=1.0, seed=0), X, 0, tau=1.0)
     assert not wm["exact_identity_case"] and wm["ok"] and wm["pairs_checked"] > 0
     growth = p4_growth()
     assert growth["increasing"] and growth["mean_delta_in"][-1] > 0
 
 
 def test_t1_monte_carlo_within_three_standard_errors():
-    out = check_t1(n_masks=1500, delta=0.1, seed=1)
+    out = confirm_t1(n_masks=1500, delta=0.1, seed=1)
     kinds = {(c["coherence_kind"], c["mask_model"]) for c in out["cases"]}
     assert kinds == {("low", "bernoulli"), ("low", "exact_count"), ("high", "bernoulli"), ("high", "exact_count")}
     for case in out["cases"]:
@@ -101,7 +101,7 @@ def test_t1_monte_carlo_within_three_standard_errors():
 
 
 def test_relu_realization_below_preactivation():
-    out = check_relu_upper_bound(n_cases=4, seed=0)
+    out = confirm_relu_upper_bound(n_cases=4, seed=0)
     assert out["ok"] and out["strict_below"]
     assert out["strict_case"]["relu_cost"] == pytest.approx(1.0, rel=1e-6)
 
@@ -133,7 +133,7 @@ def test_cost_plots(tmp_path):
     paths = write_cost_plots(lcs, tmp_path / "plots", prefix="A_", label="net")
     assert len(paths) == 8
     plot_swap_heatmap(np.array([[0.0, np.inf], [np.inf, 0.0]]), tmp_path / "inf.png")
-    plot_t1_monte_carlo(check_t1(n_masks=200), tmp_path / "t1.png")
+    plot_t1_monte_carlo(confirm_t1(n_masks=200), tmp_path / "t1.png")
     for p in [*paths, tmp_path / "demo.png", tmp_path / "inf.png", tmp_path / "t1.png"]:
         assert 5_000 < os.path.getsize(p) < 400_000  # small PNGs at 110 dpi
 
@@ -141,11 +141,11 @@ def test_cost_plots(tmp_path):
 @pytest.mark.parametrize(
     "call, exc, fragment",
     [
-        (lambda: check_p2(standard_mlp([3, 4, 2], seed=0), np.ones((5, 3)), 1), InvalidOptionError,
+        (lambda: confirm_p2(standard_mlp([3, 4, 2], seed=0), np.ones((5, 3)), 1), InvalidOptionError,
          "out of range"),
-        (lambda: check_p3(standard_mlp([3, 4, 2], seed=0), np.ones((5, 3)), -1), InvalidOptionError,
+        (lambda: confirm_p3(standard_mlp([3, 4, 2], seed=0), np.ones((5, 3)), -1), InvalidOptionError,
          "out of range"),
-        (lambda: check_t1(n_masks=10, delta=1.5), InvalidOptionError, "delta"),
+        (lambda: confirm_t1(n_masks=10, delta=1.5), InvalidOptionError, "delta"),
     ],
 )
 def test_bad_inputs(call, exc, fragment):

@@ -255,3 +255,14 @@ def test_report_shows_slack_power_and_elementwise_tightness():
     j = rep.to_json()
     t4 = next(r for r in j["results"] if r["id"] == "T4")
     assert t4["quantities"]["elementwise"]["violations"] == 0 and t4["slack"]
+
+
+@pytest.mark.parametrize("name", ["neuronid.proofs_checks.checkers", "neuronid.proofs_checks.selftest",
+                                  "neuronid.numerics.certificate", "neuronid.numerics.supports",
+                                  "neuronid.numerics.alignment", "neuronid.proofs_checks.cost_checks"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
