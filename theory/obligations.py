@@ -736,6 +736,39 @@ def t4_ce_gradient_bound(bound: sp.Expr = sp.Integer(2)) -> Check:
                f"not nonnegative: {sp.expand(e)}")
 
 
+def t4_box_mse(factor: sp.Expr = sp.Integer(2)) -> Check:
+    """Per-sample box bound, MSE: (u + e - y)^2 - (u - y)^2 = 2 (u - y) e + e^2 <=
+    factor |u - y| |e| + e^2 with factor = 2 (both signs of u - y and e checked; a
+    smaller factor must fail), so with |e_k| <= s R_k the excess is at most
+    sum_k 2 |u_k - y_k| s R_k + (s R_k)^2; mean_x loss(u) <= lerp L by convexity."""
+    u, y, e = sp.symbols("u y e", real=True)
+    expand = zero(sp.expand((u + e - y) ** 2 - (u - y) ** 2 - (2 * (u - y) * e + e**2)))
+    q, r = sp.symbols("q r", nonnegative=True)  # |u - y| = q, |e| = r
+    cases = all(nonneg(sp.expand(factor * q * r + r**2 - (2 * (sq * q) * (se * r) + r**2)))
+                for sq in (1, -1) for se in (1, -1))
+    return _ok(expand and cases, "(u+e-y)^2 - (u-y)^2 = 2(u-y)e + e^2 <= 2|u-y||e| + e^2 (4 sign cases)",
+               f"expand={expand} cases={cases}")
+
+
+def t4_box_ce_vertex(sign_target: int = -1) -> Check:
+    """Per-sample box bound, cross-entropy (3 classes, target 1): dCE/dz_1 = p_1 - 1 <= 0
+    and dCE/dz_j = p_j >= 0 (j != 1), so CE increases coordinate-wise toward the vertex
+    e*_1 = -b_1, e*_j = +b_j: that vertex maximizes CE(u + e) over the box |e| <= b.
+    ``sign_target = +1`` (the wrong vertex) must fail."""
+    z = sp.symbols("z1:4", real=True)
+    ce = sp.log(sum(sp.exp(zi) for zi in z)) - z[0]
+    soft = [sp.exp(zi) / sum(sp.exp(zj) for zj in z) for zi in z]
+    grads = [sp.diff(ce, zi) for zi in z]
+    exact = zero(sp.simplify(grads[0] - (soft[0] - 1))) and all(
+        zero(sp.simplify(grads[j] - soft[j])) for j in (1, 2))
+    # direction of increase for the target coordinate: -sign(dCE/dz_1) = +1 needs e_1 -> -b_1
+    target_ok = nonneg(sp.simplify(sign_target * grads[0]))
+    others_ok = all(nonneg(sp.simplify(grads[j])) for j in (1, 2))
+    return _ok(exact and target_ok and others_ok,
+               "dCE/dz_y = p_y - 1 <= 0, dCE/dz_j = p_j >= 0: the maximizing vertex is e_y = -b_y, e_j = +b_j",
+               f"gradients={exact} target={target_ok} others={others_ok}")
+
+
 def t4_identical_pair_zero() -> Check:
     """Sanity identity (not a proof step): with W_A = W_B, h_A = h_B, z_A = z_B the
     recursion gives R^l = Lip * max|W| R^{l-1} + 0, so R^0 = 0 yields R^l = 0 (T2)."""
@@ -891,7 +924,8 @@ OBLIGATIONS: dict[str, list[tuple[str, Callable[[], Check]]]] = {
            ("relu_gap_tight", t4_relu_gap_tight), ("leaky_gap_factor", t4_leaky_gap_factor),
            ("smooth_gap_bound", t4_smooth_gap), ("mse_algebra", t4_mse_algebra),
            ("ce_gradient_bound", t4_ce_gradient_bound), ("gap_curvature_green", t4_gap_curvature_green),
-           ("gap_kink", t4_gap_kink), ("gap_cap", t4_gap_cap), ("identical_pair_zero", t4_identical_pair_zero)],
+           ("gap_kink", t4_gap_kink), ("gap_cap", t4_gap_cap), ("box_mse", t4_box_mse),
+           ("box_ce_vertex", t4_box_ce_vertex), ("identical_pair_zero", t4_identical_pair_zero)],
     "E1": [("exact_copy_coherence", e1_exact_copy_coherence), ("tight_frame_coherence", e1_tight_frame_coherence)],
     "E2": [("center_separation", e2_center_separation)],
     "E3": [("permutation_preserves_function", d6_permutation_preserves_function),

@@ -266,3 +266,32 @@ def test_doctests(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+# --- T4 box bounds: property (every grid point, both losses) -------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from neuronid.proofs_checks.strategies import network_pairs  # noqa: E402
+
+
+@settings(deadline=None)
+@given(pair=network_pairs(), seed=st.integers(0, 2**32 - 1))
+def test_box_bounds_hold_at_every_grid_point(pair, seed):
+    """L(t) - lerp L <= box(t) (per-sample box bound, THEORY T4) for MSE and CE."""
+    from neuronid.numerics.certificate import FLOAT_SLACK, box_bounds, certificate, path_outputs
+    from neuronid.numerics.losses import loss_per_sample
+
+    A, B, X = pair.A, pair.B, pair.X
+    cert = certificate(A, B, X, keep_samples=True)
+    grid = np.linspace(0.0, 1.0, 41)
+    F = path_outputs(A, B, X, grid)
+    bound = (grid * (1 - grid))[:, None, None] * cert.samples[None]
+    rng = np.random.default_rng(seed)
+    n, o = X.shape[0], A.n_outputs
+    for loss, y in (("mse", rng.normal(size=(n, o))), ("ce", rng.integers(0, o, size=n))):
+        L = np.array([np.mean(loss_per_sample(loss, F[k], y)) for k in range(grid.size)])
+        excess = L - ((1 - grid) * L[0] + grid * L[-1])
+        box = box_bounds(F, bound, grid, y, loss)
+        scale = np.max(np.abs(L)) + 1.0
+        assert np.all(excess <= box * (1 + FLOAT_SLACK) + FLOAT_SLACK * scale), (loss, excess - box)

@@ -46,6 +46,8 @@ FALSE_VARIANTS = [
     ("T4 Green kernel halved", lambda: ob.t4_gap_curvature_green(kernel_scale=sp.Rational(1, 2))),
     ("T4 kink bound halved", lambda: ob.t4_gap_kink(factor=sp.Rational(1, 2))),
     ("T4 monotone cap halved", lambda: ob.t4_gap_cap(kappa_monotone=sp.Rational(1, 2))),
+    ("T4 MSE box factor 1", lambda: ob.t4_box_mse(factor=sp.Integer(1))),
+    ("T4 CE box wrong vertex", lambda: ob.t4_box_ce_vertex(sign_target=+1)),
 ]
 
 
