@@ -73,6 +73,7 @@ from numbers import Integral
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
 
 from neuronid.errors import InvalidOptionError, NeuronidError, StructureMismatchError
 
@@ -308,8 +309,6 @@ def _tie_classes(HA, similarity: str) -> list[np.ndarray]:
     treats alike: the constant neurons (correlation 0 with everything), and neurons
     whose outputs are affinely identical on the data (correlation >= 1 - _TIE_RTOL, in
     absolute value for ``abs_correlation``), e.g. ReLUs active on the same one sample."""
-    from scipy.sparse.csgraph import connected_components  # scipy is a dependency already
-
     const = _constant_columns(HA)
     out = []
     if np.sum(const) >= 2:

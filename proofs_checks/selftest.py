@@ -15,6 +15,13 @@ to measure phi, a bound, a loss curve, a permutation, ...). No code is edited.
 A user who adds a checker adds a :class:`Case` with its mutations to :data:`CASES`
 (or passes their own list to :func:`run_selftest`) and runs ``neuronid selftest``.
 
+Power has limits, and the checkers report them: P3 and T1 test *bounds*, so a
+defect smaller than the bound's room passes (on the P3 case here a 1 % change of
+``K`` stays inside the bound: worst entry at 0.83 of it, ``max_K_ratio``; T1 reports
+``power`` = quantile / bound, ~0.2, so a bound shrunk 5x still passes while x 0.05
+is caught). T4's case is chosen where the elementwise bound is attained (tightness
+1), so any shrinking of the bound is caught there.
+
 Example
 -------
 >>> out = run_selftest(["T2"])
@@ -24,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -117,8 +125,6 @@ def _swap01(perm):
 
 
 def _fail_realization(res):
-    import dataclasses
-
     return dataclasses.replace(res, status="error", theta=None, bias=None, cost=float("nan"))
 
 
