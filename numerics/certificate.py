@@ -154,9 +154,11 @@ from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from . import _certificate_kernels as _k
 from .activations import EXTERNAL, apply_layer
-from .losses import check_loss, check_targets, loss_per_sample
+from .losses import check_loss, check_targets, error_rate, loss_per_sample
 from .network import Network, check_inputs
-from .paths import check_pair, interpolated_network, linear_path
+# _PathEvaluator: the fused path forward pass of linear_path, reused so that the outputs
+# f_t(x) the elementwise test needs cost one pass, not two
+from .paths import PathResult, _PathEvaluator, check_pair, path_grid
 
 __all__ = [
     "Certificate",
@@ -764,11 +766,16 @@ def _exceeds(measured: float, bound: float, scale: float) -> bool:
 
 
 def path_outputs(A: Network, B: Network, X, grid) -> np.ndarray:
-    """``f_t(X)`` at every ``t`` of ``grid``: an array ``(T, n, o)`` (effective-weight path)."""
-    X = check_inputs(X, A.n_inputs)
+    """``f_t(X)`` at every ``t`` of ``grid``: an array ``(T, n, o)`` (effective-weight
+    path; masks and fixed parts may differ, sizes and activations must agree)."""
+    check_pair(A, B, allow_structure_mismatch=True)
+    X = np.ascontiguousarray(check_inputs(X, A.n_inputs), dtype=np.float64)
     out = np.empty((len(grid), X.shape[0], A.n_outputs))
+    ev = _PathEvaluator(A, B, X)
     for k, t in enumerate(grid):
-        out[k] = interpolated_network(A, B, float(t), allow_structure_mismatch=True)(X)
+        ev.set_t(float(t))
+        for start, stop, F in ev.blocks():
+            out[k, start:stop] = F
     return out
 
 
@@ -850,8 +857,10 @@ def certified_barriers(
     """T4 barrier bounds, the elementwise statement, the measured path, and tightness,
     as one JSON-ready dict.
 
-    The path is measured with :func:`neuronid.numerics.paths.linear_path` on ``steps``
-    (interpolating effective weights, so masks and fixed parts may differ). On the
+    The path is measured on ``steps`` as :func:`neuronid.numerics.paths.linear_path`
+    measures it (same grid and loss; interpolating effective weights, so masks and
+    fixed parts may differ), from the outputs ``f_t(x)`` that the elementwise test
+    uses too (one pass over the path). On the
     same grid the elementwise statement is tested (:func:`elementwise_statement`) and
     the per-sample box bounds are evaluated (:func:`box_bounds`).
 
@@ -888,8 +897,14 @@ def certified_barriers(
     cert = certificate(A, B, X, block=block, keep_samples=True)
     X = check_inputs(X, A.n_inputs)
     y = check_targets(loss, y, A.n_outputs, X.shape[0])
-    path = linear_path(A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=True)
-    grid = np.asarray(path.steps, dtype=np.float64)
+    grid = path_grid(steps)
+    # one pass over the path: its outputs give the loss curve (as linear_path computes
+    # it) and the elementwise test
+    F = path_outputs(A, B, X, grid)
+    losses = np.array([np.mean(loss_per_sample(loss, F[k], y)) for k in range(grid.size)])
+    errors = np.array([error_rate(F[k], y) for k in range(grid.size)]) if y.dtype.kind == "i" else None
+    path = PathResult.from_curves(grid, losses, errors, loss_function=loss, n_samples=int(X.shape[0]),
+                                  structure_differences=check_pair(A, B, allow_structure_mismatch=True))
     L_A, L_B = float(path.loss[0]), float(path.loss[-1])
     glob = cert.barrier_bounds(max(L_A, 0.0), max(L_B, 0.0), loss)
     box = dict.fromkeys(_BARRIERS, math.inf)
@@ -898,7 +913,6 @@ def certified_barriers(
         s = grid * (1.0 - grid)
         R = np.asarray(cert.samples)
         raw = s[:, None, None] * R[None]
-        F = path_outputs(A, B, X, grid)
         box_t = box_bounds(F, raw, grid, y, loss)
         lerp = (1.0 - grid) * L_A + grid * L_B
         hi, mean = max(L_A, L_B), 0.5 * (L_A + L_B)

@@ -295,3 +295,19 @@ def test_box_bounds_hold_at_every_grid_point(pair, seed):
         box = box_bounds(F, bound, grid, y, loss)
         scale = np.max(np.abs(L)) + 1.0
         assert np.all(excess <= box * (1 + FLOAT_SLACK) + FLOAT_SLACK * scale), (loss, excess - box)
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_certified_barriers_path_equals_linear_path(loss):
+    """The path measured from the elementwise test's outputs is linear_path's."""
+    from neuronid.numerics.certificate import certified_barriers
+    from neuronid.numerics.paths import linear_path
+
+    rng = np.random.default_rng(5)
+    A = w_mlp([5, 9, 7, 3], n_fixed=2, sigma_F=1.0, seed=0)
+    B = w_mlp([5, 9, 7, 3], n_fixed=2, sigma_F=1.0, seed=1)
+    X = rng.normal(size=(70, 5))
+    y = rng.normal(size=(70, 3)) if loss == "mse" else np.arange(70) % 3
+    got = certified_barriers(A, B, X, y, loss=loss, steps=13)["path"]
+    want = linear_path(A, B, X, y, loss=loss, steps=13, allow_structure_mismatch=True).to_json()
+    assert got == want
