@@ -455,7 +455,10 @@ def check_p2(ctx: CheckContext) -> list[Check]:
             K, D = ctx.layer_K(run, l)
             scale = _finite_scale(K)
             max_d = float(np.max(np.abs(D[np.isfinite(D)]), initial=0.0)) if np.any(np.isfinite(D)) else math.inf
-            values = {**facts, "delta_in": max_d, "tol": REL_TOL * max(scale, 1e-300)}
+            aa = np.sum(lc.eff.A ** 2, axis=1)
+            k, j = _worst_entry(np.abs(K - aa[None, :]))
+            values = {**facts, "delta_in": max_d, "K_kj": K[k, j], "sqnorm_a_j": aa[j],
+                      "tol": REL_TOL * max(scale, 1e-300)}
             q = {"max_abs_K": scale, "gamma": lc.gamma, "median_delta": lc.summary()["median_delta"]}
             checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q))
     return checks
@@ -483,6 +486,14 @@ def check_p3(ctx: CheckContext) -> list[Check]:
                        f"{q['neurons']} neurons with eps < p")
             checks.append(evaluate("P3", ctx.scope(run, l), values, quantities=q, context=context))
     return checks
+
+
+def _worst_entry(dev) -> tuple[int, int]:
+    """Index of the largest entry of a deviation matrix (nan counts as largest: a
+    deviation that cannot be computed is not a pass)."""
+    dev = np.where(np.isnan(dev), np.inf, dev)
+    k, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
+    return int(k), int(j)
 
 
 def _p3_eta(lc):
@@ -566,8 +577,16 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             dev = np.where(np.isfinite(dev), dev, -np.inf)
             i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
             scale = max(_finite_scale(K), float(np.max(np.abs(dot))), 1e-300)
+            # K[k, j] = ||a_j - v_k||^2 / p where S_k = p I (P1); worst entry among finite ones
+            G = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)  # G[k, j] = ||a_j - v_k||^2
+            iso = lc.anisotropy <= ISO_TOL
+            # (unrealizable entries, inf, occur only between different activations: outside P4)
+            kd = np.where(iso[:, None] & np.isfinite(K), np.abs(K - G / p), -np.inf)
+            k, jk = _worst_entry(kd)
             values = {"aniso_i": lc.anisotropy[i], "aniso_j": lc.anisotropy[j], "p": p, "iso_tol": ISO_TOL,
-                      "delta_in": D[i, j], "dot_av": dot[i, j], "tol": REL_TOL * scale}
+                      "delta_in": D[i, j], "dot_av": dot[i, j], "K_kj": K[k, jk], "sqnorm_g_kj": G[k, jk],
+                      "tol": REL_TOL * scale}
+            q["K_entry"] = [int(k), int(jk)]
             q["pair"] = [int(i), int(j)]
             context = f"max anisotropy {float(np.max(lc.anisotropy)):.3g} over {lc.K.shape[0]} neurons"
             checks.append(evaluate("P4", ctx.scope(run, l), values, quantities=q, context=context))
@@ -704,13 +723,16 @@ def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
     ts = np.linspace(0.0, 1.0, 21)
     base = np.outer(_act_numpy(name, X @ W0A + bA), cA)
     norm_base = float(np.linalg.norm(base))
-    factors, formula = [], []
+    factors, formula, residuals = [], [], []
     for t in ts:
         h = sigma(X @ ((1 - t) * W0A + t * W0B) + (1 - t) * bA + t * bB)
         contrib = np.outer(h, (1 - t) * cA + t * cB)
+        phi_t = 1.0 + t * (1 - t) * (alpha + 1.0 / alpha - 2.0)
         factors.append(float(np.sum(contrib * base) / max(norm_base ** 2, 1e-300)))
-        formula.append(1.0 + t * (1 - t) * (alpha + 1.0 / alpha - 2.0))
-    factor_error = float(np.max(np.abs(np.array(factors) - np.array(formula))))
+        formula.append(phi_t)
+        # the whole contribution, not only its projection on the base, is phi(t) times it
+        residuals.append(float(np.linalg.norm(contrib - phi_t * base)) / max(norm_base, 1e-300))
+    factor_error = max(float(np.max(np.abs(np.array(factors) - np.array(formula)))), max(residuals))
     # balanced point: minimize (|c|/s)^2 + s^2 ||(w, b)||^2 over s > 0
     c2 = float(np.sum(cA ** 2))
     wb2 = float(np.sum(W0A ** 2) + bA ** 2)
@@ -723,12 +745,14 @@ def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
               "phi_error": factor_error, "tol": P6_PHI_TOL, "function_change": same / out_scale,
               "function_tol": FUNCTION_TOL, "balanced_minimizer": balanced}
     q = {"function_change": same, "relative_function_change": same / out_scale, "phi_measured": factors,
-         "phi_formula": formula, "max_phi_error": factor_error, "balanced_scale": s_star,
+         "phi_formula": formula, "max_phi_error": factor_error, "max_relative_residual": max(residuals),
+         "balanced_scale": s_star,
          "balanced_is_grid_minimum": balanced,
          "norm_cost_at_alpha": c2 / alpha ** 2 + alpha ** 2 * wb2, "norm_cost_balanced": 2 * math.sqrt(c2 * wb2)}
     return [evaluate("P6", scope, values, quantities=q,
-                     notes=[f"phi(t) measured from the neuron's contribution; max deviation from the formula "
-                            f"{factor_error:.2e} (exact identity: rounding only, tolerance {P6_PHI_TOL:g})"])]
+                     notes=[f"phi(t) measured from the neuron's contribution (projection on the base and the "
+                            f"relative residual ||contrib_t - phi(t) base|| / ||base||); max deviation from the "
+                            f"formula {factor_error:.2e} (exact identity: rounding only, tolerance {P6_PHI_TOL:g})"])]
 
 
 # ----------------------------------------------------------------------------- T1

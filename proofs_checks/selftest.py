@@ -96,6 +96,10 @@ def _bump_entry(K):
     return K
 
 
+def _shift_1pct(K):
+    return K + 0.01 * np.max(np.abs(K[np.isfinite(K)]))
+
+
 def _shift_10max(K):
     return K + 10.0 * np.max(np.abs(K[np.isfinite(K)]))
 
@@ -130,6 +134,10 @@ def _fail_realization(res):
 
 def _shift_midpoint(h):
     return h + 1e-3 * max(float(np.max(np.abs(h))), 1.0)
+
+
+def _leaky(_):
+    return lambda z: np.where(z > 0, z, 0.1 * z)
 
 
 def _relu_15(_):
@@ -171,7 +179,8 @@ CASES: tuple[Case, ...] = (
     Case("P2", "standard tanh layer: Delta_in = 0",
          lambda: _same(standard_mlp([6, 7, 3], activation="tanh", seed=0), *_data()),
          (Mutation("K perturbed 1 %", {"K": _perturb_1pct}),
-          Mutation("one K entry + 1 % of max |K|", {"K": _bump_entry}))),
+          Mutation("one K entry + 1 % of max |K|", {"K": _bump_entry}),
+          Mutation("K + 1 % of max|K| (Delta_in unchanged)", {"K": _shift_1pct}))),
     Case("P3", "tanh W-MLP layer (sigma_F = 0) on a 3-dim subspace: both P3 bounds",
          lambda: _same(w_mlp([24, 6, 3], activation="tanh", n_fixed=[4, 1], sigma_F=0.0, seed=0),
                        *_subspace_data(), tau=1.0),
@@ -180,6 +189,7 @@ CASES: tuple[Case, ...] = (
     Case("P4", "syre tanh layer (S = I): the swap-cost identity",
          lambda: _same(syre_mlp([6, 7, 3], kappa=1.0, activation="tanh", seed=0), *_data()),
          (Mutation("K perturbed 1 %", {"K": _perturb_1pct}),
+          Mutation("K + 1 % of max|K| (Delta_in unchanged)", {"K": _shift_1pct}),
           Mutation("centers with flipped sign", {"P4.centers": lambda V: -V}))),
     Case("P5", "standard ReLU layer: midpoints of two realizations",
          lambda: _same(standard_mlp([6, 5, 3], activation="relu", seed=0), *_data()),
@@ -188,6 +198,7 @@ CASES: tuple[Case, ...] = (
     Case("P6", "ReLU W-MLP neuron rescaled by alpha = 2",
          lambda: _same(w_mlp([6, 7, 3], n_fixed=2, sigma_F=1.0, seed=0), *_data()),
          (Mutation("phi measured with relu^1.5", {"P6.activation": _relu_15}),
+          Mutation("phi measured with leaky_relu:0.1", {"P6.activation": _leaky}),
           Mutation("rescaled network's output x 1.01", {"P6.rescaled": _scaled_output}),
           Mutation("norm costs tilted 10 %", {"P6.norm_cost": _tilted_costs}))),
     Case("T1", "W-MLP layer with half the entries masked (p = 1/2, d = 24)",

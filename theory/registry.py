@@ -45,7 +45,7 @@ _REAL = ("tau r d nu eps gamma p eps_i eps_j aniso_i aniso_j tol rel_tol cost sl
          "out_mismatch max_barrier excess_A excess_B support_mismatch function_set_mismatch Lip M "
          "gap_measured certificate alpha phi grid_points mask_p n_seeds sigma_F k median_delta "
          "n_pairs barrier_unaligned beta_b copies K_kj sqnorm_a_j eps_k aniso_k iso_tol phi_error "
-         "function_change function_tol")
+         "function_change function_tol sqnorm_g_kj")
 _BOOL = ("strictly_increasing nondecreasing same_activation same_structure gap_term_available "
          "realization_set_convex perm_A_equals_perm_B symmetry_proved homogeneous_degree_one "
          "unique_minimum balanced_minimizer")
@@ -438,7 +438,8 @@ def _spec() -> list[dict]:
              hypotheses=[H("H1_full_masks", sp.Eq(S["trainable_fraction"], 1), "all entries trainable"),
                          H("H2_no_fixed_part", sp.Eq(S["fixed_norm"], 0), "fixed parts are zero"),
                          H("H3_equal_activations", _t("same_activation"), "one activation per layer")],
-             conclusion="Delta_in(i, j) = 0", pred=_abs(S["delta_in"]) <= S["tol"],
+             conclusion="K[k, j] = ||a_j||^2 for every k (worst entry), hence Delta_in(i, j) = 0",
+             pred=(_abs(S["K_kj"] - S["sqnorm_a_j"]) <= S["tol"]) & (_abs(S["delta_in"]) <= S["tol"]),
              checks=("symbolic", "numeric")),
         dict(id="P3", kind="proposition", title="Approximate symmetry of structurally asymmetric layers",
              statement=("No fixed parts, equal activations, ||S_i - p I|| <= eps_i < p: each cost is "
@@ -467,8 +468,10 @@ def _spec() -> list[dict]:
              hypotheses=[H("H1_isotropic", (S["aniso_i"] <= S["iso_tol"]) & (S["aniso_j"] <= S["iso_tol"]),
                            "S_i = S_j = p I up to iso_tol (dimensionless)"),
                          H("H2_p_positive", S["p"] > 0, "p > 0")],
-             conclusion="Delta_in = (2/p)(a_i - a_j).(v_i - v_j)",
-             pred=_abs(S["delta_in"] - 2 / S["p"] * S["dot_av"]) <= S["tol"],
+             conclusion=("K[k, j] = ||a_j - v_k||^2 / p (worst entry) and "
+                         "Delta_in = (2/p)(a_i - a_j).(v_i - v_j)"),
+             pred=(_abs(S["K_kj"] - S["sqnorm_g_kj"] / S["p"]) <= S["tol"])
+             & (_abs(S["delta_in"] - 2 / S["p"] * S["dot_av"]) <= S["tol"]),
              checks=("symbolic", "numeric", "property")),
         dict(id="P5", kind="proposition", title="Convex realization sets",
              statement=("If sigma is non-decreasing, the parameters realizing a given function on a "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from neuronid.cli import main
@@ -34,21 +33,21 @@ def test_issue_mutations_are_present():
 
 
 def test_a_checker_without_power_fails_the_selftest():
-    """A mutation the checker cannot see (K scaled per column keeps Delta_in = 0 for P2)
-    is reported as undetected and the self-test fails."""
-    base = next(c for c in CASES if c.result == "P2")
-    blind = Case("P2", base.description, base.build,
-                 (Mutation("K columns scaled (invisible to Delta_in)", {"K": lambda K: K * np.arange(1, K.shape[1] + 1)}),))
-    out = run_selftest(["P2"], cases=(blind,))
+    """A planted defect the checker cannot see (T2 reads the loss curve, not the T4
+    bound) is reported as undetected, and the self-test fails."""
+    base = next(c for c in CASES if c.result == "T2")
+    blind = Case("T2", base.description, base.build,
+                 (Mutation("T4 bound halved (not used by T2)", {"T4.bound": lambda b: 0.5 * b}),))
+    out = run_selftest(["T2"], cases=(blind,))
     assert not out["passed"] and out["score"] == 0.0
-    assert out["rows"][1]["verdicts"] == ["holds"]
+    assert out["rows"][1]["verdicts"] == ["holds"] and out["rows"][1]["ok"] is False
 
 
 def test_selftest_cli(tmp_path, capsys):
     path = tmp_path / "selftest.json"
     assert main(["selftest", "--results", "t2,P4", "--json", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "mutation score 4/4 = 100 %" in text and "PASSED" in text
+    assert "mutation score 5/5 = 100 %" in text and "PASSED" in text
     d = json.loads(path.read_text())
     assert d["score"] == 1.0 and {r["result"] for r in d["rows"]} == {"T2", "P4"}
 

@@ -14,6 +14,7 @@ from neuronid.numerics.structures import standard_mlp, syre_mlp, w_mlp
 from neuronid.proofs_checks.checkers import (
     MUTATION_POINTS,
     CheckContext,
+    check_p2,
     check_p3,
     check_p4,
     check_p5,
@@ -311,3 +312,26 @@ def test_certified_barriers_path_equals_linear_path(loss):
     got = certified_barriers(A, B, X, y, loss=loss, steps=13)["path"]
     want = linear_path(A, B, X, y, loss=loss, steps=13, allow_structure_mismatch=True).to_json()
     assert got == want
+
+
+def test_p2_and_p4_test_the_cost_matrix_not_only_delta_in():
+    """K + c leaves every Delta_in unchanged; P2's K[i, j] = ||a_j||^2 and P4's
+    K[k, j] = ||a_j - v_k||^2 / p are part of the conclusion, so it is flagged."""
+    X, y = data()
+    shift = {"K": lambda K: K + 0.01 * np.max(np.abs(K))}
+    std = standard_mlp([6, 7, 3], activation="tanh", seed=0)
+    syre = syre_mlp([6, 7, 3], kappa=1.0, activation="tanh", seed=0)
+    for net, checker in ((std, check_p2), (syre, check_p4)):
+        assert verdicts(checker(CheckContext(net, net, X, y, loss="ce", align=()))) == ["holds"]
+        (c,) = checker(CheckContext(net, net, X, y, loss="ce", align=(), mutations=shift))
+        assert c.verdict == "theory violation", c.to_json()
+
+
+def test_p6_flags_a_homogeneous_but_wrong_activation():
+    """leaky_relu is positively homogeneous too: the projection of the contribution on
+    the base still equals phi(t); the residual of the whole contribution does not."""
+    X, y = data()
+    net = w_mlp([6, 7, 3], n_fixed=2, sigma_F=1.0, seed=0)
+    leaky = {"P6.activation": lambda f: (lambda z: np.where(z > 0, z, 0.1 * z))}
+    (c,) = check_p6(CheckContext(net, net, X, y, loss="ce", mutations=leaky))
+    assert c.verdict == "theory violation" and c.quantities["max_relative_residual"] > 1e-3
