@@ -143,9 +143,10 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = f"it pickles {found.group(1)}" if found else "it holds objects other than tensors"
         raise UnsafeFileError(
-            f"{path}: torch.load(weights_only=True) refused the file ({first[:160]}); neuronid never unpickles "
+            f"{path}: torch.load(weights_only=True) refused the file ({what}); neuronid never unpickles "
             "arbitrary objects. Save only the state dict: torch.save(model.state_dict(), path)"
         ) from None
     except Exception as exc:
