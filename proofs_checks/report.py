@@ -120,14 +120,15 @@ class Report:
             lines.append(f"  {name:<11}{_f(p['B_lerp']):>10} {_f(p['B_peak']):>10} {_f(p['B_mid']):>10}"
                          f" {_f(cert):>10} {_f(tight, 2):>6}")
         lines.append(f"  {'layer':<6}{'run':<4}{'rank':>5} {'nu':>7} {'aniso':>9} {'gamma':>10} {'delta_min':>10}"
-                     f" {'med Delta':>10} {'fixed pts':>9}")
+                     f" {'med D_in':>10} {'med D_out':>10} {'med sum':>10} {'fixed pts':>9}")
         for entry in self.layers_json():
             corr = entry.get("correspondence")
             for run, s in entry["runs"].items():
                 fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
                 lines.append(f"  {entry['layer']:<6}{run:<4}{s['rank']:>5} {_f(s['coherence'], 3):>7}"
                              f" {_f(s['max_anisotropy'], 3):>9} {_f(s['gamma'], 3):>10} {_f(s['delta_min'], 3):>10}"
-                             f" {_f(s['median_delta'], 3):>10} {fp:>9}")
+                             f" {_f(s['median_delta_in'], 3):>10} {_f(s['median_delta_out'], 3):>10}"
+                             f" {_f(s['median_delta_sum'], 3):>10} {fp:>9}")
         lines.append("  verdicts: " + "; ".join(f"{rid} {v}" for rid, v in self.verdict_summary().items()))
         if self.violations:
             lines.append("  !!! THEORY VIOLATION: " + ", ".join(f"{c.id} ({c.scope})" for c in self.violations))
@@ -151,16 +152,17 @@ class Report:
             md.append(f"| {name} | {_f(p['B_lerp'])} | {_f(p['B_peak'])} | {_f(p['B_mid'])} | {_f(p['B_mean'])} "
                       f"| {_f(p['certificate']['B_lerp'])} | {_f(p['tightness']['B_lerp'], 3)} |")
         md += ["", "## Layers (D1-D4)", "",
-               "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta "
-               "| negative Delta | correspondence fixed points |",
-               "|---|---|---|---|---|---|---|---|---|---|---|"]
+               "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta_in "
+               "| median Delta_out | median sum Delta_in + Delta_out | negative sum | correspondence fixed points |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for entry in self.layers_json():
             corr = entry.get("correspondence")
             for run, s in entry["runs"].items():
                 fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
                 md.append(f"| {entry['layer']} | {run} | {s['rank']} | {_f(s['coherence'], 3)} | "
                           f"{_f(s['max_anisotropy'], 3)} | {_f(s['t1_bound'], 3)} | {_f(s['gamma'])} | "
-                          f"{_f(s['delta_min'])} | {_f(s['median_delta'])} | {_f(s['negative_delta_fraction'], 2)} "
+                          f"{_f(s['delta_min'])} | {_f(s['median_delta_in'])} | {_f(s['median_delta_out'])} | "
+                          f"{_f(s['median_delta_sum'])} | {_f(s['negative_delta_fraction'], 2)} "
                           f"| {fp} |")
         md += ["", "## Verdicts", "", "| result | scope | verdict | hypotheses | conclusion |", "|---|---|---|---|---|"]
         for c in self.checks:
@@ -192,8 +194,8 @@ class Report:
             for run, name in enumerate(ctx.names):
                 lc = ctx.costs[run][l]
                 path = out / f"swap_costs_{name}_layer{l}.png"
-                plot_swap_heatmap(lc.delta, path, title=f"{self.label}: {name} layer {l} (tau = {ctx.tau})",
-                                  label="Delta(i, j)")
+                plot_swap_heatmap(lc.delta_in, path, title=f"{self.label}: {name} layer {l}: swap cost Delta_in "
+                                  f"(tau = {ctx.tau})", label="Delta_in(i, j)")
                 files.append(str(path))
                 if ctx.B is ctx.A:
                     break
