@@ -143,6 +143,10 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not re.search(r"Unsupported (global|class)", str(exc)):  # not a pickled object: corrupt or foreign file
+            raise FileFormatError(f"{path}: not a readable PyTorch file (corrupt, truncated, or not torch.save "
+                                  f"output; torch: {_torch_reason(exc)})"
+                                  ) from None
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         what = f"it pickles {found.group(1)}" if found else "it holds objects other than tensors"
         raise UnsafeFileError(
@@ -158,6 +162,15 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
     if isinstance(raw, dict) and isinstance(raw.get(""), dict) and isinstance(raw[""].get(MODULES_KEY), str):
         meta = {MODULES_KEY: raw[""][MODULES_KEY]}
     return sd, meta
+
+
+def _torch_reason(exc) -> str:
+    """The informative line of torch's long unpickling message."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("Unsupported", "invalid load key", "Invalid")):
+            return ln[:120]
+    return (lines[0] if lines else type(exc).__name__)[:120]
 
 
 def read_state_dict(path) -> tuple[dict[str, np.ndarray], dict]:
