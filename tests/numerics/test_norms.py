@@ -376,3 +376,151 @@ def test_batch_norm_training_refused():
     for call in (lambda: train(net, X, y, progress=False), lambda: loss_and_gradient(net, X, y, "ce")):
         with pytest.raises(InvalidOptionError, match="layer 0: training with BatchNorm is not supported"):
             call()
+
+
+# --- paths --------------------------------------------------------------------------------------
+from neuronid.errors import StructureMismatchError  # noqa: E402
+from neuronid.numerics.alignment import aligned_path, permute_network, weight_matching_objective  # noqa: E402
+from neuronid.numerics.losses import loss_per_sample  # noqa: E402
+from neuronid.numerics.paths import (  # noqa: E402
+    interpolate,
+    interpolate_norms,
+    interpolated_network,
+    linear_path,
+    reset_batch_norms,
+)
+
+
+def _lerp_all(A: Network, B: Network, t: float) -> Network:
+    """Reference path point: every stored parameter interpolated, written out directly."""
+    layers = []
+    for la, lb in zip(A.layers, B.layers):
+        norm = None
+        if la.norm is not None:
+            arrays = {k: (1 - t) * v + t * lb.norm.arrays()[k] for k, v in la.norm.arrays().items()}
+            norm = Norm(la.norm.kind, la.norm.eps, size=la.norm.size, **arrays)
+        W = (1 - t) * la.effective_weight() + t * lb.effective_weight()
+        layers.append(Layer(W, (1 - t) * la.bias + t * lb.bias, activation=la.activation, norm=norm))
+    return Network(layers)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch", [None, "layer"]])
+def test_path_interpolates_norm_parameters(norm):
+    A, B = _net(norm, seed=1), _net(norm, seed=2)
+    rng = np.random.default_rng(12)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
+    path = linear_path(A, B, X, y, loss="ce", steps=5)
+    for t, value in zip(path.steps, path.loss):
+        ref = _lerp_all(A, B, float(t))
+        F = _torch_reference(ref, X) if norm != [None, "layer"] else ref(X)
+        assert value == pytest.approx(float(np.mean(loss_per_sample("ce", F, y))), rel=1e-10)
+        Ws, bs = interpolate(A, B, float(t))
+        via_forward = A.forward(X, weights=Ws, biases=bs, norms=interpolate_norms(A, B, float(t)))
+        np.testing.assert_allclose(via_forward, ref(X), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(interpolated_network(A, B, float(t))(X), ref(X), rtol=1e-12, atol=1e-13)
+
+
+def test_path_refuses_mismatched_norms():
+    A, B = _net("layer", seed=1), _net("batch", seed=1)
+    X, y = np.zeros((3, 4)), np.zeros(3, dtype=int)
+    for allow in (False, True):
+        with pytest.raises(StructureMismatchError, match="normalizations differ"):
+            linear_path(A, B, X, y, loss="ce", allow_structure_mismatch=allow)
+
+
+def _torch_reset_stats(net: Network, X: np.ndarray) -> list:
+    """Git Re-Basin's reset_bn_stats: momentum=None, reset running stats, one forward pass
+    in training mode over all of X as one batch; returns (running_mean, running_var)."""
+    torch = pytest.importorskip("torch")
+    h = torch.tensor(X)
+    out = []
+    for layer in net.layers:
+        h = h @ torch.tensor(layer.effective_weight()).T + torch.tensor(layer.bias)
+        if layer.norm is not None:
+            bn = torch.nn.BatchNorm1d(layer.norm.size, eps=layer.norm.eps, momentum=None).double()
+            bn.weight.data, bn.bias.data = torch.tensor(layer.norm.weight), torch.tensor(layer.norm.bias)
+            bn.reset_running_stats()
+            bn.train()
+            h = bn(h)
+            out.append((bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()))
+        if not layer.is_output:
+            h = torch.nn.functional.gelu(h)
+    return out
+
+
+def test_reset_bn_matches_torch_and_changes_the_path():
+    A, B = _net("batch", seed=3), _net("batch", seed=4)
+    rng = np.random.default_rng(13)
+    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, size=60)
+    R = rng.normal(size=(80, 4))
+    mid = interpolated_network(A, B, 0.5)
+    ref = _torch_reset_stats(mid, R)
+    ours = reset_batch_norms(mid, R)
+    for (mean, var), norm in zip(ref, ours):
+        np.testing.assert_allclose(norm.running_mean, mean, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(norm.running_var, var, rtol=1e-10, atol=1e-12)
+    reset_mid = interpolated_network(A, B, 0.5, reset_data=R)
+    plain = linear_path(A, B, X, y, loss="ce", steps=3)
+    reset = linear_path(A, B, X, y, loss="ce", steps=3, reset_bn=True, reset_data=R)
+    assert reset.loss[1] == pytest.approx(float(np.mean(loss_per_sample("ce", reset_mid(X), y))), rel=1e-12)
+    assert reset.loss[1] != pytest.approx(plain.loss[1], rel=1e-6)
+    # the endpoints are recomputed too: t = 0 is A with reset statistics
+    A_reset = interpolated_network(A, A, 0.0, reset_data=R)
+    assert reset.loss[0] == pytest.approx(float(np.mean(loss_per_sample("ce", A_reset(X), y))), rel=1e-12)
+    # default reset data = the evaluation data; no effect without batch norm
+    assert linear_path(A, B, X, y, loss="ce", steps=3, reset_bn=True).loss[1] == pytest.approx(
+        float(np.mean(loss_per_sample("ce", interpolated_network(A, B, 0.5, reset_data=X)(X), y))), rel=1e-12)
+    L1, L2 = _net("layer", seed=3), _net("layer", seed=4)
+    assert np.array_equal(linear_path(L1, L2, X, y, loss="ce", steps=3, reset_bn=True).loss,
+                          linear_path(L1, L2, X, y, loss="ce", steps=3).loss)
+    with pytest.raises(InvalidOptionError, match="reset_data is only used with reset_bn=True"):
+        linear_path(A, B, X, y, loss="ce", reset_data=R)
+    with pytest.raises(InvalidOptionError, match="reset_bn must be True or False"):
+        linear_path(A, B, X, y, loss="ce", reset_bn="yes")
+
+
+# --- alignment ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+@pytest.mark.parametrize("method", ["activation", "weight"])
+@pytest.mark.parametrize("reset_bn", [False, True])
+def test_permuted_copy_aligns_to_zero_barrier(norm, method, reset_bn):
+    """Acceptance (issue 9): B = a neuron permutation of A gives aligned barrier 0 (1e-9)."""
+    A = _net(norm, seed=5, sizes=(6, 16, 12, 4))
+    rng = np.random.default_rng(14)
+    true = [rng.permutation(16), rng.permutation(12)]
+    B = permute_network(A, true)
+    X, y = rng.normal(size=(300, 6)), rng.integers(0, 4, size=300)
+    unaligned = linear_path(A, B, X, y, loss="ce", allow_structure_mismatch=True)
+    assert np.ptp(unaligned.loss) > 1e-3  # the test can fail: without alignment the path is not flat
+    path, al = aligned_path(A, B, X, y, method=method, loss="ce", allow_structure_mismatch=True, reset_bn=reset_bn)
+    assert [p.tolist() for p in al.perms] == [np.argsort(p).tolist() for p in true]
+    assert al.max_output_difference <= al.tolerance
+    for key in ("B_lerp", "B_peak", "B_mid", "B_mean"):
+        assert abs(getattr(path, key)) <= 1e-9, key
+    assert np.ptp(path.loss) <= 1e-9
+
+
+def test_permute_network_moves_norm_parameters():
+    A = _net("batch", seed=6)
+    perm = [np.array([5, 3, 1, 0, 2, 4]), np.array([4, 2, 0, 1, 3])]
+    P = permute_network(A, perm)
+    for l, p in enumerate(perm):
+        for key, value in A.norms[l].arrays().items():
+            np.testing.assert_array_equal(P.norms[l].arrays()[key], value[p])
+    X = np.random.default_rng(15).normal(size=(10, 4))
+    np.testing.assert_allclose(P(X), A(X), rtol=0, atol=1e-12)
+
+
+def test_weight_matching_objective_includes_gamma_beta():
+    A = _net("layer", seed=7)
+    plain = Network([Layer(la.weight, la.bias, la.mask, la.fixed, la.activation) for la in A.layers])
+    ident = [np.arange(6), np.arange(5)]
+    extra = sum(float(n.weight @ n.weight + n.bias @ n.bias) for n in A.norms)
+    assert weight_matching_objective(A, A, ident) == pytest.approx(weight_matching_objective(plain, plain, ident) + extra)
+
+
+def test_alignment_refuses_mismatched_norms():
+    A, B = _net("layer", seed=1), _net(["layer", None], seed=1)
+    X, y = np.zeros((3, 4)), np.zeros(3, dtype=int)
+    with pytest.raises(StructureMismatchError, match="normalizations differ"):
+        aligned_path(A, B, X, y, loss="ce", allow_structure_mismatch=True)
