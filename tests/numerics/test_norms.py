@@ -524,3 +524,48 @@ def test_alignment_refuses_mismatched_norms():
     X, y = np.zeros((3, 4)), np.zeros(3, dtype=int)
     with pytest.raises(StructureMismatchError, match="normalizations differ"):
         aligned_path(A, B, X, y, loss="ce", allow_structure_mismatch=True)
+
+
+# --- supports, costs, correspondence ------------------------------------------------------------
+from neuronid.numerics.correspondence import correspondence  # noqa: E402
+from neuronid.numerics.costs import cost_matrix, layer_costs  # noqa: E402
+from neuronid.numerics.supports import compute_support  # noqa: E402
+
+
+def test_costs_of_a_normalized_layer_are_the_identity_closed_form():
+    """THEORY N1: neuron i's function is its pre-activation z_i; the cost matrix equals that of
+    the same linear map with the identity activation, on the inputs the linear map receives."""
+    A = _net("layer", seed=8, sizes=(5, 7, 6, 3), activation="gelu")
+    X = np.random.default_rng(16).normal(size=(80, 5))
+    trace = A.forward(X, record=True)
+    for l in range(2):
+        lc = layer_costs(A, layer=l, trace=trace, tau=1.0)
+        la = A.layers[l]
+        # same support: the inputs layer l's linear map receives in A
+        sup = compute_support(trace.inputs[l], 1.0)
+        ref = cost_matrix(Layer(la.weight, la.bias, la.mask, la.fixed, "identity"), sup)
+        np.testing.assert_array_equal(np.isfinite(lc.K), np.isfinite(ref.K))
+        fin = np.isfinite(ref.K)
+        np.testing.assert_allclose(lc.K[fin], ref.K[fin], rtol=1e-12, atol=1e-12)
+        assert lc.eff.names == ("identity",) * la.shape[0]
+        assert "layer norm after the linear map" in lc.costs.semantics
+        np.testing.assert_array_equal(lc.support.xbar, sup.xbar)
+
+
+def test_correspondence_uses_pre_activations_of_normalized_layers():
+    A = _net("layer", seed=9)
+    perm = [np.array([2, 0, 1, 5, 3, 4]), np.array([4, 3, 2, 1, 0])]
+    B = permute_network(A, perm)
+    X = np.random.default_rng(17).normal(size=(50, 4))
+    for l in range(2):
+        c = correspondence(A, B, X, l)
+        assert c.perm.tolist() == np.argsort(perm[l]).tolist()
+        assert float(np.max(c.mismatch)) < 1e-12
+        assert any("pre-activations" in note for note in c.notes)
+    # the matching is on z, not on the outputs: a network whose norm differs only in beta
+    # has the same z, hence zero mismatch, although its outputs differ
+    shifted = Network([Layer(x.weight, x.bias, x.mask, x.fixed, x.activation,
+                             None if x.norm is None else Norm("layer", x.norm.eps, x.norm.weight, x.norm.bias + 1.0))
+                       for x in A.layers])
+    assert np.max(np.abs(shifted(X) - A(X))) > 1e-3
+    assert float(np.max(correspondence(A, shifted, X, 0).mismatch)) < 1e-12
