@@ -46,6 +46,11 @@ def register(sub) -> None:
         "--allow-structure-mismatch", action="store_true",
         help="interpolate effective weights even if masks or fixed parts differ",
     )
+    p.add_argument(
+        "--reset-bn", action="store_true",
+        help="recompute BatchNorm statistics on the data at every path point (as Git Re-Basin) instead of "
+             "interpolating them",
+    )
     add_activations_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
@@ -58,13 +63,18 @@ def run(args) -> int:
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")
     align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
-    X_align = load_align_data(args, (A, B), uses_data="activation" in align or args.repair)
+    X_align = load_align_data(args, (A, B), uses_data="activation" in align or args.repair or args.reset_bn)
     require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+    if args.reset_bn:
+        require(
+            any(n is not None and n.kind == "batch" for net in (A, B) for n in net.norms),
+            f"--reset-bn: neither {args.A} nor {args.B} has a BatchNorm layer (nothing to recompute)",
+        )
     pair = compare_pair(
         A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", align=align, steps=args.steps,
         X_align=X_align, similarity=args.similarity, restarts=args.restarts, seed=args.seed,
-        allow_structure_mismatch=args.allow_structure_mismatch, repair=args.repair,
+        allow_structure_mismatch=args.allow_structure_mismatch, repair=args.repair, reset_bn=args.reset_bn,
     )
     print(format_pairs([pair]), end="")
     out = pair.to_json()

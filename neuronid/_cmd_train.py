@@ -45,6 +45,12 @@ def register(sub) -> None:
     p.add_argument("--structure-seed", type=int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and minibatch order")
     p.add_argument("--init-std", type=float, help="normal initialization with this std (default: PyTorch-style uniform)")
+    p.add_argument(
+        "--norm", choices=["none", "layer", "batch"], default="none",
+        help="normalization after each hidden layer's linear map (THEORY N1): LayerNorm (gamma, beta trained) "
+             "or BatchNorm (not supported for training: refused)",
+    )
+    p.add_argument("--norm-eps", type=float, default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -133,7 +139,7 @@ def run_data(args) -> int:
 def build_network(args, d_in: int, d_out: int):
     sizes = [d_in, *args.hidden, d_out]
     kind = args.structure
-    common = dict(seed=args.seed, init_std=args.init_std)
+    common = dict(seed=args.seed, init_std=args.init_std, norm=args.norm, norm_eps=args.norm_eps)
     if kind == "standard":
         return STRUCTURES[kind](sizes, activation=args.activation, **common)
     if kind == "w-mlp":
@@ -155,6 +161,11 @@ def build_network(args, d_in: int, d_out: int):
 
 
 def run_train(args) -> int:
+    if args.norm == "batch":
+        raise InvalidOptionError(
+            "--norm batch: training with BatchNorm is not supported (it needs batch statistics and running-"
+            "statistic updates); use --norm layer, or train in PyTorch and import the network"
+        )
     if args.data:
         data = load_data(args.data)
         if args.save_data:
