@@ -887,15 +887,20 @@ def _reference_module(parsed: _Parsed, sd: dict):
 
     RefLinear = _ref_linear_class()
     if parsed.layout == "sequential":
+        # keys "net.0.weight": the Sequential sits at attribute path "net" (nested wrappers)
+        prefix = parsed.linears[0].name.rpartition(".")[0]
+        local = (lambda name: name.rpartition(".")[2]) if prefix else (lambda name: name)  # noqa: E731
         mods = OrderedDict()
         for l, lin in enumerate(parsed.linears):
-            mods[lin.name] = RefLinear(lin)
+            mods[local(lin.name)] = RefLinear(lin)
             if l < len(parsed.linears) - 1:
                 norm = parsed.norms[l]
                 if norm is not None:
-                    mods[norm.name if norm.name is not None else f"norm_{l}"] = _ref_norm(norm)
+                    mods[local(norm.name) if norm.name is not None else f"norm_{l}"] = _ref_norm(norm)
                 mods[f"act_{l}"] = _torch_activation(parsed.activations[l])
-        module = _NamedSequential(mods)
+        module = nn.Sequential(mods)
+        for part in reversed(prefix.split(".") if prefix else []):
+            module = _wrapper(part, module)
     else:
         module = _paper_module(parsed, RefLinear)
     state = {k: torch.as_tensor(np.asarray(v, dtype=np.float64) if np.asarray(v).dtype.kind == "f" else np.asarray(v))
@@ -911,10 +916,17 @@ def _reference_module(parsed: _Parsed, sd: dict):
     return module.eval()
 
 
-def _NamedSequential(mods):
+def _wrapper(name: str, child):
+    """A module whose only submodule ``name`` is ``child`` (forward passes through)."""
     import torch.nn as nn
 
-    return nn.Sequential(mods)
+    class _Wrap(nn.Module):
+        def forward(self, x):
+            return getattr(self, name)(x)
+
+    wrap = _Wrap()
+    wrap.add_module(name, child)
+    return wrap
 
 
 def _paper_module(parsed: _Parsed, RefLinear):

@@ -257,3 +257,33 @@ def test_import_bad_input(tmp_path, capsys, make, flags, fragment):
     assert code == 2
     assert fragment in err and err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+def test_import_self_check_failure_exits_2_naming_the_layer(tmp_path, capsys, monkeypatch):
+    """A conversion bug (simulated: the W-asymmetric fixed part dropped) is caught by the
+    self-check: exit 2, one line naming the first module that differs."""
+    from neuronid.numerics import torch_convert as tc
+
+    model = make_model("paper-w", 0).eval()
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    original = tc._Linear.effective
+
+    def buggy(self):
+        mask, fixed = original(self)
+        return mask, None if self.kind == "w-asym" else fixed
+
+    monkeypatch.setattr(tc._Linear, "effective", buggy)
+    code, _, err = run_cli(["import", tmp_path / "w.pt", "--out", tmp_path / "w.npz", "--layout", "paper",
+                            "--activation", "gelu", "--mask-constant", "1,1,0.5"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "self-check failed at lins.0 (Linear)" in err
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_public_api():
+    import neuronid as nid
+    from neuronid.numerics import torch_convert
+
+    assert nid.from_torch is torch_convert.from_torch and nid.to_torch is torch_convert.to_torch
+    net = nid.from_torch(make_model("gelu", 0).eval())
+    assert net.activations == ["gelu"]

@@ -140,3 +140,23 @@ def test_repair_lowers_barrier_of_trained_aligned_pair():
     rep = repaired_path(nets[0], al.network, test.X, test.y, X_align=data.X, loss="ce")
     print(f"aligned B_lerp {plain.B_lerp:.4g} -> repaired {rep.B_lerp:.4g}")
     assert rep.B_lerp < plain.B_lerp
+
+
+def test_sympy_folding_algebra():
+    """N3's algebra, symbolically: the correction u' = r u + c folded into (W, b) or
+    (gamma, beta) gives the same u', and u' has mean mu* and std sigma* when
+    r = sigma*/s, c = mu* - r m (s > 0)."""
+    import sympy as sp
+
+    w1, w2, x1, x2, b, g, be, nhat, m, s, mu, sig = sp.symbols("w1 w2 x1 x2 b gamma beta nhat m s mu sigma",
+                                                                real=True)
+    s, sig = sp.symbols("s sigma", positive=True)
+    r = sig / s
+    c = mu - r * m
+    z = w1 * x1 + w2 * x2 + b
+    assert sp.simplify((r * w1 * x1 + r * w2 * x2 + (r * b + c)) - (r * z + c)) == 0  # no norm: fold into W, b
+    u = g * nhat + be
+    assert sp.simplify(((r * g) * nhat + (r * be + c)) - (r * u + c)) == 0  # norm: fold into gamma, beta
+    # statistics of an affine map of u: mean r m + c = mu*, std |r| s = sigma*
+    assert sp.simplify(r * m + c - mu) == 0
+    assert sp.simplify(sp.Abs(r) * s - sig) == 0
