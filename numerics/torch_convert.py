@@ -60,6 +60,7 @@ import numpy as np
 from neuronid.errors import FileFormatError, InvalidNetworkError, InvalidOptionError, UnsafeFileError
 
 from .activations import parse_activation
+from .io import _check_exists, _read_npz
 from .network import Layer, Network, Norm
 
 __all__ = [
@@ -179,8 +180,6 @@ def read_state_dict(path) -> tuple[dict[str, np.ndarray], dict]:
     ``.safetensors`` and ``.npz`` need no torch; ``.pt``/``.pth`` are loaded with
     ``torch.load(weights_only=True)`` only. Floating tensors become float64.
     """
-    from .io import _check_exists, _read_npz  # the one npz reader (allow_pickle=False)
-
     path = _check_exists(path)
     suffix = path.suffix.lower()
     meta: dict = {}
@@ -463,8 +462,6 @@ def read_config(config) -> dict:
     source = "config"
     if isinstance(config, (str, Path)):
         source = str(config)
-        from .io import _check_exists  # the one file-existence check
-
         path = _check_exists(config)
         try:
             import yaml  # optional dependency: only --config needs it
