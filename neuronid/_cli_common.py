@@ -77,17 +77,22 @@ def _load_inputs(path, nets, what):
     return data.X
 
 
-def load_align_data(args, nets, *, uses_data: bool = True):
-    """``X`` of ``--align-data``, or ``None`` (then the evaluation data is used, and a
-    one-line note on stderr says so when something is matched on data)."""
+def load_align_data(args, nets):
+    """``X`` of ``--align-data``, or ``None`` (then the evaluation data is used; call
+    :func:`note_shared_data` after the results)."""
     if getattr(args, "align_data", None):
         return _load_inputs(args.align_data, nets, "--align-data")
-    if uses_data:
+    return None
+
+
+def note_shared_data(args, *, uses_data: bool = True) -> None:
+    """One line on stderr when neurons were matched on the evaluation data (printed
+    after the results, so that an error stays the only line on failure)."""
+    if uses_data and not getattr(args, "align_data", None):
         sys.stderr.write(
             f"note: matching and evaluation share data ({args.data}); pass --align-data TRAIN.npz to match "
             "neurons on training data\n"
         )
-    return None
 
 
 def load_support_data(args, nets):
@@ -123,6 +128,7 @@ __all__ = [
     "add_align_data_option",
     "load_align_data",
     "load_support_data",
+    "note_shared_data",
     "load_networks",
     "load_data",
     "maybe_write_json",

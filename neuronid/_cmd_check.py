@@ -14,6 +14,7 @@ from neuronid._cli_common import (
     add_activations_option,
     add_align_data_option,
     load_align_data,
+    note_shared_data,
     load_support_data,
     add_json_option,
     load_data,
@@ -104,4 +105,6 @@ def run(args) -> int:
             files = result.write(args.out)
             print(f"wrote {len(files)} files to {args.out}/ (report.md, report.json, plots)")
     maybe_write_json(args, report)
+    if args.A is not None:
+        note_shared_data(args)
     return 0

@@ -6,6 +6,7 @@ from neuronid._cli_common import (
     add_activations_option,
     add_align_data_option,
     load_align_data,
+    note_shared_data,
     add_json_option,
     load_data,
     load_networks,
@@ -63,7 +64,6 @@ def run(args) -> int:
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")
     align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
-    X_align = load_align_data(args, (A, B), uses_data="activation" in align or args.repair or args.reset_bn)
     require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
     if args.reset_bn:
@@ -71,6 +71,7 @@ def run(args) -> int:
             any(n is not None and n.kind == "batch" for net in (A, B) for n in net.norms),
             f"--reset-bn: neither {args.A} nor {args.B} has a BatchNorm layer (nothing to recompute)",
         )
+    X_align = load_align_data(args, (A, B))
     pair = compare_pair(
         A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", align=align, steps=args.steps,
         X_align=X_align, similarity=args.similarity, restarts=args.restarts, seed=args.seed,
@@ -81,4 +82,5 @@ def run(args) -> int:
     out["data"] = args.data
     out["align_data"] = args.align_data or args.data
     maybe_write_json(args, out)
+    note_shared_data(args, uses_data="activation" in align or args.repair or args.reset_bn)
     return 0
