@@ -46,6 +46,8 @@ def test_check_runs_end_to_end_on_layer_norm_pair(layer_norm_pair, capsys, tmp_p
                               "--out", tmp_path, "--quiet"], capsys)
     assert code == 0, err
     assert "Traceback" not in err
+    assert "T4 certificate: unsupported: normalization layer" in out
+    assert "unsupported: normalization layer" in (tmp_path / "report.md").read_text()
     report = json.loads((tmp_path / "report.json").read_text())
     assert not report["violations"]
     by_id = {}

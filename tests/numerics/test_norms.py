@@ -569,3 +569,17 @@ def test_correspondence_uses_pre_activations_of_normalized_layers():
                        for x in A.layers])
     assert np.max(np.abs(shifted(X) - A(X))) > 1e-3
     assert float(np.max(correspondence(A, shifted, X, 0).mismatch)) < 1e-12
+
+
+# --- certificate --------------------------------------------------------------------------------
+def test_certificate_unsupported_for_normalization_layers():
+    from neuronid.numerics.certificate import UNSUPPORTED_NORM, certificate, certified_barriers
+
+    A, B = _net("layer", seed=1), _net("layer", seed=2)
+    X, y = np.random.default_rng(18).normal(size=(30, 4)), np.arange(30) % 3
+    cert = certificate(A, B, X)
+    assert cert.status == UNSUPPORTED_NORM == "unsupported: normalization layer" and not cert.ok
+    assert "layer 0: layer norm" in cert.reason and cert.rho == np.inf
+    out = certified_barriers(A, B, X, y, loss="ce")
+    assert out["status"] == UNSUPPORTED_NORM and out["bound"]["B_lerp"] is None
+    assert out["measured"]["B_lerp"] == linear_path(A, B, X, y, loss="ce").B_lerp  # the path is still measured
