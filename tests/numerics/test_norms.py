@@ -583,3 +583,26 @@ def test_certificate_unsupported_for_normalization_layers():
     out = certified_barriers(A, B, X, y, loss="ce")
     assert out["status"] == UNSUPPORTED_NORM and out["bound"]["B_lerp"] is None
     assert out["measured"]["B_lerp"] == linear_path(A, B, X, y, loss="ce").B_lerp  # the path is still measured
+
+
+# --- property: permutations with norms ----------------------------------------------------------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(
+    widths=st.lists(st.integers(2, 7), min_size=1, max_size=3),
+    kind=st.sampled_from(["layer", "batch"]),
+    activation=st.sampled_from(["gelu", "tanh", "relu"]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_permutations_preserve_function_and_weight_matching_recovers_them(widths, kind, activation, seed):
+    A = _net(kind, seed=seed, sizes=[3, *widths, 2], activation=activation)
+    rng = np.random.default_rng(seed)
+    perms = [rng.permutation(w) for w in widths]
+    B = permute_network(A, perms)
+    X, y = rng.normal(size=(25, 3)), rng.integers(0, 2, size=25)
+    scale = max(1.0, float(np.max(np.abs(A(X)))))
+    assert float(np.max(np.abs(A(X) - B(X)))) <= 1e-12 * scale
+    path, al = aligned_path(A, B, X, y, method="weight", loss="ce", allow_structure_mismatch=True, steps=5)
+    assert abs(path.B_lerp) <= 1e-9 and np.ptp(path.loss) <= 1e-9
