@@ -606,3 +606,10 @@ def test_random_permutations_preserve_function_and_weight_matching_recovers_them
     assert float(np.max(np.abs(A(X) - B(X)))) <= 1e-12 * scale
     path, al = aligned_path(A, B, X, y, method="weight", loss="ce", allow_structure_mismatch=True, steps=5)
     assert abs(path.B_lerp) <= 1e-9 and np.ptp(path.loss) <= 1e-9
+
+
+def test_explicit_activations_keep_the_files_norms(tmp_path):
+    net = _net("layer", seed=10)
+    save_network(net, tmp_path / "n.safetensors")
+    back = load_network(tmp_path / "n.safetensors", activations=["tanh", "tanh"])
+    assert back.activations == ["tanh", "tanh"] and [n.kind for n in back.norms] == ["layer", "layer"]
