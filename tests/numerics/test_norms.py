@@ -613,3 +613,14 @@ def test_explicit_activations_keep_the_files_norms(tmp_path):
     save_network(net, tmp_path / "n.safetensors")
     back = load_network(tmp_path / "n.safetensors", activations=["tanh", "tanh"])
     assert back.activations == ["tanh", "tanh"] and [n.kind for n in back.norms] == ["layer", "layer"]
+
+
+@pytest.mark.parametrize("name", ["neuronid.numerics.network", "neuronid.numerics.io", "neuronid.numerics.paths",
+                                  "neuronid.numerics.alignment", "neuronid.numerics.structures",
+                                  "neuronid.proofs_checks.normalization_checks", "neuronid.theory.normalization"])
+def test_doctests_of_the_touched_modules(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
