@@ -140,7 +140,9 @@ def _groups(A: Network, B: Network) -> list:
         raise StructureMismatchError(f"cannot align networks of different sizes: {A.sizes} vs {B.sizes}")
     for l, (na, nb) in enumerate(zip(A.norms, B.norms)):
         if (na is None) != (nb is None) or (na is not None and not na.same_structure(nb)):
-            raise StructureMismatchError(f"layer {l}: cannot align networks whose normalizations differ ({na!r} vs {nb!r})")
+            raise StructureMismatchError(
+                f"layer {l}: cannot align networks whose normalizations differ ({na!r} vs {nb!r})"
+            )
     out = []
     for l, (la, lb) in enumerate(zip(A.layers[:-1], B.layers[:-1])):
         names_a, names_b = np.array(la.names, dtype=object), np.array(lb.names, dtype=object)

@@ -215,7 +215,9 @@ def _parse_norms(path, meta: dict) -> list:
     """Validate the ``"norms"`` metadata entry: a list of ``null`` or norm descriptions."""
     norms = meta["norms"]
     if not isinstance(norms, list):
-        raise FileFormatError(f"{path}: metadata 'norms' must be a list (one entry per hidden layer), found {type(norms).__name__}")
+        raise FileFormatError(
+            f"{path}: metadata 'norms' must be a list (one entry per hidden layer), found {type(norms).__name__}"
+        )
     out = []
     for l, entry in enumerate(norms):
         if entry is None:
@@ -230,7 +232,9 @@ def _parse_norms(path, meta: dict) -> list:
             raise FileFormatError(f"{where}: 'kind' must be 'layer' or 'batch', found {kind!r}")
         unknown = sorted(set(entry) - allowed[kind])
         if unknown:
-            raise FileFormatError(f"{where}: unknown keys {unknown} for kind {kind!r} (expected {sorted(allowed[kind])})")
+            raise FileFormatError(
+                f"{where}: unknown keys {unknown} for kind {kind!r} (expected {sorted(allowed[kind])})"
+            )
         eps = entry.get("eps")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not np.isfinite(eps) or eps < 0:
             raise FileFormatError(f"{where}: 'eps' must be a finite number >= 0, found {eps!r}")

@@ -47,6 +47,11 @@ class Norm:
         norm always carries them (``None`` means ones / zeros).
     running_mean, running_var : batch norm only, shape ``(m,)`` (``var >= 0``).
     size : ``m``, needed when every array is ``None``.
+
+    >>> Norm("layer", 0.0, size=3).apply(np.array([[1.0, 2.0, 3.0]])).round(4).tolist()
+    [[-1.2247, 0.0, 1.2247]]
+    >>> Norm("batch", 0.0, running_mean=np.zeros(2), running_var=np.full(2, 4.0)).apply(np.ones((1, 2))).tolist()
+    [[0.5, 0.5]]
     """
 
     __slots__ = ("kind", "eps", "weight", "bias", "running_mean", "running_var", "size")

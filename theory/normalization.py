@@ -24,6 +24,10 @@ For ``c > 0`` the map ``(W, b) -> (c W, c b)`` of the layer's linear part sends 
   point of the path computes the same function (the other layers are not touched), so
   the path has no barrier, unlike ReLU rescaling (P6).
 
+N1's permutation step is checked too (:func:`n1_permutation_equivariance`, not a
+registry item): permuting a layer's neurons together with ``gamma, beta`` permutes
+LayerNorm's output the same way (mean and variance are symmetric in the neurons).
+
 Every obligation returns ``(verified, detail)`` and takes its constants as keyword
 arguments, so tests can pass a wrong one and watch the same check reject it.
 
@@ -33,11 +37,13 @@ True
 
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
 
 from .obligations import Check, zero
 
-__all__ = ["N2_OBLIGATIONS", "layer_norm", "eps_factor"]
+__all__ = ["N2_OBLIGATIONS", "layer_norm", "eps_factor", "n1_permutation_equivariance"]
 
 _M = 3  # neurons of the symbolic instance
 _D = 2  # inputs of the symbolic instance
@@ -154,6 +160,24 @@ def n2_flat_path(eps: sp.Expr = sp.Integer(0)) -> Check:
     ok = path_ok and zero(sp.simplify(diff))
     return (ok, "LayerNorm(z_t) = LayerNorm(z) for all t in [0, 1] (eps = 0)" if ok
             else f"LayerNorm(s z) != LayerNorm(z) with eps = {eps}")
+
+
+def n1_permutation_equivariance(permute_gamma: bool = True) -> Check:
+    """THEORY N1 / D6: LayerNorm(P z; P gamma, P beta) = P LayerNorm(z; gamma, beta) for every
+    permutation P (all 3! permutations of m = 3 neurons, eps a free symbol); hence the
+    permuted network computes the same function. ``permute_gamma=False`` (forgetting to
+    move gamma, beta) must fail."""
+    z = _zs()
+    gamma = sp.Matrix(sp.symbols(f"gamma1:{_M + 1}", real=True))
+    beta = sp.Matrix(sp.symbols(f"beta1:{_M + 1}", real=True))
+    eps = sp.Symbol("eps", positive=True)
+    ok = True
+    for p in itertools.permutations(range(_M)):
+        P = sp.Matrix(_M, _M, lambda i, j: 1 if p[i] == j else 0)
+        g, b = (P * gamma, P * beta) if permute_gamma else (gamma, beta)
+        ok = ok and zero(sp.simplify(layer_norm(P * z, g, b, eps) - P * layer_norm(z, gamma, beta, eps)))
+    return (ok, "LayerNorm is permutation-equivariant (gamma, beta permuted with the neurons)" if ok
+            else "LayerNorm(Pz) != P LayerNorm(z) for some permutation")
 
 
 #: (name, check) pairs of N2, in the format of :data:`neuronid.theory.obligations.OBLIGATIONS`

@@ -46,6 +46,8 @@ def test_check_runs_end_to_end_on_layer_norm_pair(layer_norm_pair, capsys, tmp_p
                               "--out", tmp_path, "--quiet"], capsys)
     assert code == 0, err
     assert "Traceback" not in err
+    assert "T4 certificate: unsupported: normalization layer" in out
+    assert "unsupported: normalization layer" in (tmp_path / "report.md").read_text()
     report = json.loads((tmp_path / "report.json").read_text())
     assert not report["violations"]
     by_id = {}
@@ -130,3 +132,18 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_bad_norm_file_exits_2_naming_file_tensor_layer(batch_norm_pair, capsys, tmp_path):
+    from neuronid.numerics.io import network_metadata, network_tensors
+
+    net = load_network(batch_norm_pair / "ln.safetensors")
+    tensors = network_tensors(net)
+    tensors["layers.1.norm.weight"] = np.ones(9)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, metadata=np.array(json.dumps(network_metadata(net))), **tensors)
+    code = main(["lmc", str(bad), str(batch_norm_pair / "ln.safetensors"), "--data", str(batch_norm_pair / "data.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    for fragment in ("bad.npz", "'layers.1.norm.weight'", "must have shape (8,)", "found (9,)"):
+        assert fragment in err, err

@@ -569,3 +569,58 @@ def test_correspondence_uses_pre_activations_of_normalized_layers():
                        for x in A.layers])
     assert np.max(np.abs(shifted(X) - A(X))) > 1e-3
     assert float(np.max(correspondence(A, shifted, X, 0).mismatch)) < 1e-12
+
+
+# --- certificate --------------------------------------------------------------------------------
+def test_certificate_unsupported_for_normalization_layers():
+    from neuronid.numerics.certificate import UNSUPPORTED_NORM, certificate, certified_barriers
+
+    A, B = _net("layer", seed=1), _net("layer", seed=2)
+    X, y = np.random.default_rng(18).normal(size=(30, 4)), np.arange(30) % 3
+    cert = certificate(A, B, X)
+    assert cert.status == UNSUPPORTED_NORM == "unsupported: normalization layer" and not cert.ok
+    assert "layer 0: layer norm" in cert.reason and cert.rho == np.inf
+    out = certified_barriers(A, B, X, y, loss="ce")
+    assert out["status"] == UNSUPPORTED_NORM and out["bound"]["B_lerp"] is None
+    assert out["measured"]["B_lerp"] == linear_path(A, B, X, y, loss="ce").B_lerp  # the path is still measured
+
+
+# --- property: permutations with norms ----------------------------------------------------------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(
+    widths=st.lists(st.integers(2, 7), min_size=1, max_size=3),
+    kind=st.sampled_from(["layer", "batch"]),
+    activation=st.sampled_from(["gelu", "tanh", "relu"]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_permutations_preserve_function_and_weight_matching_recovers_them(widths, kind, activation, seed):
+    A = _net(kind, seed=seed, sizes=[3, *widths, 2], activation=activation)
+    rng = np.random.default_rng(seed)
+    perms = [rng.permutation(w) for w in widths]
+    B = permute_network(A, perms)
+    X, y = rng.normal(size=(25, 3)), rng.integers(0, 2, size=25)
+    scale = max(1.0, float(np.max(np.abs(A(X)))))
+    assert float(np.max(np.abs(A(X) - B(X)))) <= 1e-12 * scale
+    path, al = aligned_path(A, B, X, y, method="weight", loss="ce", allow_structure_mismatch=True, steps=5)
+    assert abs(path.B_lerp) <= 1e-9 and np.ptp(path.loss) <= 1e-9
+
+
+def test_explicit_activations_keep_the_files_norms(tmp_path):
+    net = _net("layer", seed=10)
+    save_network(net, tmp_path / "n.safetensors")
+    back = load_network(tmp_path / "n.safetensors", activations=["tanh", "tanh"])
+    assert back.activations == ["tanh", "tanh"] and [n.kind for n in back.norms] == ["layer", "layer"]
+
+
+@pytest.mark.parametrize("name", ["neuronid.numerics.network", "neuronid.numerics.io", "neuronid.numerics.paths",
+                                  "neuronid.numerics.alignment", "neuronid.numerics.structures",
+                                  "neuronid.proofs_checks.normalization_checks", "neuronid.theory.normalization"])
+def test_doctests_of_the_touched_modules(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

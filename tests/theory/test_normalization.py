@@ -49,3 +49,9 @@ def test_registered():
     assert out["all_hold"] is True and out["conclusion"].status == "holds"
     out = r.evaluate({"scale_c": 2.0, "norm_eps": 1e-5, "max_barrier": 1e-9, "tol": 1e-12})
     assert out["all_hold"] is False and out["conclusion"].status == "fails"
+
+
+def test_n1_permutation_equivariance():
+    ok, detail = N.n1_permutation_equivariance()
+    assert ok, detail
+    assert not N.n1_permutation_equivariance(permute_gamma=False)[0]
