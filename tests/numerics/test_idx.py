@@ -126,3 +126,11 @@ def test_read_idx_roundtrip_types(tmp_path):
     assert np.array_equal(read_idx(tmp_path / "a.gz"), IMAGES[:2])
     with gzip.open(tmp_path / "a.gz", "rb") as fh:
         assert fh.read(4) == b"\x00\x00\x08\x03"
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("neuronid.numerics.idx"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -160,3 +160,11 @@ def test_sympy_folding_algebra():
     # statistics of an affine map of u: mean r m + c = mu*, std |r| s = sigma*
     assert sp.simplify(r * m + c - mu) == 0
     assert sp.simplify(sp.Abs(r) * s - sig) == 0
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("neuronid.numerics.repair"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -351,3 +351,11 @@ def test_state_dict_parsing_without_torch(tmp_path, monkeypatch):
         read_state_dict(tmp_path / "m.pt")
     with pytest.raises(ImportError):
         to_torch(net)
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("neuronid.numerics.torch_convert"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
