@@ -154,7 +154,13 @@ def test_export_round_trip(data, capsys, tmp_path):
     d, X, y = data
     model = trained("gelu-ln", 0, X, y)
     torch.save(model.state_dict(), tmp_path / "m.pt")
-    assert run_cli(["import", tmp_path / "m.pt", "--out", tmp_path / "m.npz", "--activation", "gelu"], capsys)[0] == 0
+    assert run_cli(["import", tmp_path / "m.pt", "--out", tmp_path / "m.npz", "--activation", "gelu",
+                    "--json", tmp_path / "i.json"], capsys)[0] == 0
+    info = json.loads((tmp_path / "i.json").read_text())
+    assert info["sizes"] == [D_IN, 10, 8, N_OUT] and info["activations"] == ["gelu", "gelu"]
+    assert info["norms"][0] == {"kind": "layer", "eps": 1e-5, "affine": True}
+    assert info["self_check"]["max_relative_difference"] <= 1e-12
+    assert info["modules"][0] == "0: Linear(6, 10)" and info["modules"][3] == "4: Linear(10, 8)"
     reference = copy.deepcopy(model).double()(torch.as_tensor(X)).detach().numpy()
     for out_name in ("e.safetensors", "e.pt"):
         code, out, err = run_cli(["export", tmp_path / "m.npz", "--out", tmp_path / out_name,
