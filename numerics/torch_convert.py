@@ -1148,6 +1148,12 @@ def from_torch(module_or_state_dict, *, layout: str = "sequential", activation=N
         report["modules"] = parsed.describe()
         report["mask_constants"] = {lin.name: lin.mask_constant for lin in parsed.linears
                                     if lin.mask_constant is not None}
+    no_module = [a for a in parsed.activations if parse_activation(a).code < 0]
+    if check and no_module and user_module is None:
+        check = False
+        if report is not None:
+            report["self_check"] = None
+            report["self_check_reason"] = f"activation {no_module[0]!r} has no torch module to compare with"
     if check:
         if _torch_available():
             sd_np = {str(k): _to_numpy(str(k), v, source) for k, v in _unwrap_checkpoint(sd, source).items()}

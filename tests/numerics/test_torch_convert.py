@@ -359,3 +359,11 @@ def test_doctests():
 
     result = doctest.testmod(importlib.import_module("neuronid.numerics.torch_convert"), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_sympy_activation_skips_self_check_and_to_torch_refuses():
+    report = {}
+    net = from_torch(_sd(), activation="sympy:z*tanh(z)", report=report)
+    assert report["self_check"] is None and "no torch module" in report["self_check_reason"]
+    with pytest.raises(InvalidNetworkError, match="no torch module"):
+        to_torch(net)
