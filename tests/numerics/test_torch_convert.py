@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -367,3 +369,47 @@ def test_sympy_activation_skips_self_check_and_to_torch_refuses():
     assert report["self_check"] is None and "no torch module" in report["self_check_reason"]
     with pytest.raises(InvalidNetworkError, match="no torch module"):
         to_torch(net)
+
+
+_ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "silu": nn.SiLU,
+         "elu:0.5": lambda: nn.ELU(alpha=0.5), "leaky_relu:0.2": lambda: nn.LeakyReLU(0.2)}
+
+
+@st.composite
+def _sequentials(draw):
+    widths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    d_in, d_out = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    act = draw(st.sampled_from(sorted(_ACTS)))
+    norm = draw(st.sampled_from(["none", "layer", "batch"]))
+    seed = draw(st.integers(0, 10_000))
+    torch.manual_seed(seed)
+    mods, prev = [], d_in
+    for m in widths:
+        mods.append(nn.Linear(prev, m))
+        if norm == "layer":
+            mods.append(nn.LayerNorm(m))
+        elif norm == "batch":
+            bn = nn.BatchNorm1d(m)
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.2, 3.0)
+            mods.append(bn)
+        mods.append(_ACTS[act]())
+        prev = m
+    mods.append(nn.Linear(prev, d_out))
+    model = nn.Sequential(*mods).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model, d_in
+
+
+@given(case=_sequentials())
+def test_property_sequential_round_trip(case):
+    """Any nn.Sequential of Linear / norm / activation modules: from_torch reproduces it
+    (the self-check passes) and to_torch gives it back."""
+    model, d_in = case
+    Xr = np.random.default_rng(0).normal(size=(16, d_in))
+    net = from_torch(model)
+    assert_close(net.forward(Xr), torch_logits(model, Xr))
+    with torch.no_grad():
+        assert_close(to_torch(net)(torch.as_tensor(Xr)).numpy(), torch_logits(model, Xr))
