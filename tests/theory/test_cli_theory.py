@@ -88,8 +88,8 @@ def test_python_m_results():
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     n_proofs, n_ok = last.split(" items: ")[1].split(";")[0].split(" proofs, ")
-    assert last.startswith("20 items") and n_ok.split()[0] == n_proofs
+    assert last.startswith("21 items") and n_ok.split()[0] == n_proofs  # D1-D7, P1-P6, T1-T4, E1-E3, N2
     assert "sanity identities" in last and "not counted as proofs" in last
     assert "\n    sanity identity  zero_barrier" in proc.stdout  # listed apart from the proofs
-    for rid in ("D1", "D7", "P1", "P6", "T1", "T4", "E3"):
+    for rid in ("D1", "D7", "P1", "P6", "T1", "T4", "E3", "N2"):
         assert f"\n{rid} " in "\n" + proc.stdout
