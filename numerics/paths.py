@@ -25,8 +25,9 @@ Numerics. The path is evaluated in float64 (checks rely on it): one validation a
 boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exactly
 ``W_A`` at ``t = 0`` and ``W_B`` at ``t = 1``; exactly ``W_A`` everywhere when
 ``W_A == W_B``) are written into preallocated buffers, each layer is one BLAS product
-``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``, and
-the samples are processed in row blocks so memory stays bounded.
+``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``
+(row-parallel for blocks of at least ``PARALLEL_MIN_ELEMENTS`` entries, bitwise the
+serial values), and the samples are processed in row blocks so memory stays bounded.
 
 Example
 -------
