@@ -18,6 +18,7 @@ array([-0.1,  2. ])
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -249,9 +250,17 @@ def derivative_columns_parallel(Z, codes, params, out):
     return out
 
 
+def use_parallel_kernels(size: int) -> bool:
+    """Whether an elementwise pass over ``size`` entries should use the row-parallel
+    kernels: from :data:`PARALLEL_MIN_ELEMENTS` entries, and only from the main thread
+    (numba's workqueue threading layer, the fallback where neither TBB nor OpenMP is
+    available, aborts on parallel launches from several threads at once)."""
+    return size >= PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()
+
+
 def _columns_kernels(Z):
     """The (per-neuron, uniform) activation kernels for an array of this size."""
-    if Z.size >= PARALLEL_MIN_ELEMENTS:
+    if use_parallel_kernels(Z.size):
         return activate_columns_parallel, activate_columns_uniform_parallel
     return activate_columns, activate_columns_uniform
 
@@ -325,6 +334,6 @@ def apply_activation_derivative(spec: str, z: np.ndarray) -> np.ndarray:
         from neuronid.theory.activations import get_activation
 
         return np.asarray(get_activation(act.name).derivative_numpy(z), dtype=np.float64)
-    kernel = derivative_columns_parallel if flat.size >= PARALLEL_MIN_ELEMENTS else derivative_columns
+    kernel = derivative_columns_parallel if use_parallel_kernels(flat.size) else derivative_columns
     out = kernel(flat, np.array([act.code]), np.array([act.param]), np.empty_like(flat))
     return out.reshape(z.shape)

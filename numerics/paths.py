@@ -26,8 +26,8 @@ boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exa
 ``W_A`` at ``t = 0`` and ``W_B`` at ``t = 1``; exactly ``W_A`` everywhere when
 ``W_A == W_B``) are written into preallocated buffers, each layer is one BLAS product
 ``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``
-(row-parallel for blocks of at least ``PARALLEL_MIN_ELEMENTS`` entries, bitwise the
-serial values), and the samples are processed in row blocks so memory stays bounded.
+(row-parallel for large blocks, :func:`~.activations.use_parallel_kernels`; bitwise
+the serial values), and the samples are processed in row blocks so memory stays bounded.
 
 Example
 -------
@@ -55,8 +55,8 @@ from numba import njit, prange
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
-from ._config import JIT, PARALLEL_JIT, PARALLEL_MIN_ELEMENTS
-from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer
+from ._config import JIT, PARALLEL_JIT
+from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer, use_parallel_kernels
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, check_inputs
 
@@ -441,7 +441,7 @@ def _bias_activation(plan, Z, b):
     """``Z = sigma(Z + b)`` in place by the layer's plan; large blocks run row-parallel
     (bitwise the same values as the serial kernels)."""
     kind = plan[0]
-    big = Z.size >= PARALLEL_MIN_ELEMENTS
+    big = use_parallel_kernels(Z.size)
     if kind == "uniform":
         (_bias_act_uniform_parallel if big else _bias_act_uniform)(Z, b, plan[1], plan[2])
     elif kind == "columns":

@@ -7,6 +7,8 @@ activation, on arrays above :data:`PARALLEL_MIN_ELEMENTS` (where callers use the
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -75,9 +77,27 @@ def test_path_parallel_kernels_match_serial(build, monkeypatch):
     X = np.random.default_rng(0).normal(size=(400, 6))
     outs = []
     for threshold in (PARALLEL_MIN_ELEMENTS, 10**12):  # parallel (400 x 300 elements), then serial
-        monkeypatch.setattr(paths, "PARALLEL_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(act, "PARALLEL_MIN_ELEMENTS", threshold)
+        assert act.use_parallel_kernels(400 * 300) == (threshold == PARALLEL_MIN_ELEMENTS)
         ev = paths._PathEvaluator(A, B, X)
         ev.set_t(0.3)
         outs.append(np.concatenate([F.copy() for _, _, F in ev.blocks()]))
     assert 400 * 300 >= PARALLEL_MIN_ELEMENTS
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_worker_threads_use_the_serial_kernels():
+    """Only the main thread launches parallel kernels (the workqueue layer aborts on
+    concurrent launches); a worker thread gets the serial kernels and the same values."""
+    Z = _z(4)
+    seen = {}
+
+    def work():
+        seen["parallel"] = act.use_parallel_kernels(Z.size)
+        seen["out"] = act.apply_activation("gelu", Z)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert act.use_parallel_kernels(Z.size) and seen["parallel"] is False
+    assert np.array_equal(seen["out"], act.apply_activation("gelu", Z))
