@@ -803,7 +803,7 @@ def _full_rank_out(W, Mk, F, D, counts, range_rtol):
 _PAIR_UNCHANGED, _PAIR_SHIFT, _PAIR_WOODBURY, _PAIR_DIRECT = range(4)
 
 
-@njit(**JIT)
+@njit(error_model="numpy", **JIT)  # IEEE division: det = 0 gives inf/nan (then a direct recomputation)
 def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, range_rtol, woodbury_tol, well,
                        D, status):
     """Add next-layer neuron ``q``'s contribution to ``D[i, j]`` for every pair ``i < j``

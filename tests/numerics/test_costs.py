@@ -362,3 +362,16 @@ def test_pair_kernels_reject_mismatched_shapes(A, V):
     for fn in (pair_difference_dots, squared_center_distances):
         with pytest.raises(InvalidDataError, match="must be equal"):
             fn(A, V)
+
+
+def test_swap_pairs_kernel_singular_capacitance_goes_direct():
+    """A singular Woodbury capacitance (det = 0 exactly) must not raise inside the numba
+    kernel (IEEE division, as the former array code): the pair is recomputed directly."""
+    from neuronid.numerics.costs import _PAIR_DIRECT, _swap_pairs_kernel
+
+    mk, f = np.array([1.0, 0.0]), np.zeros(2)
+    G = np.array([[1.0, 0.0], [0.0, 0.0]])  # C11 = 1/dm + G11 = 1, C22 = -1/dm + G00 = 0, G01 = 0: det = 0
+    D, status = np.zeros((2, 2)), np.zeros((2, 2), dtype=np.int8)
+    n_direct = _swap_pairs_kernel(mk, f, 0.0, np.zeros(2), G, np.zeros((2, 0)), True, 1.0, 1.0, np.ones(2),
+                                  1e-8, 1e-3, True, D, status)
+    assert n_direct == 1 and status[0, 1] == _PAIR_DIRECT and D[0, 1] == 0.0
