@@ -803,7 +803,7 @@ def _full_rank_out(W, Mk, F, D, counts, range_rtol):
 _PAIR_UNCHANGED, _PAIR_SHIFT, _PAIR_WOODBURY, _PAIR_DIRECT = range(4)
 
 
-@njit(error_model="numpy", **JIT)  # IEEE division: det = 0 gives inf/nan (then a direct recomputation)
+@njit(**JIT)
 def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, range_rtol, woodbury_tol, well,
                        D, status):
     """Add next-layer neuron ``q``'s contribution to ``D[i, j]`` for every pair ``i < j``
@@ -845,6 +845,10 @@ def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, ra
                 C11 = inv_dm + G[j, j]
                 C22 = -inv_dm + G[i, i]
                 det = C11 * C22 - g_ij * g_ij
+                if det == 0.0:  # singular capacitance (the array code got inf/nan here): recompute directly
+                    status[i, j] = _PAIR_DIRECT
+                    n_direct += 1
+                    continue
                 b1 = y[j] - df * (G[j, j] - g_ij)
                 b2 = y[i] - df * (g_ij - G[i, i])
                 quad = (C22 * (b1 * b1) - 2.0 * g_ij * b1 * b2 + C11 * (b2 * b2)) / det
