@@ -40,6 +40,7 @@ _LAZY = {
     # networks and files
     "Network": "neuronid.numerics.network",
     "Layer": "neuronid.numerics.network",
+    "Norm": "neuronid.numerics.network",
     "load_network": "neuronid.numerics.io",
     "save_network": "neuronid.numerics.io",
     "load_data": "neuronid.numerics.io",
@@ -53,6 +54,7 @@ _LAZY = {
     "train": "neuronid.numerics.training",
     "TrainConfig": "neuronid.numerics.training",
     "linear_path": "neuronid.numerics.paths",
+    "repaired_path": "neuronid.numerics.repair",
     "align": "neuronid.numerics.alignment",
     "certificate": "neuronid.numerics.certificate",
     "layer_costs": "neuronid.numerics.costs",

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from neuronid._cli_common import (
     add_activations_option,
+    add_align_data_option,
+    load_align_data,
+    note_shared_data,
+    load_support_data,
     add_json_option,
     load_data,
     load_networks,
@@ -39,7 +43,10 @@ def register(sub) -> None:
     )
     p.add_argument("A", nargs="?", help="first network file")
     p.add_argument("B", nargs="?", help="second network file")
-    p.add_argument("--data", help="data file (.npz with X and y); required with A and B")
+    p.add_argument("--data", help="evaluation data file (.npz with X and y); required with A and B")
+    add_align_data_option(p, support=True)
+    p.add_argument("--repair", action="store_true",
+                   help="also the REPAIRed twin of every path (THEORY N3; opt-in: it adds three paths)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21)")
     p.add_argument("--tau", type=float, default=0.9, help="explained-variance threshold of the supports (D1)")
@@ -69,6 +76,8 @@ def run(args) -> int:
     ids = _result_ids(args.results)
     if args.A is None:
         require(args.data is None, "--data needs two network files A B (or no arguments for the default check)")
+        for flag in ("align_data", "support_data", "repair"):
+            require(not getattr(args, flag), f"--{flag.replace('_', '-')} applies to check A B --data D")
         require(ids is None, "--results applies to check A B --data D")
         check = run_default_check(DefaultCheckConfig(steps=args.steps), progress=not args.quiet, out_dir=args.out)
         print(format_default_check(check), end="")
@@ -85,12 +94,17 @@ def run(args) -> int:
             check_data_for(net, data, source=f"{args.data} (for {path})")
         require(data.y is not None, f"{args.data}: the check needs targets 'y'; the file has only 'X'")
         loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+        X_align = load_align_data(args, (A, B))
+        X_support = load_support_data(args, (A, B))
         result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
-                            steps=args.steps, ids=ids, progress=not args.quiet)
+                            steps=args.steps, ids=ids, progress=not args.quiet, X_support=X_support,
+                            X_align=X_align, repair=args.repair)
         print(result.terminal(), end="")
         report = result.to_json()
         if args.out:
             files = result.write(args.out)
             print(f"wrote {len(files)} files to {args.out}/ (report.md, report.json, plots)")
     maybe_write_json(args, report)
+    if args.A is not None:
+        note_shared_data(args)
     return 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from neuronid._cli_common import (
     add_activations_option,
+    add_align_data_option,
+    load_align_data,
+    note_shared_data,
     add_json_option,
     load_data,
     load_networks,
@@ -26,7 +29,11 @@ def register(sub) -> None:
     )
     p.add_argument("A", help="first network file (.safetensors or .npz)")
     p.add_argument("B", help="second network file")
-    p.add_argument("--data", required=True, help="data file (.npz with X and y)")
+    p.add_argument("--data", required=True, help="evaluation data file (.npz with X and y)")
+    add_align_data_option(p)
+    p.add_argument("--repair", action="store_true",
+                   help="also the REPAIRed path of every alignment (unaligned+repair, activation+repair, "
+                        "weight+repair; THEORY N3), statistics on the matching data")
     p.add_argument("--align", choices=["none", "activation", "weight", "all"], default="none")
     p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21, at least 2)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
@@ -40,6 +47,11 @@ def register(sub) -> None:
         "--allow-structure-mismatch", action="store_true",
         help="interpolate effective weights even if masks or fixed parts differ",
     )
+    p.add_argument(
+        "--reset-bn", action="store_true",
+        help="recompute BatchNorm statistics on the data at every path point (as Git Re-Basin) instead of "
+             "interpolating them",
+    )
     add_activations_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
@@ -51,14 +63,24 @@ def run(args) -> int:
     data = load_data(args.data)
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")
+    align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
     require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
-    align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
+    if args.reset_bn:
+        require(
+            any(n is not None and n.kind == "batch" for net in (A, B) for n in net.norms),
+            f"--reset-bn: neither {args.A} nor {args.B} has a BatchNorm layer (nothing to recompute)",
+        )
+    X_align = load_align_data(args, (A, B))
     pair = compare_pair(
         A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", align=align, steps=args.steps,
-        similarity=args.similarity, restarts=args.restarts, seed=args.seed,
-        allow_structure_mismatch=args.allow_structure_mismatch,
+        X_align=X_align, similarity=args.similarity, restarts=args.restarts, seed=args.seed,
+        allow_structure_mismatch=args.allow_structure_mismatch, repair=args.repair, reset_bn=args.reset_bn,
     )
     print(format_pairs([pair]), end="")
-    maybe_write_json(args, pair.to_json())
+    out = pair.to_json()
+    out["data"] = args.data
+    out["align_data"] = args.align_data or args.data
+    maybe_write_json(args, out)
+    note_shared_data(args, uses_data="activation" in align or args.repair or args.reset_bn)
     return 0

@@ -8,6 +8,7 @@ import numpy as np
 
 from neuronid._cli_common import int_list, positive_int
 from neuronid.numerics.datasets import DATASETS, make_dataset
+from neuronid.numerics.idx import load_mnist
 from neuronid.numerics.io import load_data, save_data, save_network
 from neuronid.numerics.structures import STRUCTURES
 from neuronid.numerics.training import TrainConfig, train
@@ -44,6 +45,12 @@ def register(sub) -> None:
     p.add_argument("--structure-seed", type=int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialization and minibatch order")
     p.add_argument("--init-std", type=float, help="normal initialization with this std (default: PyTorch-style uniform)")
+    p.add_argument(
+        "--norm", choices=["none", "layer", "batch"], default="none",
+        help="normalization after each hidden layer's linear map (THEORY N1): LayerNorm (gamma, beta trained) "
+             "or BatchNorm (not supported for training: refused)",
+    )
+    p.add_argument("--norm-eps", type=float, default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -58,12 +65,18 @@ def register(sub) -> None:
 
     d = sub.add_parser(
         "data",
-        help="write a built-in data set to an .npz file",
-        description="Generate a built-in data set (deterministic in --seed) and save X, y as .npz.",
+        help="write a built-in data set, or MNIST from your IDX files, to an .npz file",
+        description=(
+            "Generate a built-in data set (deterministic in --seed) and save X, y as .npz; or, with "
+            "'mnist --from DIR', convert the MNIST IDX files in DIR (gzipped or not; also DIR/MNIST/raw/ as "
+            "torchvision stores them) to X in [0, 1] (n, 784) and y. No download."
+        ),
     )
-    d.add_argument("name", choices=sorted(DATASETS))
+    d.add_argument("name", choices=sorted(DATASETS) + ["mnist"])
     d.add_argument("--out", "-o", required=True, help="output .npz file")
-    d.add_argument("--n", type=positive_int, default=2048)
+    d.add_argument("--n", type=positive_int, help="number of points (default 2048; mnist: all, else the first N)")
+    d.add_argument("--from", dest="source", metavar="DIR", help="mnist: folder with the IDX files")
+    d.add_argument("--split", choices=["train", "test"], default="train", help="mnist: which files (default train)")
     d.add_argument("--seed", type=int, default=0, help="seed of the data distribution (mixture, basis, ...)")
     d.add_argument("--sample-seed", type=int, help="seed of the sample only (a test set: same --seed, other --sample-seed)")
     add_builtin_options(d)
@@ -104,7 +117,19 @@ def _builtin(name: str, n: int, seed: int, args, sample_seed=None):
 
 
 def run_data(args) -> int:
-    data = _builtin(args.name, args.n, args.seed, args, args.sample_seed)
+    if args.name == "mnist":
+        if args.source is None:
+            raise InvalidOptionError("data mnist needs --from DIR (the folder with the IDX files; no download)")
+        data = load_mnist(args.source, split=args.split)
+        if args.n is not None:
+            data = data.subset(slice(0, args.n))
+        save_data(args.out, data.X, data.y)
+        print(f"wrote {args.out}: X {data.X.shape} in [0, 1], {data.n_classes} classes "
+              f"(MNIST {args.split} from {data.info['images']})")
+        return 0
+    if args.source is not None:
+        raise InvalidOptionError(f"--from applies to 'data mnist', not to the built-in data set {args.name!r}")
+    data = _builtin(args.name, 2048 if args.n is None else args.n, args.seed, args, args.sample_seed)
     save_data(args.out, data.X, data.y)
     kind = f"{data.n_classes} classes" if data.task == "classification" else f"{data.n_outputs} real targets"
     print(f"wrote {args.out}: X {data.X.shape}, {kind}")
@@ -114,7 +139,7 @@ def run_data(args) -> int:
 def build_network(args, d_in: int, d_out: int):
     sizes = [d_in, *args.hidden, d_out]
     kind = args.structure
-    common = dict(seed=args.seed, init_std=args.init_std)
+    common = dict(seed=args.seed, init_std=args.init_std, norm=args.norm, norm_eps=args.norm_eps)
     if kind == "standard":
         return STRUCTURES[kind](sizes, activation=args.activation, **common)
     if kind == "w-mlp":
@@ -136,6 +161,11 @@ def build_network(args, d_in: int, d_out: int):
 
 
 def run_train(args) -> int:
+    if args.norm == "batch":
+        raise InvalidOptionError(
+            "--norm batch: training with BatchNorm is not supported (it needs batch statistics and running-"
+            "statistic updates); use --norm layer, or train in PyTorch and import the network"
+        )
     if args.data:
         data = load_data(args.data)
         if args.save_data:

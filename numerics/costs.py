@@ -29,6 +29,9 @@ What the numbers mean (stated in every result's ``semantics``)
   GELU / SiLU: also an upper bound (other preimage branches may be cheaper).
 - ``tau < 1``: every cost is the cost on the PCA-truncated support (the points
   projected onto ``xbar + span(U)``), as in the paper's experiments.
+- layers with a normalization (THEORY N1): neuron ``i``'s function is its
+  pre-activation ``z_i`` (the linear part, before the norm), so the closed form is
+  taken with the identity activation: the exact cost of realizing ``z_j``.
 - sigma-asymmetric layers: a pair with different activations needs
   ``sigma_i^{-1}(h_j)`` to be affine on the (truncated) support: checked on the
   support points (strictly increasing ``sigma_i``: exact; otherwise with
@@ -144,7 +147,8 @@ class EffectiveLayer:
     ``eigenvalues`` (m, r) ascending; ``p``: fraction of trainable entries of the
     layer; ``trainable`` (m,): trainable entries per row; ``norm_cost`` (m,):
     ``||m_i * theta_i||^2``; ``names``: activation per neuron (``None`` for the output
-    layer).
+    layer; ``identity`` for every neuron of a layer with a normalization, whose neuron
+    functions are the pre-activations, THEORY N1).
     """
 
     A: np.ndarray
@@ -193,7 +197,8 @@ def effective_layer(layer: Layer, support: Support) -> EffectiveLayer:
         p=float(layer.mask.mean()),
         trainable=layer.mask.sum(axis=1).astype(np.int64),
         norm_cost=np.sum((layer.mask * layer.weight) ** 2, axis=1),
-        names=None if layer.names is None else tuple(layer.names),
+        names=None if layer.names is None else (
+            ("identity",) * layer.shape[0] if layer.norm is not None else tuple(layer.names)),
     )
 
 
@@ -499,8 +504,12 @@ def cost_matrix(layer: Layer, support: Support, *, points=None, eff: EffectiveLa
                           max_solver_pairs=max_solver_pairs, solver=solver, progress=progress)
     counts["closed_form"] = int(m * m - counts["cross_activation_inverse"] - counts["cross_activation_solver"])
     sem = _semantics(kinds, support)
+    short = _short_semantics(kinds, support)
+    if layer.norm is not None:
+        note = f"{layer.norm.kind} norm after the linear map: neuron functions are the pre-activations z (THEORY N1)"
+        sem, short = f"{note}; {sem}", f"{note}; {short}"
     return CostMatrix(K=K, reason=reason, exact=exact, residual=q.residual, null_dim=q.null_dim,
-                      semantics=sem, counts=counts, eig_tol=eig_tol, kind=_short_semantics(kinds, support))
+                      semantics=sem, counts=counts, eig_tol=eig_tol, kind=short)
 
 
 def _short_semantics(kinds: dict, support: Support) -> str:
@@ -1124,11 +1133,22 @@ class LayerCosts:
         return self.margin.gamma
 
     def summary(self) -> dict:
-        """A few scalars for tables."""
+        """A few scalars for tables.
+
+        Medians over the finite off-diagonal entries: ``median_delta_in`` (the paper's
+        swap cost ``Delta_in``), ``median_delta_out`` and ``median_delta_sum`` (of
+        ``Delta = Delta_in + Delta_out``; ``median_delta`` is the same sum, kept for
+        existing readers). ``negative_delta_fraction`` is over the sum.
+        """
         K = self.K
         off = ~np.eye(K.shape[0], dtype=bool)
         D = self.delta[off] if K.shape[0] > 1 else np.zeros(0)
         fin = D[np.isfinite(D)]
+
+        def _median(M):
+            vals = M[off] if K.shape[0] > 1 else np.zeros(0)
+            vals = vals[np.isfinite(vals)]
+            return float(np.median(vals)) if vals.size else float("nan")
         return {
             "layer": self.layer,
             "neurons": int(K.shape[0]),
@@ -1142,6 +1162,9 @@ class LayerCosts:
             "delta_min": self.delta_min,
             "unrealizable_fraction": float(np.mean(~np.isfinite(K[off]))) if K.shape[0] > 1 else 0.0,
             "negative_delta_fraction": float(np.mean(fin < 0)) if fin.size else float("nan"),
+            "median_delta_in": _median(self.delta_in),
+            "median_delta_out": _median(self.delta_out),
+            "median_delta_sum": float(np.median(fin)) if fin.size else float("nan"),
             "median_delta": float(np.median(fin)) if fin.size else float("nan"),
             "mean_slack": float(np.mean(self.slack)),
         }
@@ -1169,8 +1192,9 @@ class LayerCosts:
         out["K"] = K
         out["null_dims"] = self.costs.null_dim
         out["cost_counts"] = self.costs.counts
+        # the paper's swap cost is Delta_in; the sum Delta_in + Delta_out is labelled as the sum
         for key, mat, info in (("delta_in", self.delta_in, None), ("delta_out", self.delta_out, self.delta_out_info),
-                               ("delta", self.delta, None)):
+                               ("delta_sum", self.delta, None)):
             if not np.all(np.isfinite(mat)):
                 n_inf, n_nan = int(np.sum(np.isinf(mat))), int(np.sum(np.isnan(mat)))
                 out[f"{key}_reason"] = (f"null entries: {n_inf} unrealizable swaps (+inf: a needed cost is "

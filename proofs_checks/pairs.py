@@ -13,8 +13,11 @@ import numpy as np
 
 from neuronid.numerics.alignment import aligned_path
 from neuronid.numerics.paths import linear_path
+from neuronid.numerics.repair import repaired_path
 
 ALIGNMENTS = ("none", "activation", "weight")
+#: suffix of the REPAIRed path beside each plain one (THEORY N3)
+REPAIR_SUFFIX = "+repair"
 
 
 @dataclass
@@ -25,6 +28,7 @@ class PairComparison:
     loss: str
     paths: dict = field(default_factory=dict)
     alignments: dict = field(default_factory=dict)
+    reset_bn: bool = False
 
     @property
     def steps(self) -> np.ndarray:
@@ -44,6 +48,8 @@ class PairComparison:
     def to_json(self) -> dict:
         """The ``lmc --json`` object: steps, one block per path, alignment details."""
         out = {"loss_function": self.loss, "steps": self.steps, "endpoints": self.endpoints()}
+        if self.reset_bn:
+            out["reset_bn"] = "BatchNorm statistics recomputed on the matching data at every path point"
         for name, path in self.paths.items():
             block = path.to_json()
             if name in self.alignments:
@@ -73,17 +79,27 @@ def compare_pair(
     restarts: int = 5,
     seed: int = 0,
     allow_structure_mismatch: bool = False,
+    repair: bool = False,
+    reset_bn: bool = False,
 ) -> PairComparison:
     """Evaluate the unaligned path and each requested aligned path on ``(X, y)``.
 
     Activation matching uses ``X_align`` (default ``X``): align on training data and
-    evaluate on held-out data to avoid fitting the alignment to the test set.
+    evaluate on held-out data to avoid fitting the alignment to the test set. With
+    ``repair`` every path gets a REPAIRed twin ``"<name>+repair"`` (THEORY N3) whose
+    statistics come from ``X_align`` too. With ``reset_bn`` every path recomputes its
+    BatchNorm statistics on ``X_align`` (THEORY N1, as Git Re-Basin does).
     """
-    result = PairComparison(label=label, loss=loss)
+    result = PairComparison(label=label, loss=loss, reset_bn=bool(reset_bn))
+    reset = {"reset_bn": True, "reset_data": X if X_align is None else X_align} if reset_bn else {}
     result.paths["unaligned"] = linear_path(
-        A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch
+        A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch, **reset
     )
     X_align = X if X_align is None else X_align
+    if repair:
+        result.paths["unaligned" + REPAIR_SUFFIX] = repaired_path(
+            A, B, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch
+        )
     for method in align:
         if method == "none":
             continue
@@ -94,10 +110,14 @@ def compare_pair(
         )
         path, alignment = aligned_path(
             A, B, X, y, method=method, loss=loss, steps=steps,
-            allow_structure_mismatch=allow_structure_mismatch, **options,
+            allow_structure_mismatch=allow_structure_mismatch, **options, **reset,
         )
         result.paths[method] = path
         result.alignments[method] = alignment
+        if repair:
+            result.paths[method + REPAIR_SUFFIX] = repaired_path(
+                A, alignment.network, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=True
+            )
     return result
 
 
@@ -117,10 +137,11 @@ def format_pairs(pairs) -> str:
             f"  endpoints: A loss {_fmt(ends['A']['loss'])} error {_fmt(ends['A']['error'])} | "
             f"B loss {_fmt(ends['B']['loss'])} error {_fmt(ends['B']['error'])}"
         )
-        lines.append(f"  {'path':<12}{'B_lerp':>10}{'B_peak':>10}{'B_mid':>10}{'B_mean':>10}{'B_lerp(err)':>13}")
+        width = max(12, *(len(name) + 2 for name in pair.paths))
+        lines.append(f"  {'path':<{width}}{'B_lerp':>10}{'B_peak':>10}{'B_mid':>10}{'B_mean':>10}{'B_lerp(err)':>13}")
         for name, path in pair.paths.items():
             lines.append(
-                f"  {name:<12}{_fmt(path.B_lerp):>10}{_fmt(path.B_peak):>10}{_fmt(path.B_mid):>10}"
+                f"  {name:<{width}}{_fmt(path.B_lerp):>10}{_fmt(path.B_peak):>10}{_fmt(path.B_mid):>10}"
                 f"{_fmt(path.B_mean):>10}{_fmt(path.B_lerp_error):>13}"
             )
         lines.append("")

@@ -22,7 +22,8 @@ def test_full_check_timings_cover_every_stage(capsys):
     A, B, X, y = _pair()
     report = full_check(A, B, X, y, loss="ce", progress=True)
     timings = report.to_json()["timings"]
-    stages = ["forward passes", "supports and costs", "neuron correspondence", "paths and certificates"]
+    stages = ["forward passes", "supports and costs", "neuron correspondence", "paths and certificates",
+              "repaired paths"]
     assert list(timings) == stages + [f"checker {rid}" for rid in CHECKED_RESULTS] + ["total"]
     assert all(isinstance(v, float) and v >= 0.0 for v in timings.values())
     assert timings["total"] == pytest.approx(sum(v for k, v in timings.items() if k != "total"), rel=1e-12)
