@@ -18,15 +18,16 @@ array([-0.1,  2. ])
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from neuronid.errors import UnknownActivationError
 
-from ._config import JIT
+from ._config import JIT, PARALLEL_JIT, PARALLEL_MIN_ELEMENTS
 
 IDENTITY, RELU, LEAKY_RELU, GELU, TANH, SIGMOID, SOFTPLUS, ELU, SILU, HARD_TANH = range(10)
 #: Code for an activation without a numba kernel (``sympy:`` expressions).
@@ -219,6 +220,51 @@ def derivative_columns(Z, codes, params, out):
     return out
 
 
+@njit(**PARALLEL_JIT)
+def activate_columns_parallel(Z, codes, params, out):
+    """:func:`activate_columns` with the rows spread over threads (same values)."""
+    n, m = Z.shape
+    for s in prange(n):
+        for i in range(m):
+            out[s, i] = _act(codes[i], params[i], Z[s, i])
+    return out
+
+
+@njit(**PARALLEL_JIT)
+def activate_columns_uniform_parallel(Z, code, param, out):
+    """:func:`activate_columns_uniform` with the rows spread over threads (same values)."""
+    n, m = Z.shape
+    for s in prange(n):
+        for i in range(m):
+            out[s, i] = _act(code, param, Z[s, i])
+    return out
+
+
+@njit(**PARALLEL_JIT)
+def derivative_columns_parallel(Z, codes, params, out):
+    """:func:`derivative_columns` with the rows spread over threads (same values)."""
+    n, m = Z.shape
+    for s in prange(n):
+        for i in range(m):
+            out[s, i] = _dact(codes[i], params[i], Z[s, i])
+    return out
+
+
+def use_parallel_kernels(size: int) -> bool:
+    """Whether an elementwise pass over ``size`` entries should use the row-parallel
+    kernels: from :data:`PARALLEL_MIN_ELEMENTS` entries, and only from the main thread
+    (numba's workqueue threading layer, the fallback where neither TBB nor OpenMP is
+    available, aborts on parallel launches from several threads at once)."""
+    return size >= PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()
+
+
+def _columns_kernels(Z):
+    """The (per-neuron, uniform) activation kernels for an array of this size."""
+    if use_parallel_kernels(Z.size):
+        return activate_columns_parallel, activate_columns_uniform_parallel
+    return activate_columns, activate_columns_uniform
+
+
 def layer_activations(spec, m: int, *, where: str = "") -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """Parse a layer's activation entry (one name, or a list of ``m`` names).
 
@@ -248,16 +294,17 @@ def apply_layer(Z: np.ndarray, names, codes: np.ndarray, params: np.ndarray, out
     """Apply a layer's activations column-wise; ``sympy:`` columns via the theory layer."""
     if out is None:
         out = np.empty_like(Z)
+    columns, uniform = _columns_kernels(Z)
     if codes.size and np.all(codes == codes[0]) and np.all(params == params[0]) and codes[0] != EXTERNAL:
-        return activate_columns_uniform(Z, codes[0], Z.dtype.type(params[0]), out)
+        return uniform(Z, codes[0], Z.dtype.type(params[0]), out)
     if np.all(codes != EXTERNAL):
-        return activate_columns(Z, codes, params.astype(Z.dtype), out)
+        return columns(Z, codes, params.astype(Z.dtype), out)
     from neuronid.theory.activations import get_activation
 
     internal = np.flatnonzero(codes != EXTERNAL)
     if internal.size:
         sub = np.ascontiguousarray(Z[:, internal])
-        out[:, internal] = activate_columns(sub, codes[internal], params[internal].astype(Z.dtype), np.empty_like(sub))
+        out[:, internal] = columns(sub, codes[internal], params[internal].astype(Z.dtype), np.empty_like(sub))
     external = np.flatnonzero(codes == EXTERNAL)
     for name in sorted({names[i] for i in external}):
         cols = [i for i in external if names[i] == name]
@@ -287,5 +334,6 @@ def apply_activation_derivative(spec: str, z: np.ndarray) -> np.ndarray:
         from neuronid.theory.activations import get_activation
 
         return np.asarray(get_activation(act.name).derivative_numpy(z), dtype=np.float64)
-    out = derivative_columns(flat, np.array([act.code]), np.array([act.param]), np.empty_like(flat))
+    kernel = derivative_columns_parallel if use_parallel_kernels(flat.size) else derivative_columns
+    out = kernel(flat, np.array([act.code]), np.array([act.param]), np.empty_like(flat))
     return out.reshape(z.shape)

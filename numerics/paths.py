@@ -25,8 +25,9 @@ Numerics. The path is evaluated in float64 (checks rely on it): one validation a
 boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exactly
 ``W_A`` at ``t = 0`` and ``W_B`` at ``t = 1``; exactly ``W_A`` everywhere when
 ``W_A == W_B``) are written into preallocated buffers, each layer is one BLAS product
-``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``, and
-the samples are processed in row blocks so memory stays bounded.
+``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``
+(row-parallel for large blocks, :func:`~.activations.use_parallel_kernels`; bitwise
+the serial values), and the samples are processed in row blocks so memory stays bounded.
 
 Normalization layers (THEORY N1). ``gamma, beta`` are interpolated like the weights
 (BatchNorm: also the running statistics ``mu, v``); a normalized layer adds its bias,
@@ -61,12 +62,12 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
-from ._config import JIT
-from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer
+from ._config import JIT, PARALLEL_JIT
+from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer, use_parallel_kernels
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
 
@@ -478,6 +479,41 @@ def _add_bias(Z, b):
     return Z
 
 
+@njit(**PARALLEL_JIT)
+def _bias_act_uniform_parallel(Z, b, code, param):
+    """:func:`_bias_act_uniform` with the rows spread over threads (same values)."""
+    n, m = Z.shape
+    if code == RELU:
+        for s in prange(n):
+            for i in range(m):
+                v = Z[s, i] + b[i]
+                Z[s, i] = v if v > 0.0 else 0.0
+    elif code == LEAKY_RELU:
+        for s in prange(n):
+            for i in range(m):
+                v = Z[s, i] + b[i]
+                Z[s, i] = v if v > 0.0 else param * v
+    elif code == IDENTITY:
+        for s in prange(n):
+            for i in range(m):
+                Z[s, i] += b[i]
+    else:
+        for s in prange(n):
+            for i in range(m):
+                Z[s, i] = _act(code, param, Z[s, i] + b[i])
+    return Z
+
+
+@njit(**PARALLEL_JIT)
+def _bias_act_columns_parallel(Z, b, codes, params):
+    """:func:`_bias_act_columns` with the rows spread over threads (same values)."""
+    n, m = Z.shape
+    for s in prange(n):
+        for i in range(m):
+            Z[s, i] = _act(codes[i], params[i], Z[s, i] + b[i])
+    return Z
+
+
 def _layer_plan(layer: Layer):
     """How to apply a layer's bias + activation: ('linear'|'uniform'|'columns'|'external', ...)."""
     if layer.is_output:
@@ -491,11 +527,14 @@ def _layer_plan(layer: Layer):
 
 
 def _bias_activation(plan, Z, b):
+    """``Z = sigma(Z + b)`` in place by the layer's plan; large blocks run row-parallel
+    (bitwise the same values as the serial kernels)."""
     kind = plan[0]
+    big = use_parallel_kernels(Z.size)
     if kind == "uniform":
-        _bias_act_uniform(Z, b, plan[1], plan[2])
+        (_bias_act_uniform_parallel if big else _bias_act_uniform)(Z, b, plan[1], plan[2])
     elif kind == "columns":
-        _bias_act_columns(Z, b, plan[1], plan[2])
+        (_bias_act_columns_parallel if big else _bias_act_columns)(Z, b, plan[1], plan[2])
     elif kind == "linear":
         _add_bias(Z, b)
     else:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,15 +76,29 @@ def single_threaded_lapack():
 
     OpenBLAS parallelizes each tiny ``r x r`` call; on a busy machine that is orders
     of magnitude slower (measured: 4 s instead of 0.08 s for 512 matrices of size 32).
-    Uses ``threadpoolctl`` when it is installed, and does nothing otherwise.
+    Uses ``threadpoolctl`` when it is installed, and does nothing otherwise. The
+    library scan of ``threadpoolctl`` runs once per process (:func:`_blas_controller`):
+    scanning on every call cost more than the small calls it wraps.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl not installed
         yield
         return
-    with threadpool_limits(1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """The process's ``threadpoolctl.ThreadpoolController`` (``None`` without threadpoolctl)."""
+    try:
+        # optional dependency: imported on first use so the module loads without it
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - optional
+        return None
+    # scipy ships its own BLAS; load it first so the one scan sees both libraries
+    import scipy.linalg  # noqa: F401
+    return ThreadpoolController()
 
 
 @dataclass
@@ -214,7 +229,8 @@ def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name
         raise InvalidOptionError(f"rank_rtol must be finite and >= 0, found {rank_rtol}")
     xbar = X.mean(axis=0)
     Xc = X - xbar
-    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    with single_threaded_lapack():  # measured 0.35 s against 2.6 s threaded for 4096 x 512 on 2 busy cores
+        _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     notes = []
     scale = float(np.linalg.norm(X))
     if s.size == 0 or s[0] <= rank_rtol * max(scale, np.finfo(np.float64).tiny):

@@ -13,7 +13,10 @@ renders as compact terminal text, ``report.md``, ``report.json`` and PNG plots
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,7 @@ class Report:
     label: str
     context: CheckContext
     checks: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)  # stage -> wall-clock seconds (StageTimer)
 
     # --- data ------------------------------------------------------------------------
     def paths_json(self) -> dict:
@@ -115,6 +119,7 @@ class Report:
             "violations": [c.to_json() for c in self.violations],
             "paths": self.paths_json(),
             "layers": self.layers_json(),
+            "timings": dict(self.timings),
         })
 
     # --- rendering -------------------------------------------------------------------
@@ -313,6 +318,40 @@ def plot_paths(report: Report, path) -> Path:
     return path
 
 
+class StageTimer:
+    """Wall-clock seconds per stage of a check (``report.json`` ``timings``); with
+    ``progress`` each stage is announced on stderr when it starts and ends.
+
+    >>> timer = StageTimer()
+    >>> with timer("stage"):
+    ...     pass
+    >>> list(timer.seconds)
+    ['stage']
+    """
+
+    def __init__(self, progress: bool = False):
+        self.progress = progress
+        self.seconds: dict = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        if self.progress:
+            print(f"  {stage} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            if self.progress:
+                print(f"  {stage}: {self.seconds[stage]:.1f} s", file=sys.stderr, flush=True)
+
+
+#: shared measurements of a full check, computed as stages of their own (CheckContext attributes)
+_STAGES = (("forward passes", "traces"), ("supports and costs", "costs"),
+           ("neuron correspondence", "correspondences"), ("paths and certificates", "paths"),
+           ("repaired paths", "repaired_paths"))
+
+
 def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B"), tau: float = 0.9,
                steps: int = 21, X_support=None, X_align=None, repair: bool = False, ids=None, seed: int = 0,
                progress: bool = False) -> Report:
@@ -330,6 +369,20 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
     >>> report.violations
     []
     """
+    timer = StageTimer(progress)
     ctx = CheckContext(A, B, X, y, loss=loss, tau=tau, steps=steps, X_support=X_support, names=names,
                        seed=seed, progress=progress, X_align=X_align, repair=repair)
-    return Report(label=label, context=ctx, checks=run_checks(ctx, ids))
+    if ids is None:  # every checker runs: time the shared measurements, then each checker
+        for stage, attribute in _STAGES:
+            with timer(stage):
+                getattr(ctx, attribute)
+        checks = []
+        for rid in CHECKED_RESULTS:
+            with timer(f"checker {rid}"):
+                checks += run_checks(ctx, [rid])
+    else:  # a subset computes only what it needs, inside its checkers
+        ids = tuple(ids)
+        with timer("checkers " + ",".join(map(str, ids))):
+            checks = run_checks(ctx, ids)
+    timer.seconds["total"] = sum(timer.seconds.values())
+    return Report(label=label, context=ctx, checks=checks, timings=timer.seconds)

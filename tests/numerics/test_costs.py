@@ -29,7 +29,9 @@ from neuronid.numerics.costs import (
     layer_costs,
     network_costs,
     outgoing_swap_costs,
+    pair_difference_dots,
     quadratic_costs,
+    squared_center_distances,
     transposition_margin,
 )
 from neuronid.numerics.io import to_jsonable
@@ -339,3 +341,37 @@ def test_bad_inputs(call, exc, fragment):
     with pytest.raises(exc) as info:
         call()
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("m, r", [(1, 1), (7, 3), (40, 13), (5, 0)])
+def test_pair_kernels_match_the_broadcast_formulas(m, r):
+    """The streamed pair helpers (used by P4) equal the (m, m, r) broadcast formulas to
+    rounding: relative 1e-12 of the sum of |terms| (r <= 13 additions of float64)."""
+    rng = np.random.default_rng(m * 100 + r)
+    A, V = rng.normal(size=(m, r)) * 3.0, rng.normal(size=(m, r))
+    dA, dV = A[:, None, :] - A[None, :, :], V[:, None, :] - V[None, :, :]
+    ref = np.einsum("ijk,ijk->ij", dA, dV)
+    scale = np.einsum("ijk,ijk->ij", np.abs(dA), np.abs(dV)) + 1e-300
+    assert np.all(np.abs(pair_difference_dots(A, V) - ref) <= 1e-12 * scale)
+    ref2 = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)
+    assert np.all(np.abs(squared_center_distances(A, V) - ref2) <= 1e-12 * (ref2 + 1e-300))
+
+
+@pytest.mark.parametrize("A, V", [(np.zeros((3, 2)), np.zeros((3, 3))), (np.zeros(3), np.zeros(3))])
+def test_pair_kernels_reject_mismatched_shapes(A, V):
+    for fn in (pair_difference_dots, squared_center_distances):
+        with pytest.raises(InvalidDataError, match="must be equal"):
+            fn(A, V)
+
+
+def test_swap_pairs_kernel_singular_capacitance_goes_direct():
+    """A singular Woodbury capacitance (det = 0 exactly) must not raise inside the numba
+    kernel (IEEE division, as the former array code): the pair is recomputed directly."""
+    from neuronid.numerics.costs import _PAIR_DIRECT, _swap_pairs_kernel
+
+    mk, f = np.array([1.0, 0.0]), np.zeros(2)
+    G = np.array([[1.0, 0.0], [0.0, 0.0]])  # C11 = 1/dm + G11 = 1, C22 = -1/dm + G00 = 0, G01 = 0: det = 0
+    D, status = np.zeros((2, 2)), np.zeros((2, 2), dtype=np.int8)
+    n_direct = _swap_pairs_kernel(mk, f, 0.0, np.zeros(2), G, np.zeros((2, 0)), True, 1.0, 1.0, np.ones(2),
+                                  1e-8, 1e-3, True, D, status)
+    assert n_direct == 1 and status[0, 1] == _PAIR_DIRECT and D[0, 1] == 0.0

@@ -1,7 +1,4 @@
-"""The theory layer's numpy activations agree with the numerics layer's kernels.
-
-Skipped until ``neuronid.numerics.activations.apply_activation`` exists.
-"""
+"""The theory layer's numpy activations agree with the numerics layer's kernels."""
 
 from __future__ import annotations
 
@@ -12,10 +9,7 @@ from hypothesis import strategies as st
 
 from neuronid.theory import CATALOGUE, get_activation
 
-numerics_act = pytest.importorskip("neuronid.numerics.activations")
-apply_activation = getattr(numerics_act, "apply_activation", None)
-if apply_activation is None:  # pragma: no cover - until the numerics layer provides it
-    pytest.skip("neuronid.numerics.activations.apply_activation not available yet", allow_module_level=True)
+from neuronid.numerics.activations import apply_activation, apply_activation_derivative
 
 SPECS = list(CATALOGUE) + ["leaky_relu:0.2", "elu:0.5"]
 GRID = np.concatenate([np.linspace(-40, 40, 4001), [0.0, -0.0, 1.0, -1.0, 1e-300, -1e-300, 1e-8, -1e-8]])
@@ -42,10 +36,7 @@ def test_hypothesis_points(zs, spec):
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_derivative_grid(spec):
-    """sigma' too (kink convention included), where the numerics layer exposes it."""
-    deriv = getattr(numerics_act, "apply_activation_derivative", None)
-    if deriv is None:
-        pytest.skip("apply_activation_derivative not available")
+    """sigma' too (kink convention included)."""
     ours = get_activation(spec).derivative_numpy(GRID)
-    theirs = np.asarray(deriv(spec, GRID.copy()), dtype=np.float64)
+    theirs = np.asarray(apply_activation_derivative(spec, GRID.copy()), dtype=np.float64)
     assert close(ours, theirs), spec
