@@ -131,6 +131,11 @@ def load_mnist(folder, *, split: str = "train") -> Dataset:
     labels = read_idx(lab_path, ndim=1)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
         raise FileFormatError(f"{img_path if images.dtype != np.uint8 else lab_path}: expected unsigned bytes (type 0x08)")
+    if images.shape[1:] != (28, 28):  # MNIST (and Fashion-MNIST) images are 28x28: 784 features
+        raise FileFormatError(
+            f"{img_path}: MNIST images are 28x28, found {images.shape[1]}x{images.shape[2]} "
+            f"(header {tuple(images.shape)}); not an MNIST image file"
+        )
     if images.shape[0] != labels.shape[0]:
         raise FileFormatError(
             f"{img_path} has {images.shape[0]} images but {lab_path} has {labels.shape[0]} labels"

@@ -110,7 +110,8 @@ def check_pair(A: Network, B: Network, *, allow_structure_mismatch: bool = False
     if not allow_structure_mismatch:
         raise StructureMismatchError(
             f"{what} differ in structure: " + "; ".join(diffs)
-            + ". Pass allow_structure_mismatch=True to interpolate effective weights anyway "
+            + ". Pass allow_structure_mismatch=True (CLI: --allow-structure-mismatch) to interpolate effective "
+            "weights anyway "
             "(allowed when only masks or fixed parts differ)"
         )
     if A.sizes != B.sizes:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,13 +99,36 @@ def _keys_found(sd) -> str:
     return text + (f", ... ({len(keys)} keys)" if len(keys) > _MAX_KEYS_LISTED else "")
 
 
-def _unwrap_checkpoint(obj, source: str):
-    """A training checkpoint ``{"model_state_dict": {...}, "epoch": ...}`` -> the state dict."""
+def _is_tensor(value) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _unwrap_checkpoint(obj, source: str, key: str | None = None):
+    """A training checkpoint ``{"model_state_dict": {...}, "epoch": ...}`` -> the state dict.
+
+    A mapping that holds tensors itself is the state dict. Otherwise its entries that
+    are mappings holding tensors (``model_state_dict``, ``state_dict``, ``model``,
+    ``ema`` ... any name) are the candidates: exactly one is taken; several need
+    ``key=`` (CLI ``--key``) so that no state dict is picked silently.
+    """
     if isinstance(obj, dict):
-        for key in ("model_state_dict", "state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                return obj[key]
-        return obj
+        if key is not None:
+            if not isinstance(obj.get(key), dict):
+                nested = [str(k) for k, v in obj.items() if isinstance(v, dict)]
+                raise InvalidOptionError(
+                    f"{source}: --key {key!r}: no state dict under that key; "
+                    + (f"candidates: {', '.join(nested)}" if nested else "the file is a plain state dict (drop --key)")
+                )
+            return obj[key]
+        if not obj or any(_is_tensor(v) for v in obj.values()):
+            return obj
+        candidates = [k for k, v in obj.items() if isinstance(v, dict) and any(_is_tensor(t) for t in v.values())]
+        if len(candidates) > 1:
+            raise InvalidOptionError(
+                f"{source}: the checkpoint holds {len(candidates)} state dicts ({', '.join(map(str, candidates))}); "
+                f"choose one with --key NAME (key=NAME), e.g. --key {candidates[0]}"
+            )
+        return obj[candidates[0]] if candidates else obj
     raise FileFormatError(
         f"{source}: expected a state dict (a mapping of names to tensors), found {type(obj).__name__}"
     )
@@ -131,7 +155,7 @@ def _to_numpy(key: str, value, source: str) -> np.ndarray:
     )
 
 
-def _read_pt(path: Path) -> tuple[dict, dict | None]:
+def _read_pt(path: Path, key: str | None = None) -> tuple[dict, dict | None]:
     try:
         import torch  # optional dependency: only .pt/.pth files need it
     except ImportError:
@@ -142,13 +166,15 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
     import pickle
 
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before it refuses: one line only
+            warnings.simplefilter("ignore")
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if not re.search(r"Unsupported (global|class)", str(exc)):  # not a pickled object: corrupt or foreign file
             raise FileFormatError(f"{path}: not a readable PyTorch file (corrupt, truncated, or not torch.save "
                                   f"output; torch: {_torch_reason(exc)})"
                                   ) from None
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        found = re.search(r"Unsupported (?:global|class):? (?:GLOBAL )?([\w.]+)", str(exc))
         what = f"it pickles {found.group(1)}" if found else "it holds objects other than tensors"
         raise UnsafeFileError(
             f"{path}: torch.load(weights_only=True) refused the file ({what}); neuronid never unpickles "
@@ -156,8 +182,8 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
         ) from None
     except Exception as exc:
         raise FileFormatError(f"{path}: not a readable PyTorch file (corrupt or truncated?): "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from None
-    sd = _unwrap_checkpoint(obj, str(path))
+                              f"{type(exc).__name__}: {_clip(str(exc).splitlines()[0]) if str(exc) else ''}") from None
+    sd = _unwrap_checkpoint(obj, str(path), key)
     meta = None
     raw = getattr(sd, "_metadata", None)
     if isinstance(raw, dict) and isinstance(raw.get(""), dict) and isinstance(raw[""].get(MODULES_KEY), str):
@@ -165,24 +191,43 @@ def _read_pt(path: Path) -> tuple[dict, dict | None]:
     return sd, meta
 
 
+def _clip(text: str, limit: int = 120) -> str:
+    """``text`` up to its first sentence end, at most ``limit`` characters, never cut mid-word."""
+    text = " ".join(text.split())
+    end = re.search(r"[.;](\s|$)", text)
+    if end:
+        text = text[: end.start()]
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def _torch_reason(exc) -> str:
-    """The informative line of torch's long unpickling message."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    """The informative part of torch's long unpickling message, as a clean phrase."""
+    text = str(exc)
+    opcode = re.search(r"Unsupported operand (\d+)", text)
+    if opcode:
+        return f"unsupported pickle opcode {opcode.group(1)}: a plain pickle, not torch.save output?"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith(("Unsupported", "invalid load key", "Invalid")):
-            return ln[:120]
-    return (lines[0] if lines else type(exc).__name__)[:120]
+            return _clip(ln)
+    return _clip(lines[0]) if lines else type(exc).__name__
 
 
-def read_state_dict(path) -> tuple[dict[str, np.ndarray], dict]:
+def read_state_dict(path, *, key: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Read a state dict file: ``(tensors as numpy arrays, string metadata)``.
 
     ``.safetensors`` and ``.npz`` need no torch; ``.pt``/``.pth`` are loaded with
-    ``torch.load(weights_only=True)`` only. Floating tensors become float64.
+    ``torch.load(weights_only=True)`` only. Floating tensors become float64. A
+    ``.pt`` checkpoint holding several state dicts needs ``key`` (which one).
     """
     path = _check_exists(path)
     suffix = path.suffix.lower()
     meta: dict = {}
+    if key is not None and suffix not in (".pt", ".pth"):
+        raise InvalidOptionError(f"{path}: --key chooses a state dict inside a .pt/.pth checkpoint; "
+                                 f"a {suffix} file holds one state dict (drop --key)")
     if suffix == ".safetensors":
         from safetensors import safe_open
 
@@ -198,7 +243,7 @@ def read_state_dict(path) -> tuple[dict[str, np.ndarray], dict]:
     elif suffix == ".npz":
         raw = _read_npz(path, what="state dicts")
     elif suffix in (".pt", ".pth"):
-        raw, pt_meta = _read_pt(path)
+        raw, pt_meta = _read_pt(path, key)
         meta = pt_meta or {}
     else:
         raise FileFormatError(
@@ -308,7 +353,7 @@ def _mask01(arr, key, source):
     bad = (arr != 0.0) & (arr != 1.0)
     if np.any(bad):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InvalidNetworkError(f"{source}: tensor {key!r} must hold 0/1 (1 = trainable), found {arr[idx]!r} at {idx}")
+        raise InvalidNetworkError(f"{source}: tensor {key!r} must hold 0/1 (1 = trainable), found {float(arr[idx]):g} at {idx}")
     return arr
 
 
@@ -479,6 +524,23 @@ def read_config(config) -> dict:
     mask_params = model.get("mask_params")
     if mask_params is not None and not isinstance(mask_params, dict):
         raise FileFormatError(f"{source}: 'model.mask_params' must be a mapping, found {type(mask_params).__name__}")
+    for name, entry in (mask_params or {}).items():
+        where = f"model.mask_params.{name}"
+        if name != "default" and not re.fullmatch(r"linear_mask_params_\d+", str(name)):
+            raise FileFormatError(f"{source}: unknown key {where!r} (expected 'default' or 'linear_mask_params_<i>')")
+        if entry is None:
+            continue
+        if not isinstance(entry, dict):
+            raise FileFormatError(f"{source}: {where!r} must be a mapping, found {type(entry).__name__}")
+        if "mask_constant" in entry:
+            c = entry["mask_constant"]
+            if isinstance(c, bool) or not isinstance(c, (int, float)) or not np.isfinite(c):
+                raise FileFormatError(
+                    f"{source}: '{where}.mask_constant' must be a finite number, found {c!r} ({type(c).__name__})"
+                )
+    affine = model.get("elementwise_affine")
+    if affine is not None and not isinstance(affine, bool):
+        raise FileFormatError(f"{source}: 'model.elementwise_affine' must be true or false, found {affine!r}")
     if "norm" in model:
         norm = model["norm"] or "none"  # null / false: no normalization (the authors' `if self.norm_type`)
     else:
@@ -500,7 +562,7 @@ def read_config(config) -> dict:
     return {
         "activation": activation or None,
         "norm": norm,
-        "elementwise_affine": model.get("elementwise_affine"),
+        "elementwise_affine": affine,
         "symmetry": symmetry,
         "num_layers": model.get("num_layers"),
         "mask_params": mask_params,
@@ -558,12 +620,35 @@ def _group_sequential(sd: dict, source: str) -> list:
             f"{source}: keys 'lins.<i>.*' are the authors' layout; use --layout paper (layout=\"paper\")"
         )
     name = (lambda i: f"{prefix}.{i}") if prefix else str
-    return [(name(i), groups[i]) for i in sorted(groups)]
+    return [(i, name(i), groups[i]) for i in sorted(groups)]
 
 
-def _parse_sequential(sd: dict, source: str, norm_opt) -> tuple[list, list]:
-    modules = [_parse_module(name, parts, source, "sequential", _SEQ_EXPECTED)
-               for name, parts in _group_sequential(sd, source)]
+def _check_gaps(indexed: list, source: str) -> None:
+    """Refuse index gaps the state dict cannot explain (see :func:`_parse_sequential`)."""
+    for (i, a), (j, b) in zip(indexed, indexed[1:]):
+        if isinstance(a, _Linear) and isinstance(b, _Linear) and j - i > 2:
+            raise InvalidOptionError(
+                f"{source}: modules {i + 1}..{j - 1} between Linear {a.name!r} and Linear {b.name!r} have no "
+                f"tensors: {j - i - 1} parameter-free modules where one activation is expected; the extra one may "
+                "be Dropout/Identity (nothing to import) or a LayerNorm without affine parameters, which a state "
+                "dict cannot tell apart: say which with --norm none (dropout) or --norm layer (norm=...)"
+            )
+
+
+def _parse_sequential(sd: dict, source: str, norm_opt, gaps_known: bool = False) -> tuple[list, list]:
+    """Linear modules and the norm after each hidden one.
+
+    Parameter-free modules leave index gaps: Linear -> Linear 2 apart is Linear,
+    activation, Linear. A wider gap between two Linear modules with no norm tensors
+    between them is ambiguous (Dropout, or a LayerNorm without affine parameters), so
+    it needs an explicit ``norm`` unless the module list is known (a live module, or
+    ``export``'s metadata).
+    """
+    indexed = [(i, _parse_module(name, parts, source, "sequential", _SEQ_EXPECTED))
+               for i, name, parts in _group_sequential(sd, source)]
+    if norm_opt is None and not gaps_known:
+        _check_gaps(indexed, source)
+    modules = [mod for _, mod in indexed]
     linears, norms = [], []
     for mod in modules:
         if isinstance(mod, _Linear):
@@ -680,22 +765,30 @@ def _check_chain(linears, source):
 
 
 def parse_state_dict(sd: dict, *, layout: str = "sequential", activation=None, norm=None, mask_constant=None,
-                     config=None, eps=None, source: str = "<state dict>", modules_meta=None) -> _Parsed:
-    """Read a state dict (numpy or torch tensors) into an intermediate :class:`_Parsed`."""
+                     config=None, eps=None, source: str = "<state dict>", modules_meta=None, key: str | None = None,
+                     _from_module: bool = False) -> _Parsed:
+    """Read a state dict (numpy or torch tensors) into an intermediate :class:`_Parsed`.
+
+    ``_from_module``: the options come from a live module (its module list is known,
+    its mask constants are read from it), not from the user.
+    """
     if layout not in LAYOUTS:
         raise InvalidOptionError(f"layout must be one of {', '.join(LAYOUTS)}, found {layout!r}")
     if not isinstance(sd, dict) or not sd:
         raise InvalidNetworkError(f"{source}: expected a non-empty state dict (mapping of names to tensors)")
-    sd = {str(k): _to_numpy(str(k), v, source) for k, v in _unwrap_checkpoint(sd, source).items()}
+    sd = {str(k): _to_numpy(str(k), v, source) for k, v in _unwrap_checkpoint(sd, source, key).items()}
     cfg = read_config(config)
     norm_opt = _check_norm_option(norm)
     if norm_opt is None:
         norm_opt = cfg.get("norm")
-    meta_acts, meta_norm_eps = None, None
+    meta_acts, meta_norm_eps, meta_norm = None, None, None
+    notes: list = []
     if modules_meta is not None:
-        meta_acts, meta_norm_eps = _activations_from_module_list(modules_meta, source)
+        meta_acts, meta_norm_eps, meta_norm = _activations_from_module_list(modules_meta, source)
+        if norm_opt is None:
+            norm_opt = meta_norm
     if layout == "sequential":
-        linears, norms = _parse_sequential(sd, source, norm_opt)
+        linears, norms = _parse_sequential(sd, source, norm_opt, gaps_known=_from_module or modules_meta is not None)
     else:
         affine = cfg.get("elementwise_affine")
         linears, norms = _parse_paper(sd, source, norm_opt, True if affine is None and norm_opt is None else affine)
@@ -707,6 +800,18 @@ def parse_state_dict(sd: dict, *, layout: str = "sequential", activation=None, n
         )
     # mask constants
     needs_c = [l for l, lin in enumerate(linears) if lin.kind in ("w-asym", "noise")]
+    if mask_constant is not None and not needs_c and not _from_module:
+        raise InvalidOptionError(
+            f"{source}: --mask-constant given, but no linear layer has a W-asymmetric (normal_mask) or noise "
+            "buffer: it would do nothing (drop it)"
+        )
+    unused = sorted((k for k in (cfg.get("mask_params") or {}) if k.startswith("linear_mask_params_")
+                     and int(k.rsplit("_", 1)[1]) >= len(linears)), key=lambda k: int(k.rsplit("_", 1)[1]))
+    if unused:
+        raise InvalidOptionError(
+            f"{cfg['source']}: model.mask_params.{unused[0]} names linear layer {unused[0].rsplit('_', 1)[1]}, but "
+            f"the state dict has {len(linears)} linear layers (0..{len(linears) - 1}): it would do nothing"
+        )
     flag_c = _as_list(mask_constant, len(linears), "mask constant", "--mask-constant")
     for l in needs_c:
         lin = linears[l]
@@ -730,6 +835,12 @@ def parse_state_dict(sd: dict, *, layout: str = "sequential", activation=None, n
     acts = activation if activation is not None else cfg.get("activation")
     if acts is None:
         acts = meta_acts
+    elif meta_acts is not None and n_hidden:
+        given = [parse_activation(str(a)).name for a in _as_list(acts, n_hidden, "activation", "--activation")]
+        stored = [parse_activation(str(a)).name for a in _as_list(meta_acts, n_hidden, "activation", "metadata")]
+        if given != stored:
+            notes.append(f"--activation {','.join(given)} overrides the file's metadata ({','.join(stored)}, as "
+                         "exported); the imported network uses the flag")
     if n_hidden and acts is None:
         raise InvalidOptionError(
             f"{source}: a state dict does not store activations; give --activation NAME (one, or one per hidden "
@@ -748,7 +859,7 @@ def parse_state_dict(sd: dict, *, layout: str = "sequential", activation=None, n
         n.eps = DEFAULT_EPS if e is None else float(e)
         if not (np.isfinite(n.eps) and n.eps >= 0):
             raise InvalidOptionError(f"--norm-eps: must be a finite number >= 0, found {n.eps}")
-    return _Parsed(layout, linears, norms, acts)
+    return _Parsed(layout, linears, norms, acts, notes)
 
 
 def build_network(parsed: _Parsed, *, source: str = "<state dict>") -> Network:
@@ -818,16 +929,18 @@ def _activations_from_module_list(modules, source: str):
             raise FileFormatError(f"{source}: metadata {MODULES_KEY!r} is not valid JSON") from None
     if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
         raise FileFormatError(f"{source}: metadata {MODULES_KEY!r} must be a list of module objects")
-    acts, eps = [], []
+    acts, eps, kinds = [], [], set()
     for m in modules:
         kind = m.get("type")
         if kind in ("LayerNorm", "BatchNorm1d"):
+            kinds.add("layer" if kind == "LayerNorm" else "batch")
             eps.append(m.get("eps"))
         elif kind == "activation":
             acts.append(m.get("name"))
             if len(eps) < len(acts):
                 eps.append(None)
-    return (acts or None), eps
+    norm = kinds.pop() if len(kinds) == 1 else ("none" if not kinds else None)
+    return (acts or None), eps, norm
 
 
 def _ref_linear_class():
@@ -1027,6 +1140,12 @@ def _torch_available() -> bool:
 
 
 # ---------------------------------------------------------------------------- modules in
+def _warn_bn_training(name: str) -> None:
+    warnings.warn(
+        f"module {name!r}: BatchNorm1d is in training mode; the import uses its running statistics, as in "
+        "eval mode (call model.eval() first to silence this)", UserWarning, stacklevel=4)
+
+
 def _module_info(module, layout: str):
     """State dict and the options a live module knows (activations, eps, mask constants)."""
     import torch.nn as nn
@@ -1068,12 +1187,16 @@ def _module_info(module, layout: str):
                 if not child.track_running_stats or child.running_mean is None:
                     raise InvalidNetworkError(f"module {name!r}: BatchNorm1d without running statistics cannot run in eval mode")
                 pending_norm = child.eps
-            elif isinstance(child, nn.Linear) or "weight" in dict(child.named_parameters(recurse=False)):
+                if child.training:
+                    _warn_bn_training(name)
+            elif isinstance(child, nn.Linear) or ("weight" in dict(child.named_parameters(recurse=False))
+                                                  and not type(child).__module__.startswith("torch.")):
+                # a user's masked linear class; torch's own weighted modules (Conv1d, Embedding ...) are not Linear
                 has_linear = True
                 consts.append(getattr(child, "mask_constant", None))
             else:
                 raise InvalidNetworkError(
-                    f"module {name!r}: {cls} is not supported (Linear, LayerNorm, BatchNorm1d, activations, "
+                    f"module {name!r}: {cls} is not supported (only Linear, LayerNorm, BatchNorm1d, activations, "
                     "Dropout, Flatten)"
                 )
         info.update(activation=acts or None, eps=eps or None,
@@ -1090,6 +1213,9 @@ def _module_info(module, layout: str):
         info["norm"] = norm_type if norm_type in ("layer", "batch") else ("none" if not norm_type else norm_type)
         norms = getattr(module, "norms", [])
         info["eps"] = [float(n.eps) for n in norms] or None
+        for i, n in enumerate(norms):
+            if isinstance(n, nn.BatchNorm1d) and n.training:
+                _warn_bn_training(f"norms.{i}")
         consts = [getattr(lin, "mask_constant", None) for lin in lins]
         info["mask_constant"] = consts if any(c is not None for c in consts) else None
     return sd, info
@@ -1097,8 +1223,8 @@ def _module_info(module, layout: str):
 
 # ============================================================================ public API
 def from_torch(module_or_state_dict, *, layout: str = "sequential", activation=None, norm=None, mask_constant=None,
-               config=None, eps=None, check: bool = True, source: str | None = None, report: dict | None = None
-               ) -> Network:
+               config=None, eps=None, check: bool = True, source: str | None = None, report: dict | None = None,
+               key: str | None = None) -> Network:
     """An ``nn.Module``, a state dict, or a state dict file -> :class:`Network`.
 
     Parameters
@@ -1110,20 +1236,34 @@ def from_torch(module_or_state_dict, *, layout: str = "sequential", activation=N
     activation : a name, or one per hidden layer (required for state dicts unless
         ``config`` or an exported module list gives them).
     norm : ``"none"``, ``"layer"`` or ``"batch"``; needed only where the state dict
-        cannot show it (LayerNorm without affine parameters has no tensors).
+        cannot show it (LayerNorm without affine parameters has no tensors). A
+        sequential state dict with more than one tensor-free module between two
+        Linear modules (Dropout, or such a LayerNorm) is refused unless ``norm`` is
+        given (``"none"``: dropout; ``"layer"``: parameter-free LayerNorm).
     mask_constant : the W-asymmetric / noise constant ``c`` (one, or one per linear
         layer); overrides ``config``.
     config : the authors' Hydra YAML (path or dict): ``model.activation``,
         ``model.norm``, ``model.mask_params``. Explicit arguments override it.
     eps : norm eps (default torch's 1e-5; read from modules when given one).
-    check : compare with torch on random inputs (when torch is installed).
+    check : compare with torch on random inputs (when torch is installed). For a
+        state dict the reference is a torch module built from the *same*
+        interpretation (layout, activations, norms), so the check verifies the
+        conversion of the tensors, not that interpretation; a live module is itself
+        the reference.
     report : optional dict filled with ``modules``, ``self_check`` (or the reason it
-        was skipped) and ``mask_constants``.
+        was skipped; ``self_check["reference"]`` is ``"module"`` or
+        ``"interpretation"``), ``mask_constants`` and ``notes``.
+    key : which state dict of a checkpoint holding several (``{"model": ...,
+        "ema": ...}``); not needed when there is one.
+
+    A BatchNorm1d module in training mode is imported with its running statistics
+    (as in eval mode) and a ``UserWarning`` says so.
     """
     meta = None
     if isinstance(module_or_state_dict, (str, Path)):
         source = source or str(module_or_state_dict)
-        sd, file_meta = read_state_dict(module_or_state_dict)
+        sd, file_meta = read_state_dict(module_or_state_dict, key=key)
+        key = None  # read_state_dict unwrapped it
         meta = file_meta.get(MODULES_KEY)
         user_module = None
     elif isinstance(module_or_state_dict, dict):
@@ -1142,12 +1282,14 @@ def from_torch(module_or_state_dict, *, layout: str = "sequential", activation=N
             f"from_torch: expected an nn.Module, a state dict or a file path, found {type(module_or_state_dict).__name__}"
         )
     parsed = parse_state_dict(sd, layout=layout, activation=activation, norm=norm, mask_constant=mask_constant,
-                              config=config, eps=eps, source=source, modules_meta=meta)
+                              config=config, eps=eps, source=source, modules_meta=meta, key=key,
+                              _from_module=user_module is not None)
     net = build_network(parsed, source=source)
     if report is not None:
         report["modules"] = parsed.describe()
         report["mask_constants"] = {lin.name: lin.mask_constant for lin in parsed.linears
                                     if lin.mask_constant is not None}
+        report["notes"] = list(parsed.notes)
     no_module = [a for a in parsed.activations if parse_activation(a).code < 0]
     if check and no_module and user_module is None:
         check = False
@@ -1156,9 +1298,10 @@ def from_torch(module_or_state_dict, *, layout: str = "sequential", activation=N
             report["self_check_reason"] = f"activation {no_module[0]!r} has no torch module to compare with"
     if check:
         if _torch_available():
-            sd_np = {str(k): _to_numpy(str(k), v, source) for k, v in _unwrap_checkpoint(sd, source).items()}
+            sd_np = {str(k): _to_numpy(str(k), v, source) for k, v in _unwrap_checkpoint(sd, source, key).items()}
             reference = user_module if user_module is not None else _reference_module(parsed, sd_np)
             result = self_check(net, reference, parsed)
+            result["reference"] = "module" if user_module is not None else "interpretation"
             if report is not None:
                 report["self_check"] = result
         elif report is not None:
@@ -1241,7 +1384,10 @@ def to_torch(net: Network, *, dtype=None):
     """``nn.Sequential`` of ``Linear`` / ``LayerNorm`` / ``BatchNorm1d`` (eval mode) /
     activation modules computing ``net`` (masks baked into effective weights).
 
-    ``dtype`` defaults to ``torch.float64`` (forward equal to neuronid's to rounding).
+    The module is **float64** by default (``dtype=None`` means ``torch.float64``), so
+    its forward equals neuronid's to rounding; feed it float64 inputs
+    (``torch.as_tensor(X, dtype=torch.float64)``) or pass ``dtype=torch.float32``
+    for a float32 module (then outputs agree only to float32 rounding).
     """
     import torch  # optional dependency: only the converter needs it
     import torch.nn as nn

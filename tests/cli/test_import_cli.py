@@ -130,7 +130,7 @@ def test_round_trip(kind, data, capsys):
         flags = [str(d / "config.yaml") if f == "CONFIG" else f for f in FLAGS[kind]]
         code, out, err = run_cli(["import", src, "--out", dst, *flags], capsys)  # one command each
         assert code == 0, err
-        assert "self-check: outputs equal torch's" in out
+        assert "self-check (conversion of the given tensors, interpretation: the modules above): outputs equal torch's" in out
         models.append(model)
         nets.append(dst)
         # to_torch(load_network(p)) reproduces the torch logits
@@ -236,6 +236,7 @@ def _sd_file(tmp_path, sd, name="bad.safetensors"):
 
 
 GOOD = {"0.weight": np.ones((5, 4)), "0.bias": np.zeros(5), "2.weight": np.ones((3, 5)), "2.bias": np.zeros(3)}
+GOOD_T = {k: torch.as_tensor(v) for k, v in GOOD.items()}
 
 
 @pytest.mark.parametrize("make, flags, fragment", [
@@ -250,6 +251,18 @@ GOOD = {"0.weight": np.ones((5, 4)), "0.bias": np.zeros(5), "2.weight": np.ones(
     (lambda p: (torch.save(nn.Sequential(nn.Linear(4, 5)), p / "m.pt"), p / "m.pt")[1], ["--activation", "relu"],
      "refused the file (it pickles torch.nn.modules.container.Sequential)"),
     (lambda p: p / "missing.pt", [], "no such file"),
+    (lambda p: _sd_file(p, GOOD), ["--activation", "relu", "--mask-constant", "1"], "--mask-constant given, but no"),
+    (lambda p: (_sd_file(p, GOOD), (p / "c.yaml").write_text("model:\n  mask_params:\n    default:\n      "
+                                                              "mask_constant: abc\n"))[0],
+     ["--activation", "relu", "--config", "CONFIG"],
+     "c.yaml: 'model.mask_params.default.mask_constant' must be a finite number, found 'abc' (str)"),
+    (lambda p: (torch.save({"model": dict(GOOD_T), "ema": dict(GOOD_T)}, p / "ck.pt"), p / "ck.pt")[1],
+     ["--activation", "relu"], "holds 2 state dicts (model, ema); choose one with --key NAME"),
+    (lambda p: (open(p / "raw.pt", "wb").write(__import__("pickle").dumps({"a": 1}, protocol=4)), p / "raw.pt")[1],
+     ["--activation", "relu"], "unsupported pickle opcode 149"),
+    (lambda p: _sd_file(p, {**GOOD, "2.weight": np.ones((5, 5)), "5.weight": np.ones((3, 5)), "5.bias": np.zeros(3),
+                            "2.bias": np.zeros(5)}),
+     ["--activation", "relu"], "modules 3..4 between Linear '2' and Linear '5' have no tensors"),
     (lambda p: _sd_file(p, GOOD), ["--activation", "relu", "--out-suffix", ".txt"], "network files are"),
 ])
 def test_import_bad_input(tmp_path, capsys, make, flags, fragment):
@@ -259,6 +272,7 @@ def test_import_bad_input(tmp_path, capsys, make, flags, fragment):
         i = flags.index("--out-suffix")
         out = tmp_path / f"out{flags[i + 1]}"
         flags = flags[:i] + flags[i + 2:]
+    flags = [str(tmp_path / "c.yaml") if f == "CONFIG" else f for f in flags]
     code, _, err = run_cli(["import", src, "--out", out, *flags], capsys)
     assert code == 2
     assert fragment in err and err.count("\n") == 1, err
@@ -293,3 +307,19 @@ def test_public_api():
     assert nid.from_torch is torch_convert.from_torch and nid.to_torch is torch_convert.to_torch
     net = nid.from_torch(make_model("gelu", 0).eval())
     assert net.activations == ["gelu"]
+
+
+def test_import_key_and_override_note(tmp_path, capsys):
+    """--key picks a state dict of a checkpoint; overriding the exported activations
+    succeeds with a one-line note on stderr."""
+    torch.save({"model": dict(GOOD_T), "ema": {k: 2 * v for k, v in GOOD_T.items()}}, tmp_path / "ck.pt")
+    code, out, err = run_cli(["import", tmp_path / "ck.pt", "--out", tmp_path / "ema.npz", "--key", "ema",
+                              "--activation", "relu"], capsys)
+    assert code == 0 and err == "", err
+    assert np.array_equal(load_network(tmp_path / "ema.npz").layers[0].weight, 2 * GOOD["0.weight"])
+    assert run_cli(["export", tmp_path / "ema.npz", "--out", tmp_path / "ema.safetensors"], capsys)[0] == 0
+    code, out, err = run_cli(["import", tmp_path / "ema.safetensors", "--out", tmp_path / "g.npz",
+                              "--activation", "gelu"], capsys)
+    assert code == 0
+    assert err == ("note: --activation gelu overrides the file's metadata (relu, as exported); the imported network "
+                   "uses the flag\n")

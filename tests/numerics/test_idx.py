@@ -69,6 +69,8 @@ def _corrupt(tmp_path, kind):
         img.write_bytes(_bytes(lab))
     elif kind == "count":
         write_idx(lab, LABELS[:10])
+    elif kind == "size":
+        write_idx(img, np.zeros((12, 32, 32), dtype=np.uint8))
     elif kind == "label-range":
         write_idx(lab, np.full(12, 11, dtype=np.uint8))
     elif kind == "missing":
@@ -92,6 +94,7 @@ BAD = [
     ("swapped", "1 dimensions, expected 3"),
     ("count", "has 12 images but"),
     ("label-range", "labels must lie in 0..9"),
+    ("size", "MNIST images are 28x28, found 32x32 (header (12, 32, 32))"),
     ("missing", "MNIST file 'train-labels-idx1-ubyte' (or train-labels-idx1-ubyte.gz) not found"),
     ("gz-truncated", "truncated or corrupt gzip file"),
     ("gz-bad", "not a gzip file"),

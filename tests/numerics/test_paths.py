@@ -235,8 +235,9 @@ def test_structure_mismatch_allowed_interpolates_effective_weights():
     A = w_mlp(SIZES, n_fixed=2, seed=0, structure_seed=1)
     B = w_mlp(SIZES, n_fixed=2, seed=1, structure_seed=2)
     X, labels, _ = _data()
-    with pytest.raises(StructureMismatchError, match="masks differ"):
+    with pytest.raises(StructureMismatchError, match="masks differ") as info:
         linear_path(A, B, X, labels, loss="ce")
+    assert "allow_structure_mismatch=True (CLI: --allow-structure-mismatch)" in str(info.value)
     r = linear_path(A, B, X, labels, loss="ce", steps=5, allow_structure_mismatch=True)
     assert any("masks differ" in d for d in r.structure_differences)
     assert "structure_differences" in r.to_json()

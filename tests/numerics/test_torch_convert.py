@@ -5,6 +5,8 @@ parsing of .safetensors / .npz."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -413,3 +415,157 @@ def test_property_sequential_round_trip(case):
     assert_close(net.forward(Xr), torch_logits(model, Xr))
     with torch.no_grad():
         assert_close(to_torch(net)(torch.as_tensor(Xr)).numpy(), torch_logits(model, Xr))
+
+
+# ---------------------------------------------------------------------------- outside tester's findings
+def _yaml(tmp_path, model: dict, name="run.yaml"):
+    import yaml
+
+    (tmp_path / name).write_text(yaml.safe_dump({"model": model}))
+    return tmp_path / name
+
+
+def _paper_w_sd():
+    model, mp = paper_model("w-asym")
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ("abc", "'model.mask_params.default.mask_constant' must be a finite number, found 'abc' (str)"),
+    (None, "'model.mask_params.default.mask_constant' must be a finite number, found None (NoneType)"),
+    ([1, 2], "'model.mask_params.default.mask_constant' must be a finite number, found [1, 2] (list)"),
+    (True, "found True (bool)"),
+])
+def test_bad_mask_constant_in_config(tmp_path, bad, fragment):
+    path = _yaml(tmp_path, {"activation": "gelu", "norm": "layer", "mask_params": {"default": {"mask_constant": bad}}})
+    with pytest.raises(FileFormatError) as info:
+        from_torch(_paper_w_sd(), layout="paper", config=path, check=False)
+    assert str(info.value).startswith(str(path)) and fragment in str(info.value)
+
+
+@pytest.mark.parametrize("model, error, fragment", [
+    ({"activation": "gelu", "norm": "layer", "mask_params": {"default": {"mask_constant": 1.0},
+                                                             "linear_mask_params_7": {"mask_constant": 0.5}}},
+     InvalidOptionError, "model.mask_params.linear_mask_params_7 names linear layer 7, but the state dict has 3"),
+    ({"activation": "gelu", "norm": "layer", "elementwise_affine": "maybe"}, FileFormatError,
+     "'model.elementwise_affine' must be true or false, found 'maybe'"),
+    ({"activation": "gelu", "mask_params": {"defaults": {"mask_constant": 1.0}}}, FileFormatError,
+     "unknown key 'model.mask_params.defaults'"),
+    ({"activation": "gelu", "mask_params": {"linear_mask_params_0": 3}}, FileFormatError,
+     "'model.mask_params.linear_mask_params_0' must be a mapping, found int"),
+])
+def test_config_entries_that_would_do_nothing(tmp_path, model, error, fragment):
+    path = _yaml(tmp_path, model)
+    with pytest.raises(error, match=re.escape(fragment)):
+        from_torch(_paper_w_sd(), layout="paper", config=path, check=False)
+
+
+def test_mask_constant_without_masks_refused():
+    with pytest.raises(InvalidOptionError, match="--mask-constant given, but no linear layer has"):
+        from_torch(_sd(), activation="relu", mask_constant=1.0, check=False)
+
+
+def test_gap_between_linears_needs_explicit_norm():
+    """Linear, LayerNorm(affine=False), ReLU, Linear and Linear, ReLU, Dropout, Linear
+    have the same state dict: refused without --norm, each imported right with it."""
+    torch.manual_seed(0)
+    ln = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6, elementwise_affine=False), nn.ReLU(), nn.Linear(6, 2)).eval()
+    drop = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.1), nn.Linear(6, 2)).eval()
+    drop.load_state_dict(ln.state_dict())
+    assert list(ln.state_dict()) == list(drop.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias"]
+    for model in (ln, drop):
+        with pytest.raises(InvalidOptionError) as info:
+            from_torch(model.state_dict(), activation="relu")
+        msg = str(info.value)
+        assert "modules 1..2 between Linear '0' and Linear '3' have no tensors" in msg
+        assert "--norm none (dropout) or --norm layer" in msg and "\n" not in msg
+    X = np.random.default_rng(1).normal(size=(9, 4))
+    assert_close(from_torch(ln.state_dict(), activation="relu", norm="layer").forward(X), torch_logits(ln, X))
+    assert_close(from_torch(drop.state_dict(), activation="relu", norm="none").forward(X), torch_logits(drop, X))
+    # live modules: the module list is known, no flag needed
+    assert_close(from_torch(drop).forward(X), torch_logits(drop, X))
+    # the one-activation gap (the doctest's 0 -> 2) needs nothing
+    assert from_torch(_sd(), activation="relu", check=False).sizes == [4, 5, 3]
+
+
+def test_exported_parameter_free_layernorm_reimports_without_flags(tmp_path):
+    """export's metadata names the modules, so the gap is explained (and the LayerNorm kept)."""
+    from safetensors.numpy import save_file
+
+    torch.manual_seed(0)
+    ln = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6, elementwise_affine=False), nn.ReLU(), nn.Linear(6, 2)).eval()
+    net = from_torch(ln.state_dict(), activation="relu", norm="layer")
+    meta = {tc.MODULES_KEY: json.dumps(tc.torch_modules(net))}
+    save_file({k: np.ascontiguousarray(v) for k, v in tc.torch_state_dict(net).items()}, str(tmp_path / "e.safetensors"),
+              metadata=meta)
+    again = from_torch(tmp_path / "e.safetensors")
+    X = np.random.default_rng(1).normal(size=(9, 4))
+    assert_close(again.forward(X), torch_logits(ln, X))
+    report: dict = {}
+    from_torch(tmp_path / "e.safetensors", activation="gelu", report=report, check=False)
+    assert report["notes"] == ["--activation gelu overrides the file's metadata (relu, as exported); the imported "
+                               "network uses the flag"]
+
+
+def test_checkpoint_with_several_state_dicts(tmp_path):
+    torch.manual_seed(0)
+    a, b = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)), nn.Sequential(nn.Linear(4, 5), nn.ReLU(),
+                                                                                     nn.Linear(5, 3))
+    torch.save({"model": a.state_dict(), "ema": b.state_dict(), "epoch": 3}, tmp_path / "ck.pt")
+    with pytest.raises(InvalidOptionError, match=r"holds 2 state dicts \(model, ema\); choose one with --key NAME"):
+        from_torch(tmp_path / "ck.pt", activation="relu")
+    X = np.random.default_rng(0).normal(size=(7, 4))
+    assert_close(from_torch(tmp_path / "ck.pt", activation="relu", key="ema").forward(X), torch_logits(b, X))
+    assert_close(from_torch(tmp_path / "ck.pt", activation="relu", key="model").forward(X), torch_logits(a, X))
+    with pytest.raises(InvalidOptionError, match="--key 'emma': no state dict under that key; candidates: model, ema"):
+        from_torch(tmp_path / "ck.pt", activation="relu", key="emma")
+    # one state dict plus an optimizer state: the state dict is taken
+    opt = torch.optim.SGD(a.parameters(), lr=0.1)
+    torch.save({"model_state_dict": a.state_dict(), "optimizer_state_dict": opt.state_dict()}, tmp_path / "one.pt")
+    assert_close(from_torch(tmp_path / "one.pt", activation="relu").forward(X), torch_logits(a, X))
+    # and in-memory checkpoints
+    with pytest.raises(InvalidOptionError, match="holds 2 state dicts"):
+        from_torch({"model": a.state_dict(), "ema": b.state_dict()}, activation="relu")
+    assert_close(from_torch({"model": a.state_dict(), "ema": b.state_dict()}, activation="relu", key="ema")
+                 .forward(X), torch_logits(b, X))
+
+
+def test_refused_pickles_name_the_global_and_never_cut_words(tmp_path, recwarn):
+    import pickle
+    import warnings
+
+    with open(tmp_path / "raw.pt", "wb") as fh:
+        pickle.dump({"a": 1}, fh, protocol=4)
+    warnings.simplefilter("always")
+    with pytest.raises(FileFormatError) as info:
+        read_state_dict(tmp_path / "raw.pt")
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+    assert "unsupported pickle opcode 149: a plain pickle, not torch.save output?" in str(info.value)
+    torch.save({"m": nn.Linear(2, 2)}, tmp_path / "mod.pt")
+    with pytest.raises(UnsafeFileError, match=r"it pickles torch\.nn\.modules\.linear\.Linear\)"):
+        read_state_dict(tmp_path / "mod.pt")
+    assert tc._clip("x" * 10 + " " + "word " * 40) .endswith("word ...")
+    assert tc._clip("First sentence. Second one.") == "First sentence"
+
+
+def test_batchnorm_in_train_mode_warns():
+    model = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2))
+    model.train()
+    with pytest.warns(UserWarning, match=r"module '1': BatchNorm1d is in training mode; the import "
+                                                       r"uses its running statistics, as in eval mode"):
+        from_torch(model)
+
+
+def test_conv_and_mask_messages():
+    with pytest.raises(InvalidNetworkError, match=re.escape(
+            "module '0': Conv1d is not supported (only Linear, LayerNorm, BatchNorm1d, activations, Dropout")):
+        from_torch(nn.Sequential(nn.Conv1d(1, 2, 3), nn.ReLU(), nn.Linear(2, 2)))
+    sd = {**_sd(), "0.mask": np.full((5, 4), 0.2619047619), "0.fixed": np.zeros((5, 4))}
+    with pytest.raises(InvalidNetworkError, match=r"must hold 0/1 \(1 = trainable\), found 0\.261905 at \(0, 0\)"):
+        from_torch(sd, activation="relu", check=False)
+
+
+def test_to_torch_is_float64_unless_told():
+    net = from_torch(_sd(), activation="relu", check=False)
+    assert next(to_torch(net).parameters()).dtype == torch.float64
+    assert next(to_torch(net, dtype=torch.float32).parameters()).dtype == torch.float32
