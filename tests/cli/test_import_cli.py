@@ -323,3 +323,20 @@ def test_import_key_and_override_note(tmp_path, capsys):
     assert code == 0
     assert err == ("note: --activation gelu overrides the file's metadata (relu, as exported); the imported network "
                    "uses the flag\n")
+
+
+@pytest.mark.parametrize("command", ["import", "export", "lmc"])
+def test_readme_synopsis_lists_every_flag(command):
+    """The README synopsis of each command names all its flags (a PyTorch user reads only the README)."""
+    import argparse
+    import re
+
+    from neuronid.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {opt for action in sub.choices[command]._actions for opt in action.option_strings
+             if opt.startswith("--") and opt != "--help"}
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    synopsis = re.search(rf"`neuronid {command} [^`]*`", readme).group(0)
+    missing = sorted(f for f in flags if not re.search(re.escape(f) + r"\b", synopsis))
+    assert not missing, f"README synopsis of {command} lacks {missing}"
