@@ -639,14 +639,16 @@ def _parse_sequential(sd: dict, source: str, norm_opt, gaps_known: bool = False)
     """Linear modules and the norm after each hidden one.
 
     Parameter-free modules leave index gaps: Linear -> Linear 2 apart is Linear,
-    activation, Linear. A wider gap between two Linear modules with no norm tensors
-    between them is ambiguous (Dropout, or a LayerNorm without affine parameters), so
-    it needs an explicit ``norm`` unless the module list is known (a live module, or
-    ``export``'s metadata).
+    activation, Linear. In a state dict without any norm tensors, a wider gap between
+    two Linear modules is ambiguous (Dropout, or a LayerNorm without affine
+    parameters), so it needs an explicit ``norm`` unless the module list is known (a
+    live module, or ``export``'s metadata). Where norm tensors show the network's norm
+    (affine LayerNorm, BatchNorm), a wider gap is taken as dropout: a network mixing
+    affine and parameter-free norms is not inferred.
     """
     indexed = [(i, _parse_module(name, parts, source, "sequential", _SEQ_EXPECTED))
                for i, name, parts in _group_sequential(sd, source)]
-    if norm_opt is None and not gaps_known:
+    if norm_opt is None and not gaps_known and not any(isinstance(mod, _Norm) for _, mod in indexed):
         _check_gaps(indexed, source)
     modules = [mod for _, mod in indexed]
     linears, norms = [], []

@@ -484,6 +484,11 @@ def test_gap_between_linears_needs_explicit_norm():
     assert_close(from_torch(drop.state_dict(), activation="relu", norm="none").forward(X), torch_logits(drop, X))
     # live modules: the module list is known, no flag needed
     assert_close(from_torch(drop).forward(X), torch_logits(drop, X))
+    # norm tensors elsewhere show the norm kind: a wider gap is dropout, no flag needed
+    torch.manual_seed(2)
+    mixed = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 5), nn.ReLU(), nn.Dropout(0.2),
+                          nn.Linear(5, 2)).eval()
+    assert_close(from_torch(mixed.state_dict(), activation="relu").forward(X), torch_logits(mixed, X))
     # the one-activation gap (the doctest's 0 -> 2) needs nothing
     assert from_torch(_sd(), activation="relu", check=False).sizes == [4, 5, 3]
 
