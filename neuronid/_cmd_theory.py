@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import textwrap
 from typing import Any
 
+from neuronid._cli_common import add_force_option, guard_outputs, output_file
+from neuronid.numerics.io import write_text
 from neuronid.theory.activations import CATALOGUE, get_activation
-from neuronid.errors import InvalidOptionError
 from neuronid.theory.registry import all_results, get_result
 from neuronid.theory.symmetries import find_symmetries
 
@@ -51,32 +50,14 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def _check_json_path(path: str | None) -> None:
-    if path is None:
-        return
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    if os.path.isdir(target):
-        raise InvalidOptionError(f"--json {path}: is a folder; give a file path such as {os.path.join(path, 'report.json')}")
-    if not os.path.isdir(folder):
-        raise InvalidOptionError(f"--json {path}: folder {folder} does not exist; create it or pick another path")
+def _check_json_path(path: str | None, force: bool = False) -> None:
+    guard_outputs(outputs=[output_file("--json", path, [".json"])], force=force)
 
 
 def write_json_atomic(path: str, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file + ``os.replace``)."""
-    _check_json_path(path)
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    text = json.dumps(json_safe(obj), indent=2, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file + ``os.replace``,
+    mode from the umask; an ``OSError`` is one error naming the path)."""
+    write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
 
 
 # ------------------------------------------------------------------------ symmetries
@@ -131,7 +112,7 @@ def _short_method(m: str) -> str:
 
 
 def run_symmetries(args: argparse.Namespace) -> int:
-    _check_json_path(args.json_path)
+    _check_json_path(args.json_path, args.force)
     rep = symmetries_report(args.activation)
     out = sys.stdout
     method = rep["method"]
@@ -179,7 +160,7 @@ def results_report(result_id: str | None) -> dict:
 
 
 def run_results(args: argparse.Namespace) -> int:
-    _check_json_path(args.json_path)
+    _check_json_path(args.json_path, args.force)
     rep = results_report(args.id)
     out = sys.stdout
     wrap = dict(width=100, initial_indent="    ", subsequent_indent="    ")
@@ -217,6 +198,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("activation", metavar="ACTIVATION", help="e.g. gelu, leaky_relu:0.2, 'sympy:z*tanh(z)'")
     p.add_argument("--json", metavar="PATH", dest="json_path", help="also write the report as JSON")
+    add_force_option(p)
     p.set_defaults(func=run_symmetries)
 
     q = subparsers.add_parser(
@@ -228,4 +210,5 @@ def register(subparsers) -> None:
     )
     q.add_argument("id", nargs="?", metavar="ID", help="one item, e.g. T4 (default: all)")
     q.add_argument("--json", metavar="PATH", dest="json_path", help="also write the report as JSON")
+    add_force_option(q)
     q.set_defaults(func=run_results)

@@ -558,6 +558,17 @@ def to_jsonable(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; an ``OSError`` becomes one
+    :class:`FileFormatError` naming ``path``."""
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    _atomic_write(Path(path), write)
+
+
 def write_json(path, obj) -> None:
     """Write ``to_jsonable(obj)`` to ``path`` atomically (strict JSON: no NaN)."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
