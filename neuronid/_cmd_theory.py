@@ -18,9 +18,10 @@ from typing import Any
 
 from neuronid._cli_common import add_force_option, guard_outputs, output_file
 from neuronid.numerics.io import write_text
-from neuronid.theory.activations import CATALOGUE, get_activation
+from neuronid.theory._budget import BudgetExhausted, run_isolated
+from neuronid.theory.activations import CATALOGUE, get_activation, undetermined_analysis
 from neuronid.theory.registry import all_results, get_result
-from neuronid.theory.symmetries import find_symmetries
+from neuronid.theory.symmetries import find_symmetries, undetermined_symmetries
 
 __all__ = ["register", "run_symmetries", "run_results", "write_json_atomic", "json_safe"]
 
@@ -68,8 +69,35 @@ def _interval_dict(lo: float, hi: float) -> dict:
 
 
 def symmetries_report(spec: str) -> dict:
-    """The JSON object of ``neuronid symmetries``."""
+    """The JSON object of ``neuronid symmetries``.
+
+    For a user expression (``sympy:...``) the whole derivation runs in one isolated
+    process with one time and memory budget (:func:`run_isolated`); past it every
+    property is ``undetermined`` with the reason, never a hang.
+    """
     act = get_activation(spec)
+    if act.base == "sympy":
+        try:
+            rep = run_isolated(lambda: _report(act), what="the symbolic analysis")
+        except BudgetExhausted as exc:
+            rep = _report(act, undetermined_analysis(str(exc)), undetermined_symmetries(str(exc)))
+        return rep
+    return _report(act)
+
+
+def _report(act, analysis=None, symmetries=None) -> dict:
+    analysis = act.analysis if analysis is None else analysis
+    symmetries = find_symmetries(act) if symmetries is None else symmetries
+    if analysis.undetermined is not None:
+        reason = f"undetermined: {analysis.undetermined}"
+        return {
+            "activation": act.name, "expression": str(act.expr),
+            "monotone": "undetermined", "monotone_reason": reason, "decreasing_intervals": [],
+            "lipschitz": None, "lipschitz_reason": reason, "lipschitz_exact": None,
+            "curvature": None, "curvature_reason": reason, "curvature_exact": None,
+            "kinks": [], "kinks_reason": reason, "piecewise_linear": None, "method": dict(analysis.method),
+            "symmetries": [s.to_dict() for s in symmetries],
+        }
     lip_exact, curv_exact = act.lipschitz_exact, act.curvature_exact
     report: dict[str, Any] = {
         "activation": act.name,
@@ -83,7 +111,7 @@ def symmetries_report(spec: str) -> dict:
         "kinks": [{"location": x, "left_slope": l, "right_slope": r} for x, l, r in act.kinks],
         "piecewise_linear": act.piecewise_linear,
         "method": act.method,
-        "symmetries": [s.to_dict() for s in find_symmetries(act)],
+        "symmetries": [s.to_dict() for s in symmetries],
     }
     if act.curvature is None:
         report["curvature_reason"] = "piecewise linear with kinks: sigma'' = 0 off the kinks (see kinks)"
@@ -118,6 +146,15 @@ def run_symmetries(args: argparse.Namespace) -> int:
     method = rep["method"]
     out.write(f"activation  {rep['activation']}    sigma(z) = {rep['expression']}\n")
     dec = ", ".join(f"({_fmt(d['lo'])}, {_fmt(d['hi'])})" for d in rep["decreasing_intervals"])
+    if rep["monotone"] == "undetermined":
+        out.write(f"monotone    undetermined\nlipschitz   undetermined\ncurvature   undetermined\n"
+                  f"kinks       undetermined\n")
+        out.write(textwrap.fill(rep["monotone_reason"], width=100, initial_indent="  note ",
+                                subsequent_indent="       ") + "\n")
+        _write_symmetries(out, rep)
+        if args.json_path:
+            write_json_atomic(args.json_path, rep)
+        return 0
     out.write(f"monotone    {rep['monotone']}" + (f"; decreasing on {dec}" if dec else "")
               + f"    [{_short_method(method['monotone'])}]\n")
     lip = _with_exact(rep["lipschitz"], rep["lipschitz_exact"])
@@ -134,6 +171,13 @@ def run_symmetries(args: argparse.Namespace) -> int:
         if not method[key].startswith("symbolic"):
             out.write(textwrap.fill(f"{key}: {method[key]}", width=100, initial_indent="  note ",
                                     subsequent_indent="       ") + "\n")
+    _write_symmetries(out, rep)
+    if args.json_path:
+        write_json_atomic(args.json_path, rep)
+    return 0
+
+
+def _write_symmetries(out, rep: dict) -> None:
     out.write("symmetries (D7)\n")
     for s in rep["symmetries"]:
         out.write(f"  {s['status']:<14} {s['name']:<21} {s['identity']}\n")
@@ -142,9 +186,8 @@ def run_symmetries(args: argparse.Namespace) -> int:
         elif s["status"] == "disproved" and s["witness"]:
             wit = ", ".join(f"{k} = {v}" for k, v in s["witness"].items())
             out.write(f"  {'':<14} {'':<21} witness: {wit}\n")
-    if args.json_path:
-        write_json_atomic(args.json_path, rep)
-    return 0
+        elif s["status"] == "undetermined" and s["proof"] and s["proof"][0].startswith("undetermined:"):
+            out.write(f"  {'':<14} {'':<21} {s['proof'][0][:120]}\n")
 
 
 # --------------------------------------------------------------------------- results
