@@ -82,7 +82,9 @@ def run(args) -> int:
             raise InvalidOptionError(f"{exc}{hint}") from None
         sys.stderr.write(f"neuronid reproduce: {exc}{hint}\n")
         raise
-    print(f"units: {report.ran} run, {report.skipped} resumed; wall time {report.seconds:.1f} s")
+    rerun = (f" ({report.rerun_invalid} of them re-run because their unit file was invalid or failed its checksum)"
+             if report.rerun_invalid else "")
+    print(f"units: {report.ran} run, {report.skipped} resumed{rerun}; wall time {report.seconds:.1f} s")
     print()
     for c in report.claims:
         print(f"[{c['verdict']}] {c['claim']}")
