@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuronid.errors import InvalidNetworkError, InvalidOptionError
+from neuronid.errors import InvalidNetworkError, InvalidOptionError, StructureMismatchError
 from neuronid.numerics.io import available_memory, format_bytes, load_data, load_network, write_json
 
 #: Largest seed accepted (numpy seeds are non-negative; 63 bits keep every consumer exact).
@@ -331,6 +331,13 @@ def check_forward_finite(net, X, *, source: str, data_source: str) -> None:
         raise InvalidNetworkError(f"{source}: the output on {data_source} is NaN or Inf")
 
 
+def require_same_sizes(path_a: str, A, path_b: str, B, why: str) -> None:
+    """Refuse two networks of different layer sizes, naming both files and sizes."""
+    if A.sizes != B.sizes:
+        raise StructureMismatchError(
+            f"{path_a} and {path_b} have different sizes ({A.sizes} vs {B.sizes}); {why}")
+
+
 def maybe_write_json(args, obj) -> None:
     if getattr(args, "json", None):
         write_json(args.json, obj)
@@ -368,6 +375,7 @@ __all__ = [
     "load_networks",
     "load_data",
     "check_forward_finite",
+    "require_same_sizes",
     "maybe_write_json",
     "progress_enabled",
     "require",

@@ -24,6 +24,7 @@ from neuronid._cli_common import (
     output_folder,
     progress_enabled,
     require,
+    require_same_sizes,
 )
 from neuronid.numerics.io import check_data_for, write_json
 from neuronid.proofs_checks.checkers import CHECKED_RESULTS
@@ -70,10 +71,7 @@ def _check_comparable(path_a: str, A, path_b: str, B) -> None:
         if len(net.layers) < 2:
             raise StructureMismatchError(
                 f"{path}: the network has no hidden layer (sizes {net.sizes}); the check compares hidden neurons")
-    if A.sizes != B.sizes:
-        raise StructureMismatchError(
-            f"{path_a} and {path_b} have different sizes ({A.sizes} vs {B.sizes}); the check compares two networks "
-            "of one architecture neuron by neuron")
+    require_same_sizes(path_a, A, path_b, B, "the check compares two networks of one architecture neuron by neuron")
 
 
 def _result_ids(text):

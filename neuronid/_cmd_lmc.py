@@ -15,6 +15,7 @@ from neuronid._cli_common import (
     load_networks,
     maybe_write_json,
     require,
+    require_same_sizes,
     seed_int,
 )
 from neuronid.numerics.io import check_data_for
@@ -57,6 +58,7 @@ def run(args) -> int:
             f"--steps must be at least 2 (the two endpoints) and at most {MAX_STEPS}, found {args.steps}")
     guard_outputs(inputs=[args.A, args.B, args.data], outputs=[json_output(args)], force=args.force)
     A, B = load_networks([args.A, args.B], args.activations)
+    require_same_sizes(args.A, A, args.B, B, "the linear path interpolates the weights of one architecture")
     data = load_data(args.data)
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")

@@ -148,13 +148,16 @@ def _atomic_write(path: Path, write) -> None:
         for _ in range(100):
             tmp = _temporary_name(folder)
             try:
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 break
             except FileExistsError:
                 tmp = None
         if tmp is None:  # pragma: no cover - 100 random collisions
             raise FileExistsError(errno.EEXIST, "no free temporary name")
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)  # 0o666 minus the umask
+        os.close(fd)
         write(str(tmp))
+        os.chmod(tmp, mode)  # writers that recreate the file (safetensors) would leave 0o600
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
