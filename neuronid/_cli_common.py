@@ -312,23 +312,52 @@ def load_networks(paths, activations=None):
     return [load_network(p, activations=activations) for p in paths]
 
 
+#: Largest magnitude accepted in weights, biases, data and activations: products of
+#: two such numbers summed over up to 1e7 terms (inner products in alignment, costs,
+#: supports) stay below the float64 maximum (1e150**2 * 1e7 = 1e307 < 1.8e308).
+MAX_MAGNITUDE = 1e150
+
+
+def _first_bad(arr: np.ndarray) -> tuple[int, ...] | None:
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(arr) | (np.abs(arr) > MAX_MAGNITUDE)
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0])
+
+
 def check_forward_finite(net, X, *, source: str, data_source: str) -> None:
-    """Refuse a network whose forward pass on the data overflows to NaN or Inf,
-    naming the file, the layer and the tensor (later steps would fail far from the
-    cause)."""
+    """Refuse numbers that later steps cannot handle, naming the file, the layer and
+    the tensor: weights, biases or data beyond :data:`MAX_MAGNITUDE`, or a forward
+    pass on the data whose pre-activations or activations overflow (to NaN, Inf or
+    beyond :data:`MAX_MAGNITUDE`). Without this check the overflow surfaces far from
+    its cause (an alignment, a cost matrix) as a message that names neither."""
+    where = _first_bad(np.asarray(X))
+    if where is not None:
+        raise InvalidNetworkError(
+            f"{data_source}: 'X' has an entry beyond +-{MAX_MAGNITUDE:g} (at {where}); rescale the data")
+    for l, layer in enumerate(net.layers):
+        for name, arr in (("weight", layer.weight), ("fixed", layer.fixed), ("bias", layer.bias)):
+            where = _first_bad(np.asarray(arr))
+            if where is not None:
+                raise InvalidNetworkError(
+                    f"{source}: tensor 'layers.{l}.{name}' has an entry beyond +-{MAX_MAGNITUDE:g} (at {where}); "
+                    "such weights overflow float64 in inner products")
     with np.errstate(all="ignore"):
         trace = net.forward(X, record=True)
     for l, z in enumerate(trace.pre):
-        if not np.all(np.isfinite(z)):
-            where = tuple(int(i) for i in np.argwhere(~np.isfinite(z))[0])
+        where = _first_bad(z)
+        if where is not None:
             raise InvalidNetworkError(
-                f"{source}: layer {l} (tensors layers.{l}.weight/bias): pre-activations on {data_source} are NaN "
-                f"or Inf (first at point {where[0]}, neuron {where[1]}); weights or data too large")
-        if l + 1 < len(trace.inputs) and not np.all(np.isfinite(trace.inputs[l + 1])):
-            raise InvalidNetworkError(
-                f"{source}: layer {l}: activation outputs on {data_source} are NaN or Inf (overflow)")
-    if not np.all(np.isfinite(trace.output)):  # pragma: no cover - pre of the last layer is the output
-        raise InvalidNetworkError(f"{source}: the output on {data_source} is NaN or Inf")
+                f"{source}: layer {l} (tensors layers.{l}.weight/bias): pre-activations on {data_source} overflow "
+                f"(NaN, Inf or beyond +-{MAX_MAGNITUDE:g}; first at point {where[0]}, neuron {where[1]}); "
+                "weights or data too large")
+        if l + 1 < len(trace.inputs):
+            where = _first_bad(trace.inputs[l + 1])
+            if where is not None:
+                raise InvalidNetworkError(
+                    f"{source}: layer {l}: activations on {data_source} overflow (NaN, Inf or beyond "
+                    f"+-{MAX_MAGNITUDE:g}; first at point {where[0]}, neuron {where[1]})")
 
 
 def require_same_sizes(path_a: str, A, path_b: str, B, why: str) -> None:
@@ -357,6 +386,7 @@ def progress_enabled(args) -> bool:
 __all__ = [
     "MAX_SEED",
     "MAX_STEPS",
+    "MAX_MAGNITUDE",
     "Output",
     "int_list",
     "int_in",

@@ -156,10 +156,15 @@ def ws(tmp_path_factory):
     save_network(Network([Layer(rng.normal(size=(3, 6)))]), d / "L.safetensors")
     # a network whose pre-activations overflow on d.npz (finite weights, layer 1 overflows)
     tensors = network_tensors(A)
-    tensors["layers.0.weight"] = tensors["layers.0.weight"] * 1e200
-    tensors["layers.1.weight"] = tensors["layers.1.weight"] * 1e200
+    tensors["layers.0.weight"] = tensors["layers.0.weight"] * 1e100
+    tensors["layers.1.weight"] = tensors["layers.1.weight"] * 1e100
     save_file(tensors, str(d / "overflow.safetensors"), metadata={"neuronid": json.dumps(
         {"format": "neuronid.mlp/1", "activations": ["relu"]})})
+    tensors = network_tensors(A)
+    tensors["layers.0.weight"] = tensors["layers.0.weight"] * 1e160  # finite forward pass, overflowing products
+    np.savez(d / "huge.npz", metadata=np.array(json.dumps({"format": "neuronid.mlp/1", "activations": ["relu"]})),
+             **tensors)
+    np.savez(d / "hugeX.npz", X=X * 1e200, y=y)
     tensors = network_tensors(A)
     tensors["layers.1.weight"] = tensors["layers.1.weight"].copy()
     tensors["layers.1.weight"][0, 0] = np.nan
@@ -295,6 +300,8 @@ CASES = [
     ("lmc overflow names layer", ["lmc", "overflow.safetensors", "B.safetensors", "--data", "d.npz"], "layer 1"),
     ("check overflow names file", ["check", "overflow.safetensors", "B.safetensors", "--data", "d.npz"],
      "overflow.safetensors"),
+    ("check huge weights", ["check", "huge.npz", "huge.npz", "--data", "d.npz"], "layers.0.weight"),
+    ("lmc huge data", ["lmc", *PAIR[:2], "--data", "hugeX.npz"], "'X' has an entry beyond"),
     ("lmc NaN weight", ["lmc", "nan.safetensors", "B.safetensors", "--data", "d.npz"], "layer 1: weight"),
     ("lmc long npy header", ["lmc", *PAIR[:2], "--data", "header.npz"], "header longer"),
     ("lmc pickled", ["lmc", *PAIR[:2], "--data", "pickled.npz"], "pickled"),
