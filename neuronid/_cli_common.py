@@ -117,7 +117,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 def add_force_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true",
-        help="replace existing output files of another kind (never an input file)",
+        help="replace an existing regular file of another kind (never an input, link or device)",
     )
 
 
@@ -226,15 +226,15 @@ def _guard_file(out: Output, inputs: list[str], force: bool) -> None:
         raise InvalidOptionError(
             f"{flag} {path[:60]}...: the file name is {len(os.fsencode(name))} bytes long; "
             f"the limit is {_name_max(folder)}")
+    if os.path.islink(path):
+        raise InvalidOptionError(
+            f"{flag} {path}: is a symbolic link; never replaced (give the path of a regular file or a new name)")
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise InvalidOptionError(
+            f"{flag} {path}: exists and is not a regular file (a device, FIFO or socket); never replaced")
     if os.path.lexists(path) and not force:
         suffix = os.path.splitext(name)[1].lower()
         kinds = "/".join(out.suffixes)
-        if os.path.islink(path):
-            raise InvalidOptionError(
-                f"{flag} {path}: is a symbolic link; refusing to replace it (use --force to replace the link)")
-        if not os.path.isfile(path):
-            raise InvalidOptionError(
-                f"{flag} {path}: exists and is not a regular file; refusing to replace it (use --force)")
         if out.suffixes and suffix not in out.suffixes:
             raise InvalidOptionError(
                 f"{flag} {path}: exists and is not a {kinds} file this option writes; refusing to replace it "
@@ -282,10 +282,12 @@ def guard_outputs(inputs=(), outputs=(), *, force: bool = False) -> None:
     * an output never names an input (resolved path with symbolic links followed,
       or the same inode): refused even with ``--force``;
     * two outputs never name one file;
-    * an output file replaces an existing path only if that is a regular file (not
-      a link, folder, FIFO or device) whose suffix is one this output writes (its
-      *own kind*: ``.json`` for ``--json``, ``.safetensors``/``.npz`` for a network,
-      ``.npz`` for data); anything else needs ``--force``;
+    * an output file never replaces a symbolic link, folder, FIFO, device or socket
+      (not even with ``--force``: ``--json /dev/stdout --force`` as root must not
+      replace ``/dev/stdout``);
+    * it replaces an existing regular file only if its suffix is one this output
+      writes (its *own kind*: ``.json`` for ``--json``, ``.safetensors``/``.npz`` for
+      a network, ``.npz`` for data); a regular file of another kind needs ``--force``;
     * the output folder exists (or, for folder outputs, can be created) and a file
       can actually be created in it (probed), and the name fits the file system.
     """

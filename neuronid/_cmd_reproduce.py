@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 from neuronid._cli_common import (
     add_force_option,
@@ -80,6 +81,14 @@ def run(args) -> int:
         hint = f"; the finished units are kept in {out}/units (continue with --resume once the cause is fixed)"
         if isinstance(exc.__cause__, InvalidInputError):
             raise InvalidOptionError(f"{exc}{hint}") from None
+        if isinstance(exc.__cause__, BrokenProcessPool):
+            raise InvalidOptionError(
+                f"unit {exc.key}: its worker process died abruptly (most often it ran out of memory; choose smaller "
+                f"sizes with --set, or fewer --workers){hint}") from None
+        if isinstance(exc.__cause__, MemoryError):
+            raise InvalidOptionError(
+                f"unit {exc.key} needs more memory than this machine has available; choose smaller sizes with "
+                f"--set (or a smaller --scale){hint}") from None
         sys.stderr.write(f"neuronid reproduce: {exc}{hint}\n")
         raise
     rerun = (f" ({report.rerun_invalid} of them re-run because their unit file was invalid or failed its checksum)"

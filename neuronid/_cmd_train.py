@@ -125,15 +125,21 @@ def _builtin(name: str, n: int, seed: int, args, sample_seed=None):
 
 
 def _builtin_features(name: str, n: int, seed: int, args) -> int:
-    """Number of features of a built-in data set with these options (from a sample of
-    at most 128 points: exact and cheap)."""
+    """Number of features of a built-in data set with these options: ``--ambient``
+    where the data set has one, else from a sample of at most 128 points (the other
+    data sets have a few dozen features at most)."""
+    if "ambient" in BUILTIN_DEFAULTS[name]:
+        ambient = getattr(args, "ambient", None)
+        return int(ambient if ambient is not None else BUILTIN_DEFAULTS[name]["ambient"])
     return int(_builtin(name, min(n, 128), seed, args).X.shape[1])
 
 
 def _check_builtin_memory(name: str, n: int, seed: int, args) -> int:
     d = _builtin_features(name, n, seed, args)
     n_eff = min(n, 1797) if name == "digits" else n
-    require_memory(float(n_eff) * d * _F64 * _DATA_COPIES, f"--n {n} points of {name!r} data with {d} features")
+    k = getattr(args, "k", None) or BUILTIN_DEFAULTS[name].get("k", 1)
+    need = _F64 * _DATA_COPIES * (float(n_eff) * d + float(d) * k)
+    require_memory(need, f"--n {n} points of {name!r} data with {d} features")
     return d
 
 

@@ -236,6 +236,7 @@ def _exit_with_parent(parent: int) -> None:
 def _worker_init(parent: int | None = None) -> None:
     if parent is not None:
         _exit_with_parent(parent)
+    memory_limit().__enter__()  # for the worker's lifetime (see memory_limit)
     for var in THREAD_VARS:
         os.environ[var] = "1"
     with contextlib.suppress(Exception):
@@ -383,10 +384,39 @@ def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
                 dynamic_ncols=True, smoothing=0.1)
 
 
+@contextlib.contextmanager
+def memory_limit():
+    """Cap this process's address space at its current size plus the available
+    memory (``RLIMIT_AS``) for the duration, so that a configuration too large for
+    this machine fails at once with ``MemoryError`` instead of swapping for hours.
+    Does nothing where the limit or the available memory cannot be read."""
+    from neuronid.numerics.io import available_memory
+
+    try:
+        import resource
+
+        free = available_memory()
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = size + int(free)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except Exception:  # no /proc, no resource module, no MemAvailable: run unlimited
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _run_local_serial(exp, config, todo, on_done):
     for key, params in todo:
         try:
-            rec = execute_unit(exp.name, config, key, params)
+            with memory_limit():
+                rec = execute_unit(exp.name, config, key, params)
         except Exception as exc:
             raise UnitFailedError(f"unit {key} failed: {type(exc).__name__}: {exc}", key) from exc
         on_done(rec)

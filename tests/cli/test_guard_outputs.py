@@ -18,6 +18,8 @@ def files(tmp_path):
     os.symlink(tmp_path / "in.npz", tmp_path / "link.json")
     os.link(tmp_path / "in.npz", tmp_path / "hard.npz")
     (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling.json")
+    os.mkfifo(tmp_path / "fifo.json")
     return tmp_path
 
 
@@ -26,6 +28,8 @@ def files(tmp_path):
     (output_file("--json", "link.json", [".json"]), True, "is an input"),
     (output_file("--out", "hard.npz", [".npz"]), True, "is an input"),
     (output_file("--json", "notes.txt", [".json"]), False, "--force"),
+    (output_file("--json", "dangling.json", [".json"]), True, "symbolic link"),
+    (output_file("--json", "fifo.json", [".json"]), True, "never replaced"),
     (output_file("--json", "sub", [".json"]), False, "is a folder"),
     (output_file("--json", "nope/x.json", [".json"]), False, "does not exist"),
     (output_file("--json", "notes.txt/x.json", [".json"]), False, "is not a folder"),
@@ -49,7 +53,8 @@ def test_safe_outputs_pass(files, monkeypatch):
         output_file("--out", "new.safetensors", [".safetensors", ".npz"]),
         output_folder("--plots", "sub"), output_folder("--out", "new/deeper"), None])
     guard_outputs(inputs=["in.npz"], outputs=[output_file("--json", "notes.txt", [".json"])], force=True)
-    assert sorted(os.listdir(files)) == ["hard.npz", "in.npz", "link.json", "notes.txt", "old.json", "sub"]
+    assert sorted(os.listdir(files)) == ["dangling.json", "fifo.json", "hard.npz", "in.npz", "link.json", "notes.txt",
+                                         "old.json", "sub"]
 
 
 def test_two_outputs_on_one_path_are_refused(files, monkeypatch):
