@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -60,12 +62,30 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    with warnings.catch_warnings(record=True) as caught:  # the usual filters still decide what is kept
-        status = _run(args)
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the usual filters still decide what is kept
+            status = _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if status == 0:  # warnings only after a success: an error is the one line on stderr
         for text in dict.fromkeys(f"warning: {w.category.__name__}: {w.message}" for w in caught):
             sys.stderr.write(text + "\n")
     return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that temporary files are removed and worker
+    processes stopped on the way out (the default action would kill at once)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _one_line(text: str) -> str:
@@ -90,6 +110,9 @@ def _run(args) -> int:
         where = exc.filename if exc.filename is not None else "file"
         sys.stderr.write(f"neuronid {args.command}: error: {where}: {exc.strerror or _one_line(exc)}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("neuronid: terminated\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("neuronid: interrupted\n")
         return 130

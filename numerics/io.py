@@ -355,6 +355,12 @@ def _parse_metadata(path: Path, raw, activations) -> list:
     acts = meta["activations"]
     if not isinstance(acts, list):
         raise FileFormatError(f"{path}: metadata 'activations' must be a list, found {type(acts).__name__}")
+    for l, entry in enumerate(acts):
+        names = entry if isinstance(entry, list) else [entry]
+        if not all(isinstance(name, str) for name in names):
+            raise FileFormatError(
+                f"{path}: metadata 'activations' entry {l} (hidden layer {l}) must be a name or a list of names, "
+                f"found {json.dumps(entry)[:60]}")
     return acts
 
 
