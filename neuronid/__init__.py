@@ -40,6 +40,7 @@ _LAZY = {
     # networks and files
     "Network": "neuronid.numerics.network",
     "Layer": "neuronid.numerics.network",
+    "Norm": "neuronid.numerics.network",
     "load_network": "neuronid.numerics.io",
     "save_network": "neuronid.numerics.io",
     "load_data": "neuronid.numerics.io",

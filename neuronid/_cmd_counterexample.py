@@ -30,7 +30,7 @@ def register(sub) -> None:
             "The hypothesis may be given by its short name (H3)."
         ),
     )
-    p.add_argument("id", metavar="ID", help="result ID (T2, T3, P5, P6)")
+    p.add_argument("id", metavar="ID", help="result ID (T2, T3, P5, P6, N2)")
     p.add_argument("--drop", required=True, metavar="H", help="the hypothesis to drop, e.g. H3")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the search")
     p.add_argument("--out", metavar="DIR", help="folder for the saved case (default: counterexample_<ID>_<H>)")
@@ -49,12 +49,12 @@ def run(args) -> int:
     n = case.numbers
     print(f"{case.id} without {case.dropped}: conclusion fails")
     print(f"  {case.construction}")
-    print(f"  same function: max |f_A - f_B| = {n['max_output_difference_A_B']:.3g}; "
+    print(f"  {'same function' if case.id != 'N2' else 'the symmetry breaks'}: max |f_A - f_B| = {n['max_output_difference_A_B']:.3g}; "
           f"barrier B_mid = {n['B_mid']:.4g}, B_lerp = {n['B_lerp']:.4g} ({case.loss})")
     v = case.verdicts
-    print(f"  neuronid check on the saved files: {v['result']} " + ", ".join(
+    print(f"  {'neuronid check' if v['result'] != 'N2' else 'the N2 check'} on the saved files: {v['result']} " + ", ".join(
         f"{scope}: {verdict}" for scope, verdict in v["verdicts"].items()) + f" (conclusion {v['conclusion']})")
     print(f"  wrote {', '.join(files)}")
-    print(f"  reproduce: cd {out} && neuronid check A.safetensors B.safetensors --data data.npz --loss {case.loss}")
+    print(f"  reproduce: cd {out} && {case.witness()['reproduce']}")
     maybe_write_json(args, case.witness())
     return 0

@@ -47,6 +47,11 @@ def register(sub) -> None:
         "--allow-structure-mismatch", action="store_true",
         help="interpolate effective weights even if masks or fixed parts differ",
     )
+    p.add_argument(
+        "--reset-bn", action="store_true",
+        help="recompute BatchNorm statistics on the data at every path point (as Git Re-Basin) instead of "
+             "interpolating them",
+    )
     add_activations_option(p)
     add_json_option(p)
     add_force_option(p)
@@ -65,11 +70,16 @@ def run(args) -> int:
         check_forward_finite(net, data.X, source=path, data_source=args.data)
     require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+    if args.reset_bn:
+        require(
+            any(n is not None and n.kind == "batch" for net in (A, B) for n in net.norms),
+            f"--reset-bn: neither {args.A} nor {args.B} has a BatchNorm layer (nothing to recompute)",
+        )
     align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
     pair = compare_pair(
         A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", align=align, steps=args.steps,
         similarity=args.similarity, restarts=args.restarts, seed=args.seed,
-        allow_structure_mismatch=args.allow_structure_mismatch,
+        allow_structure_mismatch=args.allow_structure_mismatch, reset_bn=args.reset_bn,
     )
     print(format_pairs([pair]), end="")
     maybe_write_json(args, pair.to_json())

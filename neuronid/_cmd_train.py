@@ -63,6 +63,12 @@ def register(sub) -> None:
     p.add_argument("--structure-seed", type=seed_int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the initialization and minibatch order")
     p.add_argument("--init-std", type=real(0.0, lo_open=True), help="normal initialization with this std (default: PyTorch-style uniform)")
+    p.add_argument(
+        "--norm", choices=["none", "layer", "batch"], default="none",
+        help="normalization after each hidden layer's linear map (THEORY N1): LayerNorm (gamma, beta trained) "
+             "or BatchNorm (not supported for training: refused)",
+    )
+    p.add_argument("--norm-eps", type=real(0.0), default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
     p.add_argument("--lr", type=real(0.0, lo_open=True), default=1e-3)
@@ -158,7 +164,7 @@ def run_data(args) -> int:
 def build_network(args, d_in: int, d_out: int):
     sizes = [d_in, *args.hidden, d_out]
     kind = args.structure
-    common = dict(seed=args.seed, init_std=args.init_std)
+    common = dict(seed=args.seed, init_std=args.init_std, norm=args.norm, norm_eps=args.norm_eps)
     if kind == "standard":
         return STRUCTURES[kind](sizes, activation=args.activation, **common)
     if kind == "w-mlp":
@@ -199,6 +205,11 @@ def run_train(args) -> int:
         raise InvalidOptionError(f"--out {args.out}: unknown network file type; use .safetensors or .npz")
     if args.save_data and not args.save_data.lower().endswith(".npz"):
         raise InvalidOptionError(f"--save-data {args.save_data}: data files are .npz")
+    if args.norm == "batch":
+        raise InvalidOptionError(
+            "--norm batch: training with BatchNorm is not supported (it needs batch statistics and running-"
+            "statistic updates); use --norm layer, or train in PyTorch and import the network"
+        )
     if args.data:
         if args.save_data:
             raise InvalidOptionError("--save-data only applies to built-in data sets (without --data)")

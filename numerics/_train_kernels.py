@@ -17,6 +17,13 @@ minibatch ``B``:
 - ``d1``, ``d2``: two ping-pong buffers of ``B * max(sizes)`` for ``dL/dZ`` and
   ``dL/dA``.
 
+LayerNorm (THEORY N1) after hidden layer ``l`` when ``nkind[l] == NORM_LAYER``: the
+``norm`` tuple ``(nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero)``
+carries per-layer kinds and eps, ``gamma``/``beta`` and their gradients (flat, ``boff``
+layout), the normalized ``u`` that enters the activation (``normed``, ``poff`` layout),
+``xhat = (z - mean) * rstd`` and ``rstd = 1 / sqrt(var + eps)`` per sample (``l * B``),
+and a zero vector (the bias of the fused activation loop applied to ``u``).
+
 The kernels are serial and use ``np.dot`` (BLAS) on contiguous operands, so the
 result is a deterministic function of the inputs for a given BLAS thread count.
 They work for float32 and float64 alike (numba specializes on the dtype; every
@@ -49,6 +56,7 @@ from .activations import (
 )
 
 LOSS_MSE, LOSS_CE = 0, 1
+NORM_NONE, NORM_LAYER = 0, 1
 OPT_ADAMW, OPT_SGD = 0, 1
 #: ``ucodes[l]`` of a hidden layer whose neurons do not all share one activation
 MIXED = -2
@@ -148,12 +156,62 @@ def _dact_bias_grad(D, Z, gbl, cl, pl, ucode):
 
 
 @njit(**JIT)
-def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres):
+def _layer_norm_forward(Z, U, Xh, rs, gl, bel, eps):
+    """``U = gamma * xhat + beta`` with ``xhat = (Z - mean) * rstd`` per row (biased
+    variance, as PyTorch); keeps ``xhat`` and ``rstd`` for the backward pass."""
+    b, m = Z.shape
+    for s in range(b):
+        mean = 0.0
+        for i in range(m):
+            mean += Z[s, i]
+        mean /= m
+        var = 0.0
+        for i in range(m):
+            c = Z[s, i] - mean
+            var += c * c
+        var /= m
+        r = 1.0 / math.sqrt(var + eps)
+        rs[s] = r
+        for i in range(m):
+            xh = (Z[s, i] - mean) * r
+            Xh[s, i] = xh
+            U[s, i] = gl[i] * xh + bel[i]
+
+
+@njit(**JIT)
+def _layer_norm_backward(D, Xh, rs, gl, ggl):
+    """``D``: ``dL/dU`` in, ``dL/dZ`` out (in place). ``ggl`` receives the column sums
+    of ``dL/dU * xhat`` (``dL/dgamma``; ``dL/dbeta``, the column sums of ``dL/dU``, come
+    from the activation step). ``dZ = rstd * (g - mean(g) - xhat *
+    mean(g * xhat))`` with ``g = gamma * dL/dU``."""
+    b, m = D.shape
+    for i in range(m):
+        ggl[i] = 0.0
+    for s in range(b):
+        mg = 0.0
+        mgx = 0.0
+        for i in range(m):
+            ggl[i] += D[s, i] * Xh[s, i]
+            g = gl[i] * D[s, i]
+            mg += g
+            mgx += g * Xh[s, i]
+        mg /= m
+        mgx /= m
+        r = rs[s]
+        for i in range(m):
+            D[s, i] = r * (gl[i] * D[s, i] - mg - Xh[s, i] * mgx)
+
+
+@njit(**JIT)
+def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm):
     """Forward pass of the first ``b`` rows held in ``acts`` slot 0.
 
     Fills the hidden pre-activations (``pres``), every layer's input and the output
-    (``acts``). Bias add and activation are fused in one loop per layer.
+    (``acts``). Bias add and activation are fused in one loop per layer; a layer with
+    a LayerNorm adds the bias, normalizes into ``normed``, then applies the activation.
     """
+    nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero = norm
+    B = rstd.shape[0] // max(sizes.shape[0] - 2, 1)
     L = sizes.shape[0] - 1
     for l in range(L):
         d = sizes[l]
@@ -170,7 +228,16 @@ def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias
         else:
             Z = pres[poff[l]:poff[l] + b * m].reshape(b, m)
             np.dot(A, W.T, Z)
-            _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l])
+            if nkind[l] == NORM_LAYER:
+                for s in range(b):
+                    for i in range(m):
+                        Z[s, i] += bl[i]
+                U = normed[poff[l]:poff[l] + b * m].reshape(b, m)
+                _layer_norm_forward(Z, U, xhat[poff[l]:poff[l] + b * m].reshape(b, m), rstd[l * B:l * B + b],
+                                    gamma[boff[l]:boff[l + 1]], beta[boff[l]:boff[l + 1]], neps[l])
+                _bias_act(U, H, zero[0:m], codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l])
+            else:
+                _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l])
 
 
 @njit(**JIT)
@@ -206,12 +273,15 @@ def _output_delta(b, loss_code, F, T, labels, start, perm, D):
 
 @njit(**JIT)
 def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2):
+                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm):
     """Loss (summed over the batch) and the gradients of the batch-mean loss.
 
-    ``gw`` receives ``dL/dW_eff`` (the caller masks it), ``gb`` ``dL/db``. The batch is
+    ``gw`` receives ``dL/dW_eff`` (the caller masks it), ``gb`` ``dL/db``, and for
+    LayerNorm layers ``norm``'s ``ggamma``/``gbeta`` their gradients. The batch is
     rows ``perm[start:start + b]`` of ``X`` (``T`` or ``labels`` for the targets).
     """
+    nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero = norm
+    B = rstd.shape[0] // max(sizes.shape[0] - 2, 1)
     L = sizes.shape[0] - 1
     d0 = sizes[0]
     A0 = acts[0:b * d0].reshape(b, d0)
@@ -219,7 +289,7 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
         r = perm[start + s]
         for j in range(d0):
             A0[s, j] = X[r, j]
-    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres)
+    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm)
     o = sizes[L]
     F = acts[hoff[L]:hoff[L] + b * o].reshape(b, o)
     D = d1[0:b * o].reshape(b, o)
@@ -243,8 +313,22 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
             # (fused with that layer's bias gradient)
             Da = nxt[0:b * d].reshape(b, d)
             np.dot(Dz, weff[woff[l]:woff[l + 1]].reshape(m, d), Da)
-            _dact_bias_grad(Da, pres[poff[l - 1]:poff[l - 1] + b * d].reshape(b, d), gb[boff[l - 1]:boff[l]],
-                            codes[boff[l - 1]:boff[l]], params[boff[l - 1]:boff[l]], ucodes[l - 1])
+            k = l - 1
+            if nkind[k] == NORM_LAYER:
+                # through the activation at u (column sums = dL/dbeta), then the norm
+                _dact_bias_grad(Da, normed[poff[k]:poff[k] + b * d].reshape(b, d), gbeta[boff[k]:boff[l]],
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k])
+                _layer_norm_backward(Da, xhat[poff[k]:poff[k] + b * d].reshape(b, d), rstd[k * B:k * B + b],
+                                     gamma[boff[k]:boff[l]], ggamma[boff[k]:boff[l]])
+                gbk = gb[boff[k]:boff[l]]
+                for i in range(d):
+                    gbk[i] = 0.0
+                for s in range(b):
+                    for i in range(d):
+                        gbk[i] += Da[s, i]
+            else:
+                _dact_bias_grad(Da, pres[poff[k]:poff[k] + b * d].reshape(b, d), gb[boff[k]:boff[l]],
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k])
             cur, nxt = nxt, cur
     return total
 
@@ -292,8 +376,12 @@ def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff)
 @njit(**JIT)
 def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, d1, d2,
-                hyper, step0):
+                hyper, step0, norm, gmask, s1n, s2n):
     """One epoch of minibatch training over the rows ``perm`` of ``X``.
+
+    ``norm`` as in the module docstring; ``gmask`` (1 where ``gamma``/``beta`` are
+    trainable) and ``s1n``/``s2n`` (optimizer state of ``gamma`` then ``beta``, each
+    ``2 * len(gamma)``) train the LayerNorm parameters like biases (decay ``bias_decay``).
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
     momentum]``; ``step0`` is the number of optimizer steps taken before this epoch
@@ -310,13 +398,18 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     beta2 = hyper[4]
     eps = hyper[5]
     momentum = hyper[6]
+    gamma = norm[2]
+    beta = norm[3]
+    ggamma = norm[4]
+    gbeta = norm[5]
+    nn = gamma.shape[0]
     total = 0.0
     step = step0
     start = 0
     while start < n:
         b = min(batch_size, n - start)
         total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
-                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2)
+                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm)
         step += 1
         if opt_code == OPT_ADAMW:
             bc1 = 1.0 - beta1 ** step
@@ -327,19 +420,25 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
                           bc2_sqrt, True)
             _adamw_update(bias, gb, bmask, bias, bias, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
                           bc2_sqrt, False)
+            _adamw_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
+                          step_size, bc2_sqrt, False)
+            _adamw_update(beta, gbeta, gmask, beta, beta, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
+                          step_size, bc2_sqrt, False)
         else:
             _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, True)
             _sgd_update(bias, gb, bmask, bias, bias, s1b, lr, bd, momentum, False)
+            _sgd_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], lr, bd, momentum, False)
+            _sgd_update(beta, gbeta, gmask, beta, beta, s1n[nn:], lr, bd, momentum, False)
         start += b
     return total
 
 
 @njit(**JIT)
 def loss_grad(X, T, labels, loss_code, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, gw, gb,
-              acts, pres, d1, d2):
+              acts, pres, d1, d2, norm):
     """Full-batch mean loss and gradients (``gw`` w.r.t. the effective weights)."""
     n = X.shape[0]
     perm = np.arange(n)
     total = _forward_backward(X, T, labels, perm, 0, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2)
+                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm)
     return total / n

@@ -26,7 +26,16 @@ Two matchings:
   *effective* weights (biases included as in Git Re-Basin), each layer step a linear
   assignment; the first restart starts from the identity, the others from random
   permutations; each sweep visits the layers in a random order; the best objective
-  wins. Deterministic in ``seed``.
+  wins. Deterministic in ``seed``. A layer with an (affine) normalization adds
+  ``<gamma_A^l, P_l gamma_B^l> + <beta_A^l, P_l beta_B^l>`` to its term (Git Re-Basin's
+  permutation specs list norm weights with their layer's permutation); BatchNorm's
+  running statistics are permuted but not part of the objective.
+
+Normalization layers (THEORY N1): ``gamma, beta`` (and ``mu, v``) are permuted with the
+rows of their layer. LayerNorm's mean and variance are symmetric in the neurons, so the
+permuted network computes the same function; the function check below verifies it.
+Activation matching compares the hidden layers' post-activation outputs, as without
+norms.
 
 Sigma-asymmetric layers (one activation per neuron): matches are restricted to
 neurons with identical activation names (the assignment is solved per activation
@@ -73,7 +82,7 @@ from scipy.optimize import linear_sum_assignment
 from neuronid.errors import InvalidOptionError, NeuronidError, StructureMismatchError
 
 from .losses import check_loss, check_targets
-from .network import Layer, Network, check_inputs
+from .network import Layer, Network, Norm, check_inputs
 from .paths import PathResult, check_pair, linear_path, path_grid
 
 __all__ = [
@@ -129,6 +138,11 @@ def _groups(A: Network, B: Network) -> list:
     """
     if A.sizes != B.sizes:
         raise StructureMismatchError(f"cannot align networks of different sizes: {A.sizes} vs {B.sizes}")
+    for l, (na, nb) in enumerate(zip(A.norms, B.norms)):
+        if (na is None) != (nb is None) or (na is not None and not na.same_structure(nb)):
+            raise StructureMismatchError(
+                f"layer {l}: cannot align networks whose normalizations differ ({na!r} vs {nb!r})"
+            )
     out = []
     for l, (la, lb) in enumerate(zip(A.layers[:-1], B.layers[:-1])):
         names_a, names_b = np.array(la.names, dtype=object), np.array(lb.names, dtype=object)
@@ -181,8 +195,9 @@ def _check_perms(B: Network, perms) -> list[np.ndarray]:
 def permute_network(B: Network, perms) -> Network:
     """The network whose hidden neuron ``i`` of layer ``l`` is B's neuron ``perms[l][i]``.
 
-    Rows of layer ``l`` (weight, bias, mask, fixed part, per-neuron activations) and
-    columns of layer ``l + 1`` are permuted; the function is unchanged.
+    Rows of layer ``l`` (weight, bias, mask, fixed part, per-neuron activations,
+    normalization parameters and statistics) and columns of layer ``l + 1`` are
+    permuted; the function is unchanged.
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import w_mlp
@@ -201,6 +216,9 @@ def permute_network(B: Network, perms) -> Network:
         act = layer.activation
         if isinstance(act, (list, tuple)):
             act = [act[j] for j in rows]
+        norm = layer.norm
+        if norm is not None:
+            norm = Norm(norm.kind, norm.eps, size=norm.size, **{k: v[rows] for k, v in norm.arrays().items()})
         layers.append(
             Layer(
                 layer.weight[np.ix_(rows, cols)],
@@ -208,6 +226,7 @@ def permute_network(B: Network, perms) -> Network:
                 mask=layer.mask[np.ix_(rows, cols)],
                 fixed=layer.fixed[np.ix_(rows, cols)],
                 activation=act,
+                norm=norm,
                 where=f"layer {l}",
             )
         )
@@ -310,23 +329,33 @@ def _matched_scores(matrices, perms) -> list[float]:
 
 # --------------------------------------------------------------------------- weight matching
 def _weights(net: Network):
-    return net.effective_weights(), [np.asarray(b) for b in net.biases()]
+    """Effective weights and, per layer, the row vectors permuted with its neurons: an
+    ``(m, k)`` array with the bias and, for an affine norm, ``gamma`` and ``beta``."""
+    rows = []
+    for layer in net.layers:
+        cols = [layer.bias]
+        if layer.norm is not None and layer.norm.affine:
+            cols += [layer.norm.weight, layer.norm.bias]
+        rows.append(np.column_stack(cols))
+    return net.effective_weights(), rows
 
 
 def _layer_terms(WA, bA, WB, bB, perms) -> list[float]:
-    """``<W_A^l, P_l W_B^l P_{l-1}^T> + <b_A^l, P_l b_B^l>`` for every layer (output included)."""
+    """``<W_A^l, P_l W_B^l P_{l-1}^T> + <b_A^l, P_l b_B^l>`` (+ the norm's ``gamma, beta``)
+    for every layer (output included)."""
     L = len(WA)
     out = []
     prev = np.arange(WA[0].shape[1])
     for l in range(L):
         rows = perms[l] if l < L - 1 else np.arange(WA[l].shape[0])
-        out.append(float(np.sum(WA[l] * WB[l][np.ix_(rows, prev)]) + bA[l] @ bB[l][rows]))
+        out.append(float(np.sum(WA[l] * WB[l][np.ix_(rows, prev)]) + np.sum(bA[l] * bB[l][rows])))
         prev = rows
     return out
 
 
 def weight_matching_objective(A: Network, B: Network, perms) -> float:
-    """The weight-matching objective ``sum_l <W_A^l, P_l W_B^l P_{l-1}^T> + <b_A^l, P_l b_B^l>``."""
+    """The weight-matching objective ``sum_l <W_A^l, P_l W_B^l P_{l-1}^T> + <b_A^l, P_l b_B^l>``
+    (+ ``<gamma_A^l, P_l gamma_B^l> + <beta_A^l, P_l beta_B^l>`` for affine norms)."""
     perms = _check_perms(B, perms)
     WA, bA = _weights(A)
     WB, bB = _weights(B)
@@ -337,7 +366,7 @@ def _layer_similarity(WA, bA, WB, bB, perms, l):
     """``S[i, j]``: the objective's terms that depend on matching A's ``i`` to B's ``j`` in layer ``l``."""
     L = len(WA)
     Wb = WB[l] if l == 0 else WB[l][:, perms[l - 1]]
-    S = WA[l] @ Wb.T + np.outer(bA[l], bB[l])
+    S = WA[l] @ Wb.T + bA[l] @ bB[l].T
     nxt = WB[l + 1] if l + 1 == L - 1 else WB[l + 1][perms[l + 1], :]
     S += WA[l + 1].T @ nxt
     return S
@@ -577,6 +606,8 @@ def aligned_path(
     seed: int = 0,
     allow_structure_mismatch: bool = False,
     rtol: float = 1e-9,
+    reset_bn: bool = False,
+    reset_data=None,
 ) -> tuple[PathResult, Alignment]:
     """Align B to A (:func:`align`), then the linear path from A to the permuted B.
 
@@ -588,6 +619,9 @@ def aligned_path(
     it masks and fixed parts may differ and per-neuron activations may come in another
     order, as long as every layer has the same number of neurons of each activation
     (e.g. B an exact neuron permutation of a sigma-asymmetric A).
+
+    ``reset_bn``/``reset_data``: recompute BatchNorm statistics along the path (see
+    :func:`linear_path`).
 
     Returns ``(PathResult, Alignment)``.
 
@@ -616,5 +650,8 @@ def aligned_path(
         A, B, X, method=method, similarity=similarity, X_align=X_align,
         restarts=restarts, max_iter=max_iter, seed=seed, rtol=rtol,
     )
-    path = linear_path(A, al.network, X, y, loss=loss, steps=steps, allow_structure_mismatch=True)
+    path = linear_path(
+        A, al.network, X, y, loss=loss, steps=steps, allow_structure_mismatch=True,
+        reset_bn=reset_bn, reset_data=reset_data,
+    )
     return path, al

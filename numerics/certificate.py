@@ -219,6 +219,10 @@ class ActivationConstants:
         }
 
 
+#: certificate status of networks with normalization layers (THEORY.md section 4)
+UNSUPPORTED_NORM = "unsupported: normalization layer"
+
+
 def _unsupported(name, reason, method=None):
     return ActivationConstants(name, math.inf, math.inf, -1.0, (), "unknown", False, reason, method or {})
 
@@ -404,8 +408,10 @@ class Certificate:
     Attributes
     ----------
     status : ``"ok"``; ``"unsupported"`` (an activation without usable constants,
-        ``reason`` says which; every bound is ``inf``); ``"overflow"`` (``R``
-        overflowed float64; every bound is ``inf``).
+        ``reason`` says which; every bound is ``inf``); ``"unsupported: normalization
+        layer"`` (T4 does not cover normalization layers yet, THEORY.md section 4; every
+        bound is ``inf``); ``"overflow"`` (``R`` overflowed float64; every bound is
+        ``inf``).
     reason : why the status is not ``"ok"`` (``None`` otherwise).
     rho : ``sqrt(mean_x ||R^L(x)||^2)`` (MSE bound).
     mean_norm : ``mean_x ||R^L(x)||_2`` (cross-entropy bound).
@@ -639,6 +645,12 @@ def certificate(A: Network, B: Network, X, *, block: int = 4096, keep_samples: b
     X = check_inputs(X, A.n_inputs)
     n, o = X.shape[0], A.n_outputs
     L = len(A.layers)
+    normed = [f"layer {l}: {norm.kind} norm" for l, norm in enumerate(A.norms) if norm is not None]
+    if normed:
+        return Certificate(
+            UNSUPPORTED_NORM, "T4 does not cover normalization layers yet (THEORY.md section 4): "
+            + ", ".join(normed), n, o, math.inf, math.inf, math.inf, structure_differences=diffs,
+        )
     plans = [_HiddenPlan(layer, l) for l, layer in enumerate(A.layers[:-1])]
     constants = [
         {"layer": p.index, "activations": [c.to_json() for c in p.constants.values()]} for p in plans

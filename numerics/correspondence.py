@@ -8,6 +8,10 @@ A's neuron ``i``), its number of fixed points (how many neurons are already in
 identity correspondence, the situation of T2/T3), and per neuron the relative L2
 mismatch ``||h_i^A - h_{perm(i)}^B|| / ||h_i^A||``.
 
+With a normalization after the layer's linear map (THEORY N1) a neuron's function is
+its pre-activation ``z_i`` (``trace.pre``), not its output: LayerNorm mixes all of a
+layer's neurons, so only the linear part belongs to one neuron.
+
 A neuron of A that is zero on the data has mismatch 0 if its partner is zero too,
 ``inf`` otherwise (reason in :attr:`Correspondence.notes`).
 
@@ -92,8 +96,10 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
         raise InvalidOptionError(f"layer {layer!r} is out of range: hidden layers are 0..{n_hidden - 1}")
     layer = int(layer)
     X = check_inputs(X, A.n_inputs)
-    HA = A.forward(X, record=True).inputs[layer + 1]
-    HB = B.forward(X, record=True).inputs[layer + 1]
+    tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+    normed = A.layers[layer].norm is not None or B.layers[layer].norm is not None
+    HA = tA.pre[layer] if normed else tA.inputs[layer + 1]
+    HB = tB.pre[layer] if normed else tB.inputs[layer + 1]
     if metric == "l2":
         na = np.sum(HA * HA, axis=0)
         nb = np.sum(HB * HB, axis=0)
@@ -111,6 +117,8 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
     diff = np.linalg.norm(HA - HB[:, perm], axis=0)
     norm = np.linalg.norm(HA, axis=0)
     notes = []
+    if normed:
+        notes.append("normalized layer: neuron functions are the pre-activations z (THEORY N1)")
     with np.errstate(divide="ignore", invalid="ignore"):
         mismatch = np.where(norm > 0, diff / np.where(norm > 0, norm, 1.0), np.where(diff > 0, np.inf, 0.0))
     zero = int(np.sum(norm == 0))

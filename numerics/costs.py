@@ -29,6 +29,9 @@ What the numbers mean (stated in every result's ``semantics``)
   GELU / SiLU: also an upper bound (other preimage branches may be cheaper).
 - ``tau < 1``: every cost is the cost on the PCA-truncated support (the points
   projected onto ``xbar + span(U)``), as in the paper's experiments.
+- layers with a normalization (THEORY N1): neuron ``i``'s function is its
+  pre-activation ``z_i`` (the linear part, before the norm), so the closed form is
+  taken with the identity activation: the exact cost of realizing ``z_j``.
 - sigma-asymmetric layers: a pair with different activations needs
   ``sigma_i^{-1}(h_j)`` to be affine on the (truncated) support: checked on the
   support points (strictly increasing ``sigma_i``: exact; otherwise with
@@ -139,7 +142,8 @@ class EffectiveLayer:
     ``eigenvalues`` (m, r) ascending; ``p``: fraction of trainable entries of the
     layer; ``trainable`` (m,): trainable entries per row; ``norm_cost`` (m,):
     ``||m_i * theta_i||^2``; ``names``: activation per neuron (``None`` for the output
-    layer).
+    layer; ``identity`` for every neuron of a layer with a normalization, whose neuron
+    functions are the pre-activations, THEORY N1).
     """
 
     A: np.ndarray
@@ -188,7 +192,8 @@ def effective_layer(layer: Layer, support: Support) -> EffectiveLayer:
         p=float(layer.mask.mean()),
         trainable=layer.mask.sum(axis=1).astype(np.int64),
         norm_cost=np.sum((layer.mask * layer.weight) ** 2, axis=1),
-        names=None if layer.names is None else tuple(layer.names),
+        names=None if layer.names is None else (
+            ("identity",) * layer.shape[0] if layer.norm is not None else tuple(layer.names)),
     )
 
 
@@ -484,8 +489,12 @@ def cost_matrix(layer: Layer, support: Support, *, points=None, eff: EffectiveLa
                           max_solver_pairs=max_solver_pairs, solver=solver, progress=progress)
     counts["closed_form"] = int(m * m - counts["cross_activation_inverse"] - counts["cross_activation_solver"])
     sem = _semantics(kinds, support)
+    short = _short_semantics(kinds, support)
+    if layer.norm is not None:
+        note = f"{layer.norm.kind} norm after the linear map: neuron functions are the pre-activations z (THEORY N1)"
+        sem, short = f"{note}; {sem}", f"{note}; {short}"
     return CostMatrix(K=K, reason=reason, exact=exact, residual=q.residual, null_dim=q.null_dim,
-                      semantics=sem, counts=counts, eig_tol=eig_tol, kind=_short_semantics(kinds, support))
+                      semantics=sem, counts=counts, eig_tol=eig_tol, kind=short)
 
 
 def _short_semantics(kinds: dict, support: Support) -> str:

@@ -3,8 +3,13 @@
 Networks: ``.safetensors`` or ``.npz`` with tensors ``layers.{l}.weight`` (required),
 ``layers.{l}.bias``, ``layers.{l}.mask``, ``layers.{l}.fixed`` (optional) and JSON
 metadata ``{"format": "neuronid.mlp/1", "activations": [...]}`` (safetensors:
-``__metadata__["neuronid"]``; npz: key ``metadata``, a string). Data: ``.npz`` with
-``X`` and optional ``y``.
+``__metadata__["neuronid"]``; npz: key ``metadata``, a string). Networks with
+normalization layers (THEORY N1) are written as ``neuronid.mlp/2``: metadata key
+``"norms"`` (one entry per hidden layer: ``null``, ``{"kind": "layer", "eps": e,
+"affine": true|false}`` or ``{"kind": "batch", "eps": e}``) and tensors
+``layers.{l}.norm.weight|bias`` (+ ``running_mean|running_var`` for batch norm).
+Networks without norms are still written as ``/1`` (byte-identical files). Data:
+``.npz`` with ``X`` and optional ``y``.
 
 Nothing is ever unpickled: npz files load with ``allow_pickle=False`` and an object
 array is refused with :class:`UnsafeFileError`. Every error names the file, the
@@ -41,11 +46,20 @@ from neuronid.errors import (
 )
 
 from .datasets import Dataset
-from .network import Layer, Network
+from .network import Layer, Network, Norm
 
 FORMAT = "neuronid.mlp/1"
+FORMAT_NORMS = "neuronid.mlp/2"  # adds normalization layers (THEORY N1)
+FORMATS = (FORMAT, FORMAT_NORMS)
 NETWORK_SUFFIXES = (".safetensors", ".npz")
-_TENSOR = re.compile(r"^layers\.(\d+)\.(weight|bias|mask|fixed)$")
+_TENSOR = re.compile(
+    r"^layers\.(\d+)\.(weight|bias|mask|fixed|norm\.weight|norm\.bias|norm\.running_mean|norm\.running_var)$"
+)
+_NORM_TENSORS = {
+    ("layer", True): ("weight", "bias"),
+    ("layer", False): (),
+    ("batch", True): ("weight", "bias", "running_mean", "running_var"),
+}
 
 
 # --- safe reading and writing ---------------------------------------------------------
@@ -177,11 +191,21 @@ def network_tensors(net: Network) -> dict[str, np.ndarray]:
         out[f"layers.{l}.bias"] = np.ascontiguousarray(layer.bias)
         out[f"layers.{l}.mask"] = np.ascontiguousarray(layer.mask)
         out[f"layers.{l}.fixed"] = np.ascontiguousarray(layer.fixed)
+        if layer.norm is not None:
+            for name, arr in layer.norm.arrays().items():
+                out[f"layers.{l}.norm.{name}"] = np.ascontiguousarray(arr)
     return out
 
 
 def network_metadata(net: Network) -> dict:
-    return {"format": FORMAT, "activations": net.activations}
+    """``neuronid.mlp/1`` metadata, or ``/2`` with ``"norms"`` when a layer has a norm."""
+    if not net.has_norms:
+        return {"format": FORMAT, "activations": net.activations}
+    return {
+        "format": FORMAT_NORMS,
+        "activations": net.activations,
+        "norms": [None if norm is None else norm.describe() for norm in net.norms],
+    }
 
 
 def save_network(net: Network, path) -> None:
@@ -324,14 +348,9 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
-def _parse_metadata(path: Path, raw, activations) -> list:
-    if activations is not None:
-        return list(activations)
-    if raw is None:
-        raise FileFormatError(
-            f"{path}: metadata missing (expected JSON with 'activations'); give the activations "
-            "explicitly (--activations relu,relu or activations=[...])"
-        )
+def _bounded_json(path: Path, raw):
+    """The metadata JSON, parsed only when within :data:`MAX_METADATA_CHARS` characters
+    and :data:`MAX_METADATA_DEPTH` levels of nesting (else :class:`FileFormatError`)."""
     if not isinstance(raw, str):
         raise FileFormatError(f"{path}: metadata must be a JSON string, found {type(raw).__name__}")
     if len(raw) > MAX_METADATA_CHARS:
@@ -344,14 +363,37 @@ def _parse_metadata(path: Path, raw, activations) -> list:
             f"{path}: metadata JSON is nested {depth} levels deep; at most {MAX_METADATA_DEPTH} are accepted"
         )
     try:
-        meta = json.loads(raw)
+        return json.loads(raw)
     except (json.JSONDecodeError, TypeError, RecursionError) as exc:
         raise FileFormatError(f"{path}: metadata is not valid JSON ({exc}); found {str(raw)[:80]!r}") from None
+
+
+def _parse_metadata(path: Path, raw, activations) -> tuple[list, list | None]:
+    """``(activations, norms)`` from the metadata; explicit ``activations`` override the
+    file's (its ``norms`` are still read when the metadata is a valid JSON object)."""
+    if activations is not None:
+        norms = None
+        if raw is not None:
+            try:
+                meta = _bounded_json(path, raw)
+            except FileFormatError:
+                meta = None
+            if isinstance(meta, dict) and meta.get("norms") is not None:
+                norms = _parse_norms(path, meta)
+        return list(activations), norms
+    if raw is None:
+        raise FileFormatError(
+            f"{path}: metadata missing (expected JSON with 'activations'); give the activations "
+            "explicitly (--activations relu,relu or activations=[...])"
+        )
+    meta = _bounded_json(path, raw)
     if not isinstance(meta, dict) or "activations" not in meta:
         raise FileFormatError(f"{path}: metadata must be a JSON object with key 'activations', found {str(raw)[:80]!r}")
     fmt = meta.get("format", FORMAT)
-    if fmt != FORMAT:
-        raise FileFormatError(f"{path}: metadata format {fmt!r} is not supported (expected {FORMAT!r})")
+    if fmt not in FORMATS:
+        raise FileFormatError(
+            f"{path}: metadata format {fmt!r} is not supported (expected one of {list(FORMATS)})"
+        )
     acts = meta["activations"]
     if not isinstance(acts, list):
         raise FileFormatError(f"{path}: metadata 'activations' must be a list, found {type(acts).__name__}")
@@ -361,7 +403,46 @@ def _parse_metadata(path: Path, raw, activations) -> list:
             raise FileFormatError(
                 f"{path}: metadata 'activations' entry {l} (hidden layer {l}) must be a name or a list of names, "
                 f"found {json.dumps(entry)[:60]}")
-    return acts
+    if "norms" in meta and fmt == FORMAT:
+        raise FileFormatError(
+            f"{path}: metadata key 'norms' needs format {FORMAT_NORMS!r}, found format {fmt!r}"
+        )
+    norms = _parse_norms(path, meta) if meta.get("norms") is not None else None
+    return acts, norms
+
+
+def _parse_norms(path, meta: dict) -> list:
+    """Validate the ``"norms"`` metadata entry: a list of ``null`` or norm descriptions."""
+    norms = meta["norms"]
+    if not isinstance(norms, list):
+        raise FileFormatError(
+            f"{path}: metadata 'norms' must be a list (one entry per hidden layer), found {type(norms).__name__}"
+        )
+    out = []
+    for l, entry in enumerate(norms):
+        if entry is None:
+            out.append(None)
+            continue
+        where = f"{path}: metadata 'norms' entry for layer {l}"
+        if not isinstance(entry, dict):
+            raise FileFormatError(f"{where} must be null or an object, found {entry!r}")
+        kind = entry.get("kind")
+        allowed = {"layer": {"kind", "eps", "affine"}, "batch": {"kind", "eps"}}
+        if kind not in allowed:
+            raise FileFormatError(f"{where}: 'kind' must be 'layer' or 'batch', found {kind!r}")
+        unknown = sorted(set(entry) - allowed[kind])
+        if unknown:
+            raise FileFormatError(
+                f"{where}: unknown keys {unknown} for kind {kind!r} (expected {sorted(allowed[kind])})"
+            )
+        eps = entry.get("eps")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not np.isfinite(eps) or eps < 0:
+            raise FileFormatError(f"{where}: 'eps' must be a finite number >= 0, found {eps!r}")
+        affine = entry.get("affine", True)
+        if not isinstance(affine, bool):
+            raise FileFormatError(f"{where}: 'affine' must be true or false, found {affine!r}")
+        out.append({"kind": kind, "eps": float(eps), "affine": affine if kind == "layer" else True})
+    return out
 
 
 def load_network(path, *, activations=None) -> Network:
@@ -380,18 +461,24 @@ def load_network(path, *, activations=None) -> Network:
             raw_meta = str(raw_meta)
     else:
         raise FileFormatError(f"{path}: unknown network file type {suffix!r}; use .safetensors or .npz")
-    acts = _parse_metadata(path, raw_meta, activations)
-    return network_from_tensors(tensors, acts, source=str(path))
+    acts, norms = _parse_metadata(path, raw_meta, activations)
+    return network_from_tensors(tensors, acts, norms=norms, source=str(path))
 
 
-def network_from_tensors(tensors: dict, activations: list, *, source: str = "<tensors>") -> Network:
-    """Validate a tensor dict in the file layout and build a :class:`Network`."""
+def network_from_tensors(
+    tensors: dict, activations: list, *, norms: list | None = None, source: str = "<tensors>"
+) -> Network:
+    """Validate a tensor dict in the file layout and build a :class:`Network`.
+
+    ``norms``: the parsed ``"norms"`` metadata (one ``None`` or ``{"kind", "eps",
+    "affine"}`` per hidden layer) or ``None`` for a network without normalization."""
     by_layer: dict[int, dict] = {}
     for key, value in tensors.items():
         match = _TENSOR.match(key)
         if not match:
             raise InvalidNetworkError(
-                f"{source}: unexpected tensor {key!r} (expected layers.<l>.weight/bias/mask/fixed)"
+                f"{source}: unexpected tensor {key!r} (expected layers.<l>.weight/bias/mask/fixed "
+                "or layers.<l>.norm.weight/bias/running_mean/running_var)"
             )
         by_layer.setdefault(int(match.group(1)), {})[match.group(2)] = value
     if not by_layer:
@@ -403,6 +490,11 @@ def network_from_tensors(tensors: dict, activations: list, *, source: str = "<te
     if len(activations) != n_layers - 1:
         raise InvalidNetworkError(
             f"{source}: {n_layers} layers need {n_layers - 1} hidden-layer activations, found {len(activations)}"
+        )
+    if norms is not None and len(norms) != n_layers - 1:
+        raise InvalidNetworkError(
+            f"{source}: {n_layers} layers need {n_layers - 1} entries in metadata 'norms' (one per hidden "
+            f"layer), found {len(norms)}"
         )
     layers = []
     for l in range(n_layers):
@@ -435,10 +527,45 @@ def network_from_tensors(tensors: dict, activations: list, *, source: str = "<te
                 f"{layers[-1].shape[0]} neurons (shapes {layers[-1].shape} then {W.shape})"
             )
         act = activations[l] if l < n_layers - 1 else None
+        spec = norms[l] if norms is not None and l < n_layers - 1 else None
+        norm = _norm_from_parts(parts, spec, m, l, source, output=l == n_layers - 1)
         layers.append(
-            Layer(W, parts.get("bias"), parts.get("mask"), parts.get("fixed"), act, where=f"{source}: layer {l}")
+            Layer(W, parts.get("bias"), parts.get("mask"), parts.get("fixed"), act, norm, where=f"{source}: layer {l}")
         )
     return Network(layers)
+
+
+def _norm_from_parts(parts: dict, spec: dict | None, m: int, l: int, source: str, *, output: bool) -> Norm | None:
+    """The layer's :class:`Norm` from its ``norm.*`` tensors and metadata entry."""
+    found = sorted(name[len("norm."):] for name in parts if name.startswith("norm."))
+    if spec is None:
+        if found and output:
+            raise InvalidNetworkError(
+                f"{source}: layer {l} (output): tensors {['layers.%d.norm.%s' % (l, n) for n in found]} found, "
+                "but the output layer has no normalization"
+            )
+        if found:
+            raise InvalidNetworkError(
+                f"{source}: layer {l}: tensors {['layers.%d.norm.%s' % (l, n) for n in found]} found but the "
+                "metadata declares no norm for this layer (metadata 'norms' entry missing or null)"
+            )
+        return None
+    expected = sorted(_NORM_TENSORS[(spec["kind"], spec["affine"])])
+    if found != expected:
+        raise InvalidNetworkError(
+            f"{source}: layer {l}: a {spec['kind']} norm (affine={spec['affine']}) needs tensors "
+            f"{['layers.%d.norm.%s' % (l, n) for n in expected]}, found {['layers.%d.norm.%s' % (l, n) for n in found]}"
+        )
+    arrays = {}
+    for name in expected:
+        arr = parts[f"norm.{name}"]
+        if arr.shape != (m,):
+            raise InvalidNetworkError(
+                f"{source}: tensor 'layers.{l}.norm.{name}' must have shape ({m},) to match "
+                f"'layers.{l}.weight' with {m} rows, found {arr.shape}"
+            )
+        arrays[name] = arr
+    return Norm(spec["kind"], spec["eps"], size=m, where=f"{source}: layer {l} norm", **arrays)
 
 
 # --- data -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The network model: an MLP whose layers carry weights, bias, mask, fixed part and
-activations (THEORY.md section 0).
+"""The network model: an MLP whose layers carry weights, bias, mask, fixed part,
+an optional normalization and activations (THEORY.md section 0, N1).
 
 Effective weight of layer ``l``: ``mask * weight + fixed`` (entries of ``weight``
 where ``mask == 0`` are ignored and kept at 0). The last layer is linear. One
@@ -26,6 +26,159 @@ from neuronid.errors import InvalidDataError, InvalidNetworkError
 
 from .activations import apply_layer, layer_activations
 
+NORM_KINDS = ("layer", "batch")
+
+
+class Norm:
+    """A normalization applied after a hidden layer's linear map, before its activation
+    (THEORY N1).
+
+    ``kind == "layer"`` (LayerNorm, as PyTorch): per sample, over the layer's ``m``
+    neurons, ``u = gamma * (z - mean(z)) / sqrt(var(z) + eps) + beta`` with the biased
+    variance. ``kind == "batch"`` (BatchNorm1d in evaluation mode): per neuron,
+    ``u = gamma * (z - mu) / sqrt(v + eps) + beta`` with the stored running statistics.
+
+    Parameters
+    ----------
+    kind : ``"layer"`` or ``"batch"``.
+    eps : the variance floor (>= 0; PyTorch's default is 1e-5).
+    weight, bias : ``gamma``, ``beta`` of shape ``(m,)``; ``None`` for a LayerNorm without
+        elementwise affine (then ``gamma = 1, beta = 0`` and neither is trainable). A batch
+        norm always carries them (``None`` means ones / zeros).
+    running_mean, running_var : batch norm only, shape ``(m,)`` (``var >= 0``).
+    size : ``m``, needed when every array is ``None``.
+
+    >>> Norm("layer", 0.0, size=3).apply(np.array([[1.0, 2.0, 3.0]])).round(4).tolist()
+    [[-1.2247, 0.0, 1.2247]]
+    >>> Norm("batch", 0.0, running_mean=np.zeros(2), running_var=np.full(2, 4.0)).apply(np.ones((1, 2))).tolist()
+    [[0.5, 0.5]]
+    """
+
+    __slots__ = ("kind", "eps", "weight", "bias", "running_mean", "running_var", "size")
+
+    def __init__(
+        self,
+        kind,
+        eps=1e-5,
+        weight=None,
+        bias=None,
+        running_mean=None,
+        running_var=None,
+        *,
+        size=None,
+        where="norm",
+    ):
+        if kind not in NORM_KINDS:
+            raise InvalidNetworkError(f"{where}: norm kind must be one of {list(NORM_KINDS)}, found {kind!r}")
+        try:
+            eps = float(eps)
+        except (TypeError, ValueError):
+            raise InvalidNetworkError(f"{where}: eps must be a number >= 0, found {eps!r}") from None
+        if not np.isfinite(eps) or eps < 0.0:
+            raise InvalidNetworkError(f"{where}: eps must be a finite number >= 0, found {eps!r}")
+        arrays = {"weight": weight, "bias": bias, "running_mean": running_mean, "running_var": running_var}
+        if kind == "layer" and (running_mean is not None or running_var is not None):
+            raise InvalidNetworkError(f"{where}: a layer norm has no running statistics (found running_mean/var)")
+        if kind == "layer" and (weight is None) != (bias is None):
+            raise InvalidNetworkError(
+                f"{where}: a layer norm has both weight and bias (elementwise affine) or neither, "
+                f"found only {'weight' if bias is None else 'bias'}"
+            )
+        m = size
+        for what, value in arrays.items():
+            if value is None:
+                continue
+            arr = np.array(value, dtype=np.float64, copy=True, order="C")
+            if arr.ndim != 1 or (m is not None and arr.shape[0] != m) or arr.shape[0] == 0:
+                expected = f"({m},)" if m is not None else "(m,) with m > 0"
+                raise InvalidNetworkError(f"{where}: {what} must have shape {expected}, found {arr.shape}")
+            m = arr.shape[0]
+            if not np.all(np.isfinite(arr)):
+                bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+                raise InvalidNetworkError(f"{where}: {what} contains NaN or Inf (first at index {bad})")
+            arrays[what] = arr
+        if m is None:
+            raise InvalidNetworkError(f"{where}: the norm's size is unknown (no arrays and no size)")
+        if kind == "batch":
+            arrays["weight"] = np.ones(m) if arrays["weight"] is None else arrays["weight"]
+            arrays["bias"] = np.zeros(m) if arrays["bias"] is None else arrays["bias"]
+            arrays["running_mean"] = np.zeros(m) if arrays["running_mean"] is None else arrays["running_mean"]
+            arrays["running_var"] = np.ones(m) if arrays["running_var"] is None else arrays["running_var"]
+            if np.any(arrays["running_var"] < 0.0):
+                bad = int(np.argmin(arrays["running_var"]))
+                raise InvalidNetworkError(
+                    f"{where}: running_var must be >= 0, found {arrays['running_var'][bad]!r} at index {bad}"
+                )
+            if eps == 0.0 and np.any(arrays["running_var"] == 0.0):
+                bad = int(np.argmin(arrays["running_var"]))
+                raise InvalidNetworkError(
+                    f"{where}: running_var is 0 at index {bad} with eps = 0 (division by zero)"
+                )
+        self.kind = kind
+        self.eps = eps
+        self.size = int(m)
+        self.weight = arrays["weight"]
+        self.bias = arrays["bias"]
+        self.running_mean = arrays["running_mean"]
+        self.running_var = arrays["running_var"]
+
+    @property
+    def affine(self) -> bool:
+        """Whether ``gamma, beta`` are parameters (always for batch norm)."""
+        return self.weight is not None
+
+    def gamma(self) -> np.ndarray:
+        return np.ones(self.size) if self.weight is None else self.weight
+
+    def beta(self) -> np.ndarray:
+        return np.zeros(self.size) if self.bias is None else self.bias
+
+    def copy(self) -> "Norm":
+        return Norm(
+            self.kind, self.eps, self.weight, self.bias, self.running_mean, self.running_var, size=self.size
+        )
+
+    def describe(self) -> dict:
+        """The file-format metadata entry (DESIGN.md, ``neuronid.mlp/2``)."""
+        if self.kind == "layer":
+            return {"kind": "layer", "eps": self.eps, "affine": self.affine}
+        return {"kind": "batch", "eps": self.eps}
+
+    def arrays(self) -> dict:
+        """The stored arrays by tensor suffix (``weight``, ``bias``, ``running_mean``, ...)."""
+        out = {}
+        for what in ("weight", "bias", "running_mean", "running_var"):
+            value = getattr(self, what)
+            if value is not None:
+                out[what] = value
+        return out
+
+    def same_structure(self, other: "Norm | None") -> bool:
+        return other is not None and self.kind == other.kind and self.eps == other.eps and (
+            self.affine == other.affine
+        ) and self.size == other.size
+
+    def apply(self, z: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+        """``u = Norm(z)`` for pre-activations ``z`` of shape ``(n, m)``."""
+        if self.kind == "layer":
+            mean = z.mean(axis=1, keepdims=True)
+            centered = z - mean
+            var = np.mean(centered * centered, axis=1, keepdims=True)
+            u = centered / np.sqrt(var + self.eps)
+        else:
+            u = (z - self.running_mean) / np.sqrt(self.running_var + self.eps)
+        if self.weight is not None:
+            u *= self.weight
+            u += self.bias
+        if out is not None:
+            out[...] = u
+            return out
+        return u
+
+    def __repr__(self) -> str:
+        extra = f", affine={self.affine}" if self.kind == "layer" else ""
+        return f"Norm({self.kind!r}, eps={self.eps:g}, size={self.size}{extra})"
+
 
 class Layer:
     """One affine layer plus (for hidden layers) its activations.
@@ -37,11 +190,13 @@ class Layer:
     mask : (m, d) 0/1 trainable-entry mask (ones if omitted).
     fixed : (m, d) fixed part (zeros if omitted).
     activation : ``None`` for the linear output layer, a name, or one name per neuron.
+    norm : a :class:`Norm` applied after the linear map, before the activation (hidden
+        layers only; THEORY N1).
     """
 
-    __slots__ = ("weight", "bias", "mask", "fixed", "activation", "names", "codes", "params")
+    __slots__ = ("weight", "bias", "mask", "fixed", "activation", "names", "codes", "params", "norm")
 
-    def __init__(self, weight, bias=None, mask=None, fixed=None, activation=None, *, where="layer"):
+    def __init__(self, weight, bias=None, mask=None, fixed=None, activation=None, norm=None, *, where="layer"):
         weight = np.array(weight, dtype=np.float64, copy=True, order="C")
         if weight.ndim != 2:
             raise InvalidNetworkError(f"{where}: weight must be 2-D (m, d), found shape {weight.shape}")
@@ -83,6 +238,15 @@ class Layer:
                 self.activation = self.names[0]
             else:
                 self.activation = list(self.names)
+        if norm is not None:
+            if not isinstance(norm, Norm):
+                raise InvalidNetworkError(f"{where}: norm must be a Norm or None, found {type(norm).__name__}")
+            if activation is None:
+                raise InvalidNetworkError(f"{where}: the output layer has no normalization")
+            if norm.size != m:
+                raise InvalidNetworkError(f"{where}: norm has size {norm.size} but the layer has {m} neurons")
+            norm = norm.copy()
+        self.norm = norm
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -101,17 +265,20 @@ class Layer:
         return self.mask * self.weight + self.fixed
 
     def copy(self) -> "Layer":
-        return Layer(self.weight, self.bias, self.mask, self.fixed, self.activation)
+        return Layer(self.weight, self.bias, self.mask, self.fixed, self.activation, self.norm)
 
 
 @dataclass
 class Trace:
     """A forward pass: ``inputs[l]`` is what layer ``l`` received (``inputs[0] = X``),
-    ``pre[l]`` its pre-activations, ``output`` the network output."""
+    ``pre[l]`` its pre-activations ``z`` (the linear part), ``normed[l]`` the normalized
+    ``u = Norm(z)`` that enters the activation (``z`` itself when the layer has no norm,
+    and for the output layer), ``output`` the network output."""
 
     output: np.ndarray
     inputs: list = field(default_factory=list)
     pre: list = field(default_factory=list)
+    normed: list = field(default_factory=list)
 
 
 class Network:
@@ -153,6 +320,15 @@ class Network:
         """One entry per hidden layer: a name, or a list of names (sigma-asymmetric)."""
         return [layer.activation for layer in self.layers[:-1]]
 
+    @property
+    def norms(self) -> list:
+        """One entry per hidden layer: its :class:`Norm` or ``None`` (THEORY N1)."""
+        return [layer.norm for layer in self.layers[:-1]]
+
+    @property
+    def has_norms(self) -> bool:
+        return any(norm is not None for norm in self.norms)
+
     def structure_differences(self, other: "Network", *, tol: float = 0.0) -> list[str]:
         """What differs in structure (sizes, masks, fixed parts, activations); empty if equal."""
         diffs = []
@@ -168,6 +344,8 @@ class Network:
                 )
             if a.names != b.names:
                 diffs.append(f"layer {l}: activations differ ({_describe(a)} vs {_describe(b)})")
+            if (a.norm is None) != (b.norm is None) or (a.norm is not None and not a.norm.same_structure(b.norm)):
+                diffs.append(f"layer {l}: normalizations differ ({a.norm!r} vs {b.norm!r})")
         return diffs
 
     # --- parameters -----------------------------------------------------------------
@@ -182,34 +360,42 @@ class Network:
         return float(sum(np.sum((layer.mask * layer.weight) ** 2) for layer in self.layers))
 
     def n_trainable(self) -> int:
-        return int(sum(layer.mask.sum() + layer.bias.size for layer in self.layers))
+        """Trainable weights and biases plus normalization ``gamma, beta``."""
+        count = sum(layer.mask.sum() + layer.bias.size for layer in self.layers)
+        count += sum(2 * norm.size for norm in self.norms if norm is not None and norm.affine)
+        return int(count)
 
     def copy(self) -> "Network":
         return Network([layer.copy() for layer in self.layers])
 
     # --- evaluation -----------------------------------------------------------------
-    def forward(self, X, *, record: bool = False, weights=None, biases=None, dtype=np.float64):
-        """Evaluate on rows of ``X``; with ``record`` keep every layer's inputs and
-        pre-activations. ``weights``/``biases`` override the effective parameters (used
-        by linear paths)."""
+    def forward(self, X, *, record: bool = False, weights=None, biases=None, norms=None, dtype=np.float64):
+        """Evaluate on rows of ``X``; with ``record`` keep every layer's inputs,
+        pre-activations ``z`` and normalized ``u``. ``weights``/``biases``/``norms``
+        override the effective parameters (used by linear paths; ``norms`` has one
+        :class:`Norm` or ``None`` per hidden layer)."""
         X = check_inputs(X, self.n_inputs)
         if X.dtype != dtype:
             X = X.astype(dtype)
         Ws = self.effective_weights() if weights is None else weights
         bs = self.biases() if biases is None else biases
+        ns = self.norms if norms is None else norms
         trace = Trace(output=None)
         h = X
         for l, layer in enumerate(self.layers):
             W = Ws[l] if Ws[l].dtype == dtype else Ws[l].astype(dtype)
             z = h @ W.T
             z += bs[l].astype(dtype, copy=False)
+            norm = ns[l] if l < len(ns) else None
+            u = z if norm is None else norm.apply(z).astype(dtype, copy=False)
             if record:
                 trace.inputs.append(h)
                 trace.pre.append(z)
+                trace.normed.append(u)
             if layer.is_output:
-                h = z
+                h = u
             else:
-                h = apply_layer(z, layer.names, layer.codes, layer.params, out=None if record else z)
+                h = apply_layer(u, layer.names, layer.codes, layer.params, out=None if record else u)
         trace.output = h
         return trace if record else h
 
@@ -218,7 +404,8 @@ class Network:
 
     def __repr__(self) -> str:
         acts = ", ".join(_describe(layer) for layer in self.layers[:-1])
-        return f"Network(sizes={self.sizes}, activations=[{acts}])"
+        norms = "" if not self.has_norms else f", norms={self.norms!r}"
+        return f"Network(sizes={self.sizes}, activations=[{acts}]{norms})"
 
 
 def _describe(layer: Layer) -> str:

@@ -28,6 +28,17 @@ boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exa
 ``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``, and
 the samples are processed in row blocks so memory stays bounded.
 
+Normalization layers (THEORY N1). ``gamma, beta`` are interpolated like the weights
+(BatchNorm: also the running statistics ``mu, v``); a normalized layer adds its bias,
+normalizes, then applies the activation. With ``reset_bn=True`` the BatchNorm
+statistics of every path point are instead *recomputed* on data (``reset_data``,
+default the evaluation inputs), layer by layer from the input, from the interpolated
+network, as Git Re-Basin's ``reset_bn_stats`` does: the mean and the *unbiased*
+variance over the data (what PyTorch stores as running statistics after one pass in
+training mode with ``momentum=None`` and the whole data set as one batch; that pass
+normalizes with the biased variance, and so does :func:`reset_batch_norms`). The
+endpoints are recomputed too, so ``t = 0`` is A with reset statistics.
+
 Example
 -------
 >>> import numpy as np
@@ -57,13 +68,15 @@ from neuronid.errors import InvalidOptionError, StructureMismatchError
 from ._config import JIT
 from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
-from .network import Layer, Network, check_inputs
+from .network import Layer, Network, Norm, check_inputs
 
 __all__ = [
     "PathResult",
     "barriers",
     "interpolate",
+    "interpolate_norms",
     "interpolated_network",
+    "reset_batch_norms",
     "linear_path",
     "path_grid",
     "check_pair",
@@ -108,6 +121,10 @@ def check_pair(A: Network, B: Network, *, allow_structure_mismatch: bool = False
             f"{lb.activation if isinstance(lb.activation, str) else 'per-neuron'})"
             for l, (la, lb) in enumerate(zip(A.layers[:-1], B.layers[:-1]))
             if la.names != lb.names
+        ] + [
+            f"layer {l}: normalizations differ ({la.norm!r} vs {lb.norm!r})"
+            for l, (la, lb) in enumerate(zip(A.layers[:-1], B.layers[:-1]))
+            if (la.norm is None) != (lb.norm is None) or (la.norm is not None and not la.norm.same_structure(lb.norm))
         ]
     if hard:
         raise StructureMismatchError(
@@ -315,11 +332,70 @@ def interpolate(A: Network, B: Network, t: float, *, allow_structure_mismatch: b
     return weights, biases
 
 
-def interpolated_network(A: Network, B: Network, t: float, *, allow_structure_mismatch: bool = False) -> Network:
+def _lerp_norm(nA: Norm | None, nB: Norm | None, t: float) -> Norm | None:
+    """``(1-t) Norm_A + t Norm_B`` parameter by parameter (same kind, eps and size)."""
+    if nA is None:
+        return None
+
+    def mix(a, b):
+        return None if a is None else _lerp_into(a, b - a, b, t, np.empty_like(a))
+
+    return Norm(
+        nA.kind, nA.eps, mix(nA.weight, nB.weight), mix(nA.bias, nB.bias),
+        mix(nA.running_mean, nB.running_mean), mix(nA.running_var, nB.running_var), size=nA.size,
+    )
+
+
+def interpolate_norms(A: Network, B: Network, t: float, *, allow_structure_mismatch: bool = False) -> list:
+    """The normalizations of path point ``t`` (THEORY N1, D5): ``gamma, beta`` (and
+    BatchNorm's ``mu, v``) interpolated linearly; one :class:`Norm` or ``None`` per
+    hidden layer (pass to ``Network.forward(norms=...)``)."""
+    check_pair(A, B, allow_structure_mismatch=allow_structure_mismatch)
+    t = _check_t(t)
+    return [_lerp_norm(nA, nB, t) for nA, nB in zip(A.norms, B.norms)]
+
+
+def reset_batch_norms(net: Network, X, *, norms=None, weights=None, biases=None) -> list:
+    """BatchNorm statistics recomputed on ``X`` (Git Re-Basin's ``reset_bn_stats``).
+
+    Layer by layer from the input: each batch norm's ``running_mean`` / ``running_var``
+    become the mean and unbiased variance (``n - 1``; the biased one when ``n = 1``) of
+    its pre-activations ``z`` over the rows of ``X``; the next layer's inputs are
+    computed as PyTorch's training-mode pass computes them (normalized with the batch
+    mean and *biased* variance), so the result equals Git Re-Basin's ``reset_bn_stats``
+    with the whole of ``X`` as one batch. ``norms``/``weights``/``biases`` override the network's
+    (a path point). Returns the new list of norms (LayerNorms and ``None`` unchanged).
+    """
+    X = np.ascontiguousarray(check_inputs(X, net.n_inputs, name="reset data"), dtype=np.float64)
+    Ws = net.effective_weights() if weights is None else weights
+    bs = net.biases() if biases is None else biases
+    out = list(net.norms if norms is None else norms)
+    n = X.shape[0]
+    h = X
+    for l, layer in enumerate(net.layers[:-1]):
+        z = h @ Ws[l].T
+        z += bs[l]
+        norm = out[l]
+        if norm is not None and norm.kind == "batch":
+            mean = z.mean(axis=0)
+            biased = np.mean((z - mean) ** 2, axis=0)
+            out[l] = Norm("batch", norm.eps, norm.weight, norm.bias, mean, biased * n / max(n - 1, 1), size=norm.size)
+            # propagate as PyTorch's training-mode pass does: batch mean, biased variance
+            norm = Norm("batch", norm.eps, norm.weight, norm.bias, mean, biased, size=norm.size)
+        u = z if norm is None else norm.apply(z)
+        h = apply_layer(u, layer.names, layer.codes, layer.params)
+    return out
+
+
+def interpolated_network(
+    A: Network, B: Network, t: float, *, allow_structure_mismatch: bool = False, reset_data=None
+) -> Network:
     """The network at path point ``t`` (a standard-structure network).
 
     Every layer has ``mask = 1``, ``fixed = 0`` and ``weight`` = the interpolated
-    *effective* weight, with A's activations. It represents the *function* of the path
+    *effective* weight, with A's activations and the interpolated normalizations
+    (:func:`interpolate_norms`; with ``reset_data``, BatchNorm statistics recomputed
+    on it by :func:`reset_batch_norms`). It represents the *function* of the path
     point; it does not keep A's or B's masks and fixed parts (its trainable
     parameters are not a point of either structure's parameter space).
 
@@ -331,11 +407,24 @@ def interpolated_network(A: Network, B: Network, t: float, *, allow_structure_mi
     True
     """
     weights, biases = interpolate(A, B, t, allow_structure_mismatch=allow_structure_mismatch)
-    return Network(
+    norms = interpolate_norms(A, B, t, allow_structure_mismatch=allow_structure_mismatch)
+    norms = norms + [None]
+    net = Network(
         [
-            Layer(W, b, activation=layer.activation, where=f"layer {l}")
-            for l, (W, b, layer) in enumerate(zip(weights, biases, A.layers))
+            Layer(W, b, activation=layer.activation, norm=norm, where=f"layer {l}")
+            for l, (W, b, layer, norm) in enumerate(zip(weights, biases, A.layers, norms))
         ]
+    )
+    if reset_data is not None:
+        net = _with_norms(net, reset_batch_norms(net, reset_data))
+    return net
+
+
+def _with_norms(net: Network, norms: list) -> Network:
+    norms = list(norms) + [None]
+    return Network(
+        [Layer(layer.weight, layer.bias, layer.mask, layer.fixed, layer.activation, norm)
+         for layer, norm in zip(net.layers, norms)]
     )
 
 
@@ -422,7 +511,13 @@ class _PathEvaluator:
     :func:`check_pair` accepted.
     """
 
-    def __init__(self, A: Network, B: Network, X: np.ndarray, block_rows: int | None = None):
+    def __init__(self, A: Network, B: Network, X: np.ndarray, block_rows: int | None = None, reset_data=None):
+        self.net = A
+        self.normsA = A.norms + [None]
+        self.normsB = B.norms + [None]
+        self.norms = list(self.normsA)
+        self.reset_data = reset_data if reset_data is not None and A.has_norms and any(
+            n is not None and n.kind == "batch" for n in A.norms) else None
         self.WA = A.effective_weights()
         self.WB = B.effective_weights()
         self.bA = [np.ascontiguousarray(b) for b in A.biases()]
@@ -439,11 +534,17 @@ class _PathEvaluator:
         width = max(widths, default=1)
         self.flat = [np.empty(self.rows * width), np.empty(self.rows * width)]
         self.out = np.empty((self.rows, self.WA[-1].shape[0]))
+        self.zero = np.zeros(width)
 
     def set_t(self, t: float) -> None:
         for l in range(len(self.W)):
             _lerp_into(self.WA[l], self.DW[l], self.WB[l], t, self.W[l])
             _lerp_into(self.bA[l], self.Db[l], self.bB[l], t, self.b[l])
+            self.norms[l] = _lerp_norm(self.normsA[l], self.normsB[l], t)
+        if self.reset_data is not None:
+            self.norms = reset_batch_norms(
+                self.net, self.reset_data, norms=self.norms[:-1], weights=self.W, biases=self.b
+            ) + [None]
 
     def blocks(self):
         """Yield ``(start, stop, outputs)`` for each row block at the current ``t``."""
@@ -456,7 +557,13 @@ class _PathEvaluator:
                 m = self.W[l].shape[0]
                 Z = self.out[:r] if l == L - 1 else self.flat[l % 2][: r * m].reshape(r, m)
                 np.matmul(h, self.W[l].T, out=Z)
-                _bias_activation(self.plans[l], Z, self.b[l])
+                norm = self.norms[l]
+                if norm is None:
+                    _bias_activation(self.plans[l], Z, self.b[l])
+                else:
+                    _add_bias(Z, self.b[l])
+                    norm.apply(Z, out=Z)
+                    _bias_activation(self.plans[l], Z, self.zero[:m])
                 h = Z
             yield start, stop, h
 
@@ -470,6 +577,8 @@ def linear_path(
     loss: str,
     steps=21,
     allow_structure_mismatch: bool = False,
+    reset_bn: bool = False,
+    reset_data=None,
 ) -> PathResult:
     """Loss and error rate along the linear path from ``A`` (t=0) to ``B`` (t=1).
 
@@ -487,6 +596,12 @@ def linear_path(
     allow_structure_mismatch : bool, default False
         Interpolate effective weights when masks or fixed parts differ (sizes and
         activations must still agree). The differences are recorded in the result.
+    reset_bn : bool, default False
+        Recompute the BatchNorm statistics of every path point on ``reset_data``
+        (default ``X``) instead of interpolating them (see the module docstring). No
+        effect on networks without BatchNorm.
+    reset_data : (n', d) array, optional
+        The data for ``reset_bn`` (e.g. the training or matching data).
 
     Returns
     -------
@@ -513,8 +628,15 @@ def linear_path(
     X = np.ascontiguousarray(X, dtype=np.float64)
     y = check_targets(loss, y, A.n_outputs, X.shape[0])
     classify = y.dtype.kind == "i"
+    if not isinstance(reset_bn, (bool, np.bool_)):
+        raise InvalidOptionError(f"reset_bn must be True or False, found {reset_bn!r}")
+    if reset_data is not None and not reset_bn:
+        raise InvalidOptionError("reset_data is only used with reset_bn=True")
+    if reset_bn:
+        reset_data = X if reset_data is None else np.ascontiguousarray(
+            check_inputs(reset_data, A.n_inputs, name="reset data"), dtype=np.float64)
 
-    ev = _PathEvaluator(A, B, X)
+    ev = _PathEvaluator(A, B, X, reset_data=reset_data if reset_bn else None)
     per_sample = np.empty(X.shape[0])
     losses = np.empty(grid.size)
     errors = np.empty(grid.size) if classify else None

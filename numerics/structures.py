@@ -9,7 +9,11 @@
 
 Trainable weights are initialized like PyTorch's ``nn.Linear`` (uniform in
 ``+-1/sqrt(fan_in)``, bias too) unless ``init_std`` is given (normal, bias 0), as in E1.
-Everything is deterministic in ``seed``.
+Everything is deterministic in ``seed``. Every constructor takes ``norm`` (``None`` /
+``"none"``, ``"layer"``, ``"batch"``, or one per hidden layer) and ``norm_eps``: a
+normalization after each hidden layer's linear map (THEORY N1), initialized as PyTorch
+does (``gamma = 1, beta = 0``; batch norm: running mean 0, running variance 1); it draws
+no random numbers, so the weights equal those of the same call without ``norm``.
 
 >>> net = w_mlp([8, 16, 3], activation="relu", n_fixed=2, sigma_F=1.0, seed=0)
 >>> [int((1 - layer.mask).sum(axis=1)[0]) for layer in net.layers]
@@ -24,7 +28,7 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError
 
-from .network import Layer, Network
+from .network import NORM_KINDS, Layer, Network, Norm
 
 
 def _check_sizes(sizes) -> list[int]:
@@ -54,30 +58,49 @@ def _init_weights(rng, m, d, init_std):
     return rng.normal(0.0, init_std, size=(m, d)), np.zeros(m)
 
 
-def _build(sizes, activations, rng, init_std, masks=None, fixeds=None) -> Network:
+def _norm_kinds(norm, n_hidden: int) -> list:
+    """One norm kind (or ``None``) per hidden layer from the ``norm`` option."""
+    kinds = _per_layer(norm, n_hidden, "norm")
+    out = []
+    for kind in kinds:
+        if kind is None or kind == "none":
+            out.append(None)
+        elif kind in NORM_KINDS:
+            out.append(kind)
+        else:
+            raise InvalidOptionError(f"norm must be one of none, {', '.join(NORM_KINDS)}; found {kind!r}")
+    return out
+
+
+def _build(sizes, activations, rng, init_std, masks=None, fixeds=None, norm=None, norm_eps=1e-5) -> Network:
     layers = []
     n_layers = len(sizes) - 1
+    kinds = _norm_kinds(norm, n_layers - 1)
+    if not np.isfinite(norm_eps) or norm_eps < 0:
+        raise InvalidOptionError(f"norm_eps must be finite and >= 0, found {norm_eps}")
     for l in range(n_layers):
         m, d = sizes[l + 1], sizes[l]
         W, b = _init_weights(rng, m, d, init_std)
         act = activations[l] if l < n_layers - 1 else None
+        kind = kinds[l] if l < n_layers - 1 else None
         layers.append(
             Layer(
                 W, b,
                 mask=None if masks is None else masks[l],
                 fixed=None if fixeds is None else fixeds[l],
                 activation=act,
+                norm=None if kind is None else Norm(kind, norm_eps, np.ones(m), np.zeros(m)),
                 where=f"layer {l}",
             )
         )
     return Network(layers)
 
 
-def standard_mlp(sizes, *, activation="relu", seed=0, init_std=None) -> Network:
+def standard_mlp(sizes, *, activation="relu", seed=0, init_std=None, norm=None, norm_eps=1e-5) -> Network:
     """Standard MLP with ``sizes = [d_in, m_1, ..., d_out]``."""
     sizes = _check_sizes(sizes)
     acts = _per_layer(activation, len(sizes) - 2, "activation")
-    return _build(sizes, acts, np.random.default_rng(seed), init_std)
+    return _build(sizes, acts, np.random.default_rng(seed), init_std, norm=norm, norm_eps=norm_eps)
 
 
 def w_mlp(
@@ -90,6 +113,8 @@ def w_mlp(
     seed=0,
     structure_seed=None,
     init_std=None,
+    norm=None,
+    norm_eps=1e-5,
 ) -> Network:
     """W-asymmetric MLP.
 
@@ -128,10 +153,12 @@ def w_mlp(
         masks.append(mask)
         fixeds.append((1.0 - mask) * sigma_F * srng.standard_normal((m, d)))
     acts = _per_layer(activation, n_layers - 1, "activation")
-    return _build(sizes, acts, np.random.default_rng(seed), init_std, masks, fixeds)
+    return _build(sizes, acts, np.random.default_rng(seed), init_std, masks, fixeds, norm, norm_eps)
 
 
-def syre_mlp(sizes, *, activation="relu", kappa=1.0, seed=0, structure_seed=None, init_std=None) -> Network:
+def syre_mlp(
+    sizes, *, activation="relu", kappa=1.0, seed=0, structure_seed=None, init_std=None, norm=None, norm_eps=1e-5
+) -> Network:
     """syre-asymmetric MLP: all entries trainable, fixed offset ``kappa * n``."""
     sizes = _check_sizes(sizes)
     if not np.isfinite(kappa) or kappa < 0:
@@ -140,10 +167,12 @@ def syre_mlp(sizes, *, activation="relu", kappa=1.0, seed=0, structure_seed=None
     n_layers = len(sizes) - 1
     fixeds = [kappa * srng.standard_normal((sizes[l + 1], sizes[l])) for l in range(n_layers)]
     acts = _per_layer(activation, n_layers - 1, "activation")
-    return _build(sizes, acts, np.random.default_rng(seed), init_std, fixeds=fixeds)
+    return _build(sizes, acts, np.random.default_rng(seed), init_std, fixeds=fixeds, norm=norm, norm_eps=norm_eps)
 
 
-def sigma_asymmetric_mlp(sizes, *, activations=None, seed=0, structure_seed=None, init_std=None) -> Network:
+def sigma_asymmetric_mlp(
+    sizes, *, activations=None, seed=0, structure_seed=None, init_std=None, norm=None, norm_eps=1e-5
+) -> Network:
     """sigma-asymmetric MLP: one activation per hidden neuron.
 
     ``activations``: ``None`` (default) gives neuron ``i`` of each hidden layer
@@ -167,7 +196,7 @@ def sigma_asymmetric_mlp(sizes, *, activations=None, seed=0, structure_seed=None
         if not pool:
             raise InvalidOptionError("sigma_asymmetric_mlp: empty activation pool")
         acts = [[pool[j] for j in srng.integers(0, len(pool), size=m)] for m in hidden]
-    return _build(sizes, acts, np.random.default_rng(seed), init_std)
+    return _build(sizes, acts, np.random.default_rng(seed), init_std, norm=norm, norm_eps=norm_eps)
 
 
 #: structure kind name -> constructor (used by the CLI)

@@ -7,6 +7,11 @@ The structure is respected exactly (THEORY.md section 0): only entries with
 entries with ``mask == 0`` keep ``theta = 0`` and the fixed part never changes.
 Biases are trained and, by default, not decayed (``bias_decay = 0``).
 
+LayerNorm layers (THEORY N1) are trained too: ``gamma`` and ``beta`` (when the norm is
+elementwise affine) are updated like biases (decay ``bias_decay``, default 0).
+Training with BatchNorm is not supported (it would need batch statistics in the
+forward pass and running-statistic updates); :func:`train` refuses such networks.
+
 Reproducibility: the minibatch order of each epoch is a permutation drawn from
 ``np.random.default_rng(config.seed)``; the kernels are serial and use BLAS on
 contiguous operands, so the same seed, data, network and BLAS thread count give
@@ -40,7 +45,7 @@ from neuronid.errors import InvalidOptionError
 from . import _train_kernels as K
 from .activations import EXTERNAL, IDENTITY
 from .losses import LOSSES, check_targets, targets_for
-from .network import Layer, Network, check_inputs
+from .network import Layer, Network, Norm, check_inputs
 
 OPTIMIZERS = ("adamw", "sgd")
 DTYPES = ("float64", "float32")
@@ -163,6 +168,12 @@ def _check_network(net) -> Network:
     if not isinstance(net, Network):
         raise InvalidOptionError(f"net must be a neuronid Network, found {type(net).__name__}")
     for l, layer in enumerate(net.layers[:-1]):
+        if layer.norm is not None and layer.norm.kind == "batch":
+            raise InvalidOptionError(
+                f"layer {l}: training with BatchNorm is not supported (it needs batch statistics and "
+                "running-statistic updates); train with norm 'layer' or 'none', or train in PyTorch and "
+                "import the network"
+            )
         if np.any(layer.codes == EXTERNAL):
             i = int(np.flatnonzero(layer.codes == EXTERNAL)[0])
             raise InvalidOptionError(
@@ -229,6 +240,31 @@ class _Flat:
         self.d2 = np.zeros_like(self.d1)
         self.gw = np.zeros_like(self.theta)
         self.gb = np.zeros_like(self.bias)
+        # LayerNorm state (THEORY N1); gamma = 1, beta = 0 and gmask = 0 where a layer has
+        # no norm or a norm without elementwise affine
+        norms = [layer.norm for layer in layers]
+        nkind = [K.NORM_LAYER if norm is not None else K.NORM_NONE for norm in norms]
+        self.has_norms = any(kind == K.NORM_LAYER for kind in nkind)
+        self.gamma = cat([norm.gamma() if norm is not None else np.ones(layer.shape[0])
+                          for norm, layer in zip(norms, layers)])
+        self.beta = cat([norm.beta() if norm is not None else np.zeros(layer.shape[0])
+                         for norm, layer in zip(norms, layers)])
+        self.gmask = cat([np.full(layer.shape[0], 1.0 if norm is not None and norm.affine else 0.0)
+                          for norm, layer in zip(norms, layers)])
+        n_hidden = max(L - 1, 1)
+        work = int(batch * self.boff[L - 1]) if self.has_norms else 0
+        self.norm = (
+            np.array(nkind, dtype=np.int64),
+            np.array([norm.eps if norm is not None else 0.0 for norm in norms], dtype=np.float64),
+            self.gamma,
+            self.beta,
+            np.zeros_like(self.gamma),
+            np.zeros_like(self.beta),
+            np.zeros(work, dtype=dtype),
+            np.zeros(work, dtype=dtype),
+            np.zeros(batch * n_hidden if self.has_norms else n_hidden, dtype=dtype),
+            np.zeros(int(sizes.max()), dtype=dtype),
+        )
 
     def kernel_structure(self):
         return (self.sizes, self.woff, self.boff, self.hoff, self.poff, self.codes, self.params, self.ucodes)
@@ -242,7 +278,12 @@ class _Flat:
             m, d = layer.shape
             w = self.theta[self.woff[l]:self.woff[l + 1]].reshape(m, d).astype(np.float64)
             b = self.bias[self.boff[l]:self.boff[l + 1]].astype(np.float64)
-            layers.append(Layer(w, b, layer.mask, layer.fixed, layer.activation, where=f"layer {l}"))
+            norm = layer.norm
+            if norm is not None and norm.affine:
+                sl = slice(self.boff[l], self.boff[l + 1])
+                norm = Norm(norm.kind, norm.eps, self.gamma[sl].astype(np.float64), self.beta[sl].astype(np.float64),
+                            norm.running_mean, norm.running_var, size=norm.size)
+            layers.append(Layer(w, b, layer.mask, layer.fixed, layer.activation, norm, where=f"layer {l}"))
         return Network(layers)
 
 
@@ -269,7 +310,9 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     -------
     (loss, grads) : ``loss`` a float; ``grads[l]`` a dict with ``"weight"``
         (``mask * dL/dW_eff``, the gradient with respect to ``theta``; 0 where
-        ``mask == 0``) and ``"bias"`` (``dL/db``).
+        ``mask == 0``) and ``"bias"`` (``dL/db``); for a hidden layer with an affine
+        LayerNorm also ``"norm.weight"`` (``dL/dgamma``) and ``"norm.bias"``
+        (``dL/dbeta``).
 
     Example
     -------
@@ -291,13 +334,23 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
     value = K.loss_grad(
         X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2,
+        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm,
     )
     gw = flat.gw * flat.mask
     shapes = [layer.shape for layer in net.layers]
     ws = flat.split(gw, flat.woff, shapes)
-    bs = flat.split(flat.gb, flat.boff, [(layer.shape[0],) for layer in net.layers])
-    return float(value), [dict(weight=w.copy(), bias=b.copy()) for w, b in zip(ws, bs)]
+    vec_shapes = [(layer.shape[0],) for layer in net.layers]
+    bs = flat.split(flat.gb, flat.boff, vec_shapes)
+    ggs = flat.split(flat.norm[4], flat.boff, vec_shapes)
+    gbs = flat.split(flat.norm[5], flat.boff, vec_shapes)
+    grads = []
+    for l, layer in enumerate(net.layers):
+        entry = dict(weight=ws[l].copy(), bias=bs[l].copy())
+        if layer.norm is not None and layer.norm.affine:
+            entry["norm.weight"] = ggs[l].copy()
+            entry["norm.bias"] = gbs[l].copy()
+        grads.append(entry)
+    return float(value), grads
 
 
 def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: bool | str = True) -> TrainResult:
@@ -368,6 +421,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     T, labels = _kernel_targets(config.loss, y, net.n_outputs, dtype)
     s1w, s2w = np.zeros_like(flat.theta), np.zeros_like(flat.theta)
     s1b, s2b = np.zeros_like(flat.bias), np.zeros_like(flat.bias)
+    s1n, s2n = np.zeros(2 * flat.gamma.size, dtype=dtype), np.zeros(2 * flat.gamma.size, dtype=dtype)
     hyper = np.array(
         [config.lr, config.weight_decay, config.bias_decay, config.betas[0], config.betas[1], config.eps,
          config.momentum],
@@ -398,6 +452,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                 X, T, labels, perm, batch, loss_code, opt_code, *structure,
                 flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
                 s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
+                flat.norm, flat.gmask, s1n, s2n,
             )
             steps += -(-n // batch)
             mean = total / n
@@ -414,7 +469,8 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
-    if not (np.all(np.isfinite(flat.theta)) and np.all(np.isfinite(flat.bias))):
+    if not (np.all(np.isfinite(flat.theta)) and np.all(np.isfinite(flat.bias))
+            and np.all(np.isfinite(flat.gamma)) and np.all(np.isfinite(flat.beta))):
         raise InvalidOptionError(
             f"training produced non-finite parameters; try a smaller TrainConfig.lr (found {config.lr})"
         )

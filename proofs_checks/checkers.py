@@ -41,7 +41,7 @@ import numpy as np
 
 from neuronid.numerics.activations import parse_activation
 from neuronid.numerics.alignment import align
-from neuronid.numerics.certificate import certified_barriers
+from neuronid.numerics.certificate import UNSUPPORTED_NORM, certified_barriers
 from neuronid.numerics.correspondence import correspondence
 from neuronid.numerics.costs import layer_costs
 from neuronid.numerics.io import to_jsonable
@@ -226,6 +226,12 @@ def _monotone(names) -> str:
     return "strictly_increasing"
 
 
+def _neuron_names(layer) -> list:
+    """The activation of each neuron's *function* (THEORY N1): with a normalization after
+    the linear map a neuron's function is its pre-activation ``z_i``, i.e. the identity."""
+    return ["identity"] * layer.shape[0] if layer.norm is not None else list(layer.names)
+
+
 def _hidden_monotone(net: Network) -> str:
     return _monotone([n for layer in net.layers[:-1] for n in layer.names])
 
@@ -250,11 +256,14 @@ def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) ->
         net = (ctx.A, ctx.B)[run]
         layer = net.layers[0]
         scope = ctx.scope(run, 0)
-        mono = _monotone(layer.names)
+        names = _neuron_names(layer)
+        mono = _monotone(names)
         values = {"strictly_increasing": mono == "strictly_increasing", "tau": 1, "beta_b": 0,
                   "rel_tol": P1_REL_TOL}
         quantities = {"activation_class": mono}
-        if mono != "strictly_increasing" or len(set(layer.names)) > 1:
+        if layer.norm is not None:
+            quantities["normalization"] = "neuron functions are the pre-activations z (THEORY N1)"
+        if mono != "strictly_increasing" or len(set(names)) > 1:
             quantities["note"] = "conclusion not computed: P1's closed form needs one strictly increasing activation"
             checks.append(evaluate("P1", scope, values, quantities=quantities))
             continue
@@ -270,8 +279,9 @@ def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) ->
         rng = np.random.default_rng(ctx.seed)
         pairs = [(int(i), int(j)) for i, j in rng.integers(0, m, size=(max_pairs, 2))]
         worst, rows = None, []
-        act = layer.names[0]
-        h_all = net.forward(pts, record=True).inputs[1]
+        act = names[0]
+        trace = net.forward(pts, record=True)
+        h_all = trace.pre[0] if layer.norm is not None else trace.inputs[1]
         for i, j in pairs:
             S = shape_matrices(layer.mask[i][None, :], sup.U)[0]
             closed = closed_form_cost(S, sup.U.T @ layer.fixed[i], sup.U.T @ W[j])
@@ -304,7 +314,7 @@ def _layer_facts(net: Network, l: int) -> dict:
     return {
         "trainable_fraction": float(layer.mask.mean()),
         "fixed_norm": float(np.linalg.norm(layer.fixed)),
-        "same_activation": len(set(layer.names)) == 1,
+        "same_activation": len(set(_neuron_names(layer))) == 1,
     }
 
 
@@ -404,7 +414,8 @@ def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> l
     net = ctx.A
     for l in range(ctx.n_hidden):
         layer = net.layers[l]
-        mono = _monotone(layer.names)
+        names = _neuron_names(layer)
+        mono = _monotone(names)
         pts = ctx.traces[0].inputs[l]
         if pts.shape[0] > max_points:
             pts = pts[np.sort(np.random.default_rng(ctx.seed).choice(pts.shape[0], max_points, replace=False))]
@@ -412,7 +423,7 @@ def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> l
         worst = 0.0
         rows = []
         for i in range(min(neurons, W.shape[0])):
-            act = layer.names[i]
+            act = names[i]
             z = pts @ W[i] + layer.bias[i]
             h = _act_numpy(act, z)
             res = Realizer(pts, activation=act, mask=layer.mask[i], fixed=layer.fixed[i]).realize(h, z_hint=z)
@@ -455,13 +466,15 @@ def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
         out["note"] = f"A and B feed layer {l} different inputs: realizations are not comparable"
         return out
     la, lb = ctx.A.layers[l], ctx.B.layers[l]
-    ha, hb = tA.inputs[l + 1], tB.inputs[l + 1]
+    normed = la.norm is not None or lb.norm is not None
+    ha, hb = (tA.pre[l], tB.pre[l]) if normed else (tA.inputs[l + 1], tB.inputs[l + 1])
+    names_a, names_b = _neuron_names(la), _neuron_names(lb)
     scale = np.maximum(np.max(np.abs(ha), axis=0), 1.0)
-    same = (np.max(np.abs(ha - hb), axis=0) <= FUNCTION_TOL * scale) & (np.array(la.names) == np.array(lb.names))
+    same = (np.max(np.abs(ha - hb), axis=0) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
     worst = 0.0
     for i in np.flatnonzero(same):
         z_mid = 0.5 * (tA.pre[l][:, i] + tB.pre[l][:, i])
-        err = float(np.max(np.abs(_act_numpy(la.names[i], z_mid) - ha[:, i]))) / scale[i]
+        err = float(np.max(np.abs(_act_numpy(names_a[i], z_mid) - ha[:, i]))) / scale[i]
         worst = max(worst, err)
     out.update({"neurons_compared": int(np.sum(same)), "max_relative_midpoint_error": worst})
     return out
@@ -488,6 +501,10 @@ def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
     act = parse_activation(name)
     homogeneous = act.name == "relu" or act.name.startswith("leaky_relu")
     scope = ctx.scope(0, 0) + f" neuron {k}"
+    if layer.norm is not None:
+        return [not_applicable("P6", scope, f"layer 0 has a {layer.norm.kind} norm: rescaling one neuron's "
+                                            "parameters changes the normalized outputs (THEORY N1; N2 is the "
+                                            "norm's own scale symmetry)")]
     if not homogeneous:
         return [not_applicable("P6", scope, f"activation {name!r} is not positively homogeneous of degree 1")]
     if np.linalg.norm(H[:, k]) * weight_out[k] == 0.0:
@@ -564,8 +581,12 @@ def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     correspondence, and of the output pre-activations (T2's H3 and H4)."""
     tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
     worst = 0.0
-    for l in range(1, len(ctx.A.layers)):
-        hA, hB = tA.inputs[l], tB.inputs[l]
+    # with normalization layers (THEORY N1) the neuron functions are the pre-activations
+    # z; the outputs h are compared too, so equal z and h make every path point equal
+    pairs = [(tA.inputs[l], tB.inputs[l]) for l in range(1, len(ctx.A.layers))]
+    pairs += [(tA.pre[l], tB.pre[l]) for l, layer in enumerate(ctx.A.layers[:-1])
+              if layer.norm is not None or ctx.B.layers[l].norm is not None]
+    for hA, hB in pairs:
         na = np.linalg.norm(hA, axis=0)
         diff = np.linalg.norm(hA - hB, axis=0)
         scale = np.maximum(na, np.max(na, initial=0.0) * 1e-12 + 1e-300)
@@ -639,6 +660,10 @@ def check_t4(ctx: CheckContext) -> list[Check]:
     checks = []
     for name, entry in ctx.paths.items():
         cert = entry["certificate"]
+        if entry["status"] == UNSUPPORTED_NORM:  # THEORY.md section 4: T4 does not cover norms yet
+            checks.append(not_applicable("T4", f"path {name}", f"{entry['status']} ({entry['reason']})",
+                                         quantities={"measured": entry["measured"]}))
+            continue
         bound = entry["bound"]["B_lerp"]
         lips = [a.get("lipschitz") for layer in cert["constants"] for a in layer["activations"]]
         lip = max((x for x in lips if x is not None), default=math.inf) if lips else 0.0

@@ -169,7 +169,7 @@ def check_p2(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
         "result": "P2",
         "layer": layer,
         "standard_layer": bool(np.all(lay.mask == 1.0) and np.all(lay.fixed == 0.0)),
-        "equal_activations": len(set(lay.names)) == 1,
+        "equal_activations": len(set(lc.eff.names)) == 1,  # identity for normalized layers (N1)
         "standard_next_layer": bool(np.all(nxt.mask == 1.0) and np.all(nxt.fixed == 0.0)),
         "max_abs_delta_in": float(np.max(np.abs(lc.delta_in))),
         "max_abs_delta_out": float(np.max(np.abs(lc.delta_out))),
@@ -216,7 +216,7 @@ def check_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None) -
         "result": "P3",
         "layer": layer,
         "f_zero": bool(np.all(lay.fixed == 0.0)),
-        "equal_activations": len(set(lay.names)) == 1,
+        "equal_activations": len(set(lc.eff.names)) == 1,  # identity for normalized layers (N1)
         "p": p,
         "max_anisotropy": float(np.max(eps)) if eps.size else 0.0,
         "applicable_neurons": int(rows.size),

@@ -26,6 +26,10 @@ Cases (``COUNTEREXAMPLES``):
   weights times ``alpha``, outgoing divided by ``alpha``): the same function, but the
   contribution along the straight path is multiplied by ``phi(t) > 1``: a barrier.
   Weight decay's balanced representative (``alpha = 1``) is what removes it.
+- ``N2 --drop H2_eps_zero``: a LayerNorm network with a large ``eps`` and its copy with
+  ``(W, b) -> (c W, c b)``: the copy computes another function and the straight path
+  has a barrier (with ``eps = 0`` it would be flat; :mod:`.normalization_checks`).
+  Re-checked with :func:`~.normalization_checks.check_n2` instead of ``full_check``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from neuronid.numerics.structures import standard_mlp
 from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
 
+from .normalization_checks import check_n2, n2_counterexample
 from .report import full_check
 
 #: barrier (or function change) a counterexample must show, far above rounding
@@ -68,6 +73,7 @@ class Counterexample:
     construction: str
     search: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)
+    reproduce: str = ""
 
     def witness(self) -> dict:
         return to_jsonable({
@@ -78,7 +84,8 @@ class Counterexample:
             "numbers": self.numbers,
             "search": self.search,
             "check": self.verdicts,
-            "reproduce": "neuronid check A.safetensors B.safetensors --data data.npz --loss " + self.loss,
+            "reproduce": self.reproduce
+            or "neuronid check A.safetensors B.safetensors --data data.npz --loss " + self.loss,
         })
 
     def save(self, out_dir) -> list[str]:
@@ -271,6 +278,27 @@ def _rescale_case(result_id: str, dropped: str, seed: int) -> Counterexample:
                                   "found": list(params)})
 
 
+def _n2_case(result_id, dropped, seed):
+    A, B, X, y, result, search = n2_counterexample(seed, margin=MARGIN)
+    n = result["numbers"]
+    numbers = {k: v for k, v in n.items() if k not in ("loss", "steps")}
+    numbers["loss_along_path"] = n["loss"]
+    numbers["hypotheses_that_hold"] = {"H1_c_positive": n["c"]}
+    construction = (f"N2's scale symmetry with a large eps = {n['eps']:g}: B multiplies the hidden layer's W "
+                    f"and b by c = {n['c']:g}. With eps = 0 LayerNorm(c z) = LayerNorm(z) and the path is flat; "
+                    "with eps > 0 the normalized output changes by rho = c sqrt(V + eps)/sqrt(c^2 V + eps) "
+                    f"(max |rho - 1| = {n['eps_effect']:.3g} here): B computes another function and the path "
+                    "has a barrier.")
+    return Counterexample(result_id, dropped, A, B, X, y, "mse", numbers, construction, search=search,
+                          reproduce="neuronid lmc A.safetensors B.safetensors --data data.npz --loss mse")
+
+
+def _recheck_n2(case) -> dict:
+    out = check_n2(case.A, case.X, case.y, loss=case.loss, c=case.numbers["c"])
+    return {"result": "N2", "verdicts": {"pair": out["verdict"]}, "conclusion": out["conclusion"],
+            "hypotheses": {"pair": out["hypotheses"]}, "theory_violations": []}
+
+
 #: (result ID, dropped hypothesis) -> builder(result_id, dropped, seed)
 COUNTEREXAMPLES = {
     ("T2", "H2_nondecreasing"): _gelu_case,
@@ -278,7 +306,11 @@ COUNTEREXAMPLES = {
     ("T3", "H3_margin_exceeds_eps"): _permutation_case,
     ("P5", "H1_nondecreasing"): _gelu_case,
     ("P6", "H_balanced"): _rescale_case,
+    ("N2", "H2_eps_zero"): _n2_case,
 }
+
+#: results re-checked by their own numeric check instead of full_check
+_RECHECK = {"N2": _recheck_n2}
 
 #: the result whose conclusion ``neuronid check`` must show failing on the saved files
 _REPRODUCED_BY = {"T2": "T2", "T3": "T3", "P5": "P5", "P6": "T2"}
@@ -321,7 +353,11 @@ def search_counterexample(result_id: str, dropped: str, *, seed: int = 0, check:
     """
     rid, name = _resolve(result_id, dropped)
     case = COUNTEREXAMPLES[(rid, name)](rid, name, seed)
-    if check:
+    if check and rid in _RECHECK:
+        case.verdicts = _RECHECK[rid](case)
+        if case.verdicts["conclusion"] != "fails":  # pragma: no cover - a construction bug
+            raise RuntimeError(f"counterexample {rid} --drop {name} did not reproduce: {case.verdicts}")
+    elif check:
         report = full_check(case.A, case.B, case.X, case.y, loss=case.loss, steps=21)
         target = _REPRODUCED_BY[rid]
         mine = [c for c in report.checks if c.id == target]

@@ -25,6 +25,7 @@ class PairComparison:
     loss: str
     paths: dict = field(default_factory=dict)
     alignments: dict = field(default_factory=dict)
+    reset_bn: bool = False
 
     @property
     def steps(self) -> np.ndarray:
@@ -44,6 +45,8 @@ class PairComparison:
     def to_json(self) -> dict:
         """The ``lmc --json`` object: steps, one block per path, alignment details."""
         out = {"loss_function": self.loss, "steps": self.steps, "endpoints": self.endpoints()}
+        if self.reset_bn:
+            out["reset_bn"] = "BatchNorm statistics recomputed on the matching data at every path point"
         for name, path in self.paths.items():
             block = path.to_json()
             if name in self.alignments:
@@ -73,15 +76,19 @@ def compare_pair(
     restarts: int = 5,
     seed: int = 0,
     allow_structure_mismatch: bool = False,
+    reset_bn: bool = False,
 ) -> PairComparison:
     """Evaluate the unaligned path and each requested aligned path on ``(X, y)``.
 
     Activation matching uses ``X_align`` (default ``X``): align on training data and
-    evaluate on held-out data to avoid fitting the alignment to the test set.
+    evaluate on held-out data to avoid fitting the alignment to the test set. With
+    ``reset_bn`` every path recomputes its BatchNorm statistics on ``X_align`` (THEORY
+    N1, as Git Re-Basin does).
     """
-    result = PairComparison(label=label, loss=loss)
+    result = PairComparison(label=label, loss=loss, reset_bn=bool(reset_bn))
+    reset = {"reset_bn": True, "reset_data": X if X_align is None else X_align} if reset_bn else {}
     result.paths["unaligned"] = linear_path(
-        A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch
+        A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch, **reset
     )
     X_align = X if X_align is None else X_align
     for method in align:
@@ -94,7 +101,7 @@ def compare_pair(
         )
         path, alignment = aligned_path(
             A, B, X, y, method=method, loss=loss, steps=steps,
-            allow_structure_mismatch=allow_structure_mismatch, **options,
+            allow_structure_mismatch=allow_structure_mismatch, **options, **reset,
         )
         result.paths[method] = path
         result.alignments[method] = alignment

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronid.numerics.certificate import Certificate
+from neuronid.numerics.certificate import UNSUPPORTED_NORM, Certificate
 from neuronid.numerics.io import to_jsonable, write_json
 
 from .checkers import CHECKED_RESULTS, CheckContext, run_checks
@@ -119,6 +119,8 @@ class Report:
             tight = p["tightness"]["B_lerp"]
             lines.append(f"  {name:<11}{_f(p['B_lerp']):>10} {_f(p['B_peak']):>10} {_f(p['B_mid']):>10}"
                          f" {_f(cert):>10} {_f(tight, 2):>6}")
+        if self._norm_note():
+            lines.append(f"  {self._norm_note()}")
         lines.append(f"  {'layer':<6}{'run':<4}{'rank':>5} {'nu':>7} {'aniso':>9} {'gamma':>10} {'delta_min':>10}"
                      f" {'med Delta':>10} {'fixed pts':>9}")
         for entry in self.layers_json():
@@ -132,6 +134,13 @@ class Report:
         if self.violations:
             lines.append("  !!! THEORY VIOLATION: " + ", ".join(f"{c.id} ({c.scope})" for c in self.violations))
         return "\n".join(lines) + "\n"
+
+    def _norm_note(self) -> str:
+        """One line when the certificate is unsupported because of normalization layers."""
+        if any(p.get("certificate_status") == UNSUPPORTED_NORM for p in self.paths_json().values()):
+            return (f"T4 certificate: {UNSUPPORTED_NORM} (THEORY.md section 4); barriers are measured, "
+                    "no bound; normalized layers' neuron functions are their pre-activations (N1)")
+        return ""
 
     def markdown(self) -> str:
         ctx = self.context
@@ -150,6 +159,8 @@ class Report:
         for name, p in self.paths_json().items():
             md.append(f"| {name} | {_f(p['B_lerp'])} | {_f(p['B_peak'])} | {_f(p['B_mid'])} | {_f(p['B_mean'])} "
                       f"| {_f(p['certificate']['B_lerp'])} | {_f(p['tightness']['B_lerp'], 3)} |")
+        if self._norm_note():
+            md += ["", self._norm_note()]
         md += ["", "## Layers (D1-D4)", "",
                "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta "
                "| negative Delta | correspondence fixed points |",

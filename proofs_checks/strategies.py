@@ -640,7 +640,7 @@ def _set_layer(net: Network, l: int, *, weight=None, bias=None) -> Network:
     old = layers[l]
     layers[l] = Layer(
         old.weight if weight is None else weight, old.bias if bias is None else bias,
-        old.mask, old.fixed, old.activation, where=f"layer {l}",
+        old.mask, old.fixed, old.activation, old.norm, where=f"layer {l}",
     )
     return Network(layers)
 

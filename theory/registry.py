@@ -1,5 +1,5 @@
 """Registry of the THEORY.md items: definitions D1-D7, results P1-P6 and T1-T4,
-experiments E1-E3.
+experiments E1-E3, and N2 (LayerNorm's scale symmetry, section 4).
 
 Each :class:`Result` carries its statement (in this project's words), its
 hypotheses as named SymPy predicates over symbols for *measured quantities*, its
@@ -34,6 +34,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from neuronid.errors import UnknownResultError
+from .normalization import N2_OBLIGATIONS
 from .obligations import OBLIGATIONS
 
 __all__ = ["Hypothesis", "Obligation", "ObligationOutcome", "Result", "Verdict", "RESULT_IDS",
@@ -52,7 +53,16 @@ _BOOL = ("strictly_increasing nondecreasing same_activation same_structure gap_t
 #: Symbols of measured quantities, by name.
 SYMBOLS: dict[str, sp.Symbol] = {n: sp.Symbol(n, extended_real=True) for n in _REAL.split()}
 SYMBOLS.update({n: sp.Symbol(n) for n in _BOOL.split()})
+# N2 (THEORY section 4): the normalization's eps and the scale c of (W, b) -> (cW, cb)
+SYMBOLS.update({n: sp.Symbol(n, extended_real=True) for n in ("norm_eps", "scale_c")})
 S = SYMBOLS
+
+#: obligations of items outside theory.obligations (kept in their own modules)
+_EXTRA_OBLIGATIONS = {"N2": N2_OBLIGATIONS}
+
+
+def _obligations(result_id: str) -> list:
+    return OBLIGATIONS.get(result_id) or _EXTRA_OBLIGATIONS.get(result_id, [])
 
 
 _BOOL_NAMES = frozenset(_BOOL.split())
@@ -196,7 +206,7 @@ class Obligation:
 
 @functools.lru_cache(maxsize=None)
 def _verify(result_id: str, name: str) -> ObligationOutcome:
-    fn = dict(OBLIGATIONS[result_id])[name]
+    fn = dict(_obligations(result_id))[name]
     start = time.perf_counter()
     try:
         ok, detail = fn()
@@ -470,12 +480,28 @@ def _spec() -> list[dict]:
     ]
 
 
+def _n2_spec() -> dict:
+    """THEORY section 4, N2 (checked by proofs_checks.normalization_checks)."""
+    return dict(
+        id="N2", kind="proposition", title="Scale symmetry of LayerNorm",
+        statement=("For c > 0, (W, b) -> (cW, cb) of a layer followed by LayerNorm changes z to c z "
+                   "and leaves the normalized output unchanged when eps = 0 (otherwise the centered "
+                   "part changes by rho = c sqrt(var + eps)/sqrt(c^2 var + eps)). Along the straight "
+                   "path between (W, b) and (cW, cb) the pre-activation is ((1-t) + tc) z, a positive "
+                   "multiple of z, so with eps = 0 every point of the path computes the same function: "
+                   "unlike ReLU rescaling (P6) this symmetry creates no barrier."),
+        hypotheses=[H("H1_c_positive", S["scale_c"] > 0, "scale c > 0"),
+                    H("H2_eps_zero", sp.Eq(S["norm_eps"], 0), "LayerNorm eps = 0")],
+        conclusion="the path is flat: max_t |L(t) - L(0)| (relative) <= tol",
+        pred=S["max_barrier"] <= S["tol"], checks=("symbolic", "numeric", "property"))
+
+
 @functools.lru_cache(maxsize=1)
 def _registry() -> dict[str, Result]:
     out: dict[str, Result] = {}
-    for spec in _spec():
+    for spec in _spec() + [_n2_spec()]:
         rid = spec["id"]
-        obligations = tuple(Obligation(rid, name, fn) for name, fn in OBLIGATIONS.get(rid, []))
+        obligations = tuple(Obligation(rid, name, fn) for name, fn in _obligations(rid))
         out[rid] = Result(rid, spec["kind"], spec["title"], spec["statement"], tuple(spec["hypotheses"]),
                           spec["conclusion"], spec["pred"], tuple(spec["checks"]), obligations)
     return out
@@ -483,7 +509,7 @@ def _registry() -> dict[str, Result]:
 
 #: The IDs of THEORY.md, in document order.
 RESULT_IDS: tuple[str, ...] = ("D1", "D2", "D3", "D4", "D5", "D6", "D7", "P1", "P2", "P3", "P4", "P5",
-                               "P6", "T1", "T2", "T3", "T4", "E1", "E2", "E3")
+                               "P6", "T1", "T2", "T3", "T4", "E1", "E2", "E3", "N2")
 
 
 def all_results() -> tuple[Result, ...]:

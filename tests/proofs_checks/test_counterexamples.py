@@ -61,7 +61,7 @@ def test_search_is_deterministic_in_its_seed():
     "argv, fragment",
     [
         (["counterexample", "Q9", "--drop", "H1"], "unknown result"),
-        (["counterexample", "T4", "--drop", "H1"], "no counterexample search for T4; available: P5 --drop"),
+        (["counterexample", "T4", "--drop", "H1"], "no counterexample search for T4; available: N2 --drop"),
         (["counterexample", "T2", "--drop", "H9"], "cannot drop 'H9'; valid: H2_nondecreasing, H3_identity_correspondence"),
     ],
 )

@@ -85,6 +85,6 @@ def test_python_m_results():
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     n_obl, n_ok = last.split(" items, ")[1].split(" obligations, ")
-    assert last.startswith("20 items") and n_ok.split()[0] == n_obl
-    for rid in ("D1", "D7", "P1", "P6", "T1", "T4", "E3"):
+    assert last.startswith("21 items") and n_ok.split()[0] == n_obl  # D1-D7, P1-P6, T1-T4, E1-E3, N2
+    for rid in ("D1", "D7", "P1", "P6", "T1", "T4", "E3", "N2"):
         assert f"\n{rid} " in "\n" + proc.stdout
