@@ -366,7 +366,7 @@ def require_same_sizes(path_a: str, A, path_b: str, B, why: str) -> None:
     """Refuse two networks of different layer sizes, naming both files and sizes."""
     if A.sizes != B.sizes:
         raise StructureMismatchError(
-            f"{path_a} and {path_b} have different sizes ({A.sizes} vs {B.sizes}); {why}")
+            f"{path_a} and {path_b}: sizes differ ({A.sizes} vs {B.sizes}); {why}")
 
 
 def maybe_write_json(args, obj) -> None:

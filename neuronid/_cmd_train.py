@@ -68,7 +68,7 @@ def register(sub) -> None:
         help="normalization after each hidden layer's linear map (THEORY N1): LayerNorm (gamma, beta trained) "
              "or BatchNorm (not supported for training: refused)",
     )
-    p.add_argument("--norm-eps", type=real(0.0), default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
+    p.add_argument("--norm-eps", type=float, default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
     p.add_argument("--lr", type=real(0.0, lo_open=True), default=1e-3)

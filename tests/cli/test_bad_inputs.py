@@ -264,9 +264,9 @@ CASES = [
     ("lmc member not array", ["lmc", *PAIR[:2], "--data", "member.npz"], "not a .npy array"),
     ("train member not array", ["train", "--data", "member.npz", "--out", "x.npz", *TRAIN], "not a .npy array"),
     # 7. check on networks it cannot compare
-    ("check sizes differ", ["check", "A.safetensors", "C.safetensors", "--data", "d.npz"], "different sizes"),
+    ("check sizes differ", ["check", "A.safetensors", "C.safetensors", "--data", "d.npz"], "sizes differ"),
     ("check sizes differ out", ["check", "A.safetensors", "C.safetensors", "--data", "d.npz", "--out", "rep"],
-     "different sizes"),
+     "sizes differ"),
     ("check no hidden layer", ["check", "L.safetensors", "L.safetensors", "--data", "d.npz"], "no hidden layer"),
     ("costs no hidden layer", ["costs", "L.safetensors", "--data", "d.npz"], "no hidden layer"),
     ("lmc sizes differ", ["lmc", "A.safetensors", "C.safetensors", "--data", "d.npz"], "C.safetensors"),
