@@ -149,13 +149,24 @@ def run_isolated(fn: Callable[[], T], *, seconds: float | None = None,
     import time
 
     seconds = analysis_seconds() if seconds is None else float(seconds)
-    if _in_child or not hasattr(os, "fork"):
+    def in_process():
         try:
             return within_budget(fn, seconds)
         except BudgetExceeded:
             raise BudgetExhausted(f"{what} took more than {seconds:g} s of CPU time") from None
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
+
+    if _in_child or not hasattr(os, "fork"):
+        return in_process()
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:  # out of file descriptors: the in-process budget still applies
+        return in_process()
+    try:
+        pid = os.fork()
+    except OSError:  # fork refused (memory, process limit): the in-process budget still applies
+        os.close(read_fd)
+        os.close(write_fd)
+        return in_process()
     if pid == 0:  # child: never returns
         status = 0
         try:
