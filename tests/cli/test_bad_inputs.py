@@ -197,6 +197,9 @@ def ws(tmp_path_factory):
     os.symlink("/dev/zero", d / "zero.npz")
     os.symlink(d / "missing.npz", d / "dangling.npz")
     (d / "dir.npz").mkdir()
+    os.symlink(d / "loop.npz", d / "loop.npz")
+    np.savez(d / "nullact.npz", metadata=np.array(json.dumps({"format": "neuronid.mlp/1", "activations": [None]})),
+             **network_tensors(A))
     # outputs
     (d / "notes.txt").write_text("a user's notes\n")
     (d / "outdir").mkdir()
@@ -287,7 +290,10 @@ CASES = [
     ("data n 1e12", ["data", "subspace", "--n", "1000000000000", "--out", "x.npz"], "memory"),
     ("data n 1e12 text", ["data", "subspace", "--n", "1e12", "--out", "x.npz"], "--n"),
     ("data seed -5", ["data", "subspace", "--seed", "-5", "--out", "x.npz"], "--seed"),
-    ("data ambient 1e9", ["data", "subspace", "--ambient", "1000000000", "--out", "x.npz"], ""),
+    ("data ambient 1e9", ["data", "subspace", "--ambient", "1000000000", "--out", "x.npz"], "memory"),
+    ("data ambient 1e8 n 100", ["data", "subspace", "--ambient", "100000000", "--n", "100", "--out", "x.npz"],
+     "memory"),
+    ("train ambient 1e8", ["train", "--ambient", "100000000", "--n", "100", "--out", "x.npz", *TRAIN], "memory"),
     ("lmc steps 1e12", ["lmc", *PAIR, "--steps", "1000000000000"], "--steps"),
     ("lmc seed -1", ["lmc", *PAIR, "--seed", "-1"], "--seed"),
     ("check steps 1", ["check", *PAIR, "--steps", "1"], "--steps"),
@@ -316,6 +322,8 @@ CASES = [
     ("lmc /dev/zero data", ["lmc", *PAIR[:2], "--data", "zero.npz"], "device"),
     ("costs /dev/zero network", ["costs", "zero.npz", "--data", "d.npz"], "device"),
     ("lmc folder data", ["lmc", *PAIR[:2], "--data", "dir.npz"], "folder"),
+    ("lmc link loop", ["lmc", *PAIR[:2], "--data", "loop.npz"], "cannot read"),
+    ("lmc null activation", ["lmc", "nullact.npz", "A.npz", "--data", "d.npz"], "entry 0"),
     ("lmc dangling link", ["lmc", *PAIR[:2], "--data", "dangling.npz"], "no such file"),
     ("check missing network", ["check", "missing.safetensors", "B.safetensors", "--data", "d.npz"], "no such file"),
 ]
@@ -420,3 +428,47 @@ def test_hostile_but_valid_expressions_are_undetermined_not_hangs(ws):
         assert "undetermined" in out, out
     code, out, err, _ = run_forked(["check", *PAIR, "--activations", "sympy:tanh(exp(exp(exp(z))))"], ws, env=env)
     assert code in (0, 2) and "Traceback" not in err and err.count("\n") <= 1, err
+
+
+def test_a_configuration_too_large_for_memory_is_one_clear_line(tmp_path):
+    """``reproduce`` units run under a memory limit: a huge ``--set`` fails at once."""
+    argv = ["reproduce", "E1", "--workers", "1", "--no-plots", "--out", "run", "--set", 'families=["exact_copy"]',
+            "--set", "actives=[1]", "--set", "seeds=1", "--set", "pairs=1", "--set", "n_train=1000000000000"]
+    code, out, err, seconds = run_forked(argv, tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "memory" in err and "Traceback" not in err, err
+
+
+def test_sigterm_removes_temporary_files_and_says_so(ws, tmp_path):
+    """SIGTERM is turned into an exception: exit 143, one line, no temporary file left."""
+    argv = ["train", "--data", str(ws / "d.npz"), "--hidden", "256,256", "--epochs", "1000000", "--quiet",
+            "--out", str(tmp_path / "net.npz")]
+    err_path = tmp_path.parent / f"sigterm{os.getpid()}.err"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        code = 99
+        try:
+            fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 2)
+            sys.stderr = open(2, "w", closefd=False)
+            sys.stdout = open(os.devnull, "w")
+            code = main(argv)
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    time.sleep(3.0)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + CASE_SECONDS
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("SIGTERM did not end the command")
+    err = err_path.read_text()
+    err_path.unlink()
+    assert os.waitstatus_to_exitcode(status) == 143 and err == "neuronid: terminated\n", err
+    assert list(tmp_path.iterdir()) == []
