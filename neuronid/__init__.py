@@ -54,6 +54,7 @@ _LAZY = {
     "train": "neuronid.numerics.training",
     "TrainConfig": "neuronid.numerics.training",
     "linear_path": "neuronid.numerics.paths",
+    "repaired_path": "neuronid.numerics.repair",
     "align": "neuronid.numerics.alignment",
     "certificate": "neuronid.numerics.certificate",
     "layer_costs": "neuronid.numerics.costs",

@@ -310,6 +310,57 @@ def json_output(args) -> Output | None:
 
 
 # ----------------------------------------------------------------------------- inputs
+def add_align_data_option(parser: argparse.ArgumentParser, *, support: bool = False) -> None:
+    """``--align-data`` (and with ``support``, ``--support-data``): data for matching
+    neurons, separate from the evaluation data ``--data``."""
+    parser.add_argument(
+        "--align-data", metavar="FILE",
+        help="matching data (.npz with X): activation matching, REPAIR statistics, BatchNorm reset "
+             "(default: --data, with a note); use training data here and held-out data for --data",
+    )
+    if support:
+        parser.add_argument(
+            "--support-data", metavar="FILE",
+            help="data for supports and costs (D1-D4; default: --align-data, else --data)",
+        )
+
+
+def _load_inputs(path, nets, what):
+    from neuronid.numerics.io import check_data_for
+
+    data = load_data(path)
+    for net in nets:
+        check_data_for(net, data, source=f"{path} ({what})")
+    return data.X
+
+
+def load_align_data(args, nets):
+    """``X`` of ``--align-data``, or ``None`` (then the evaluation data is used; call
+    :func:`note_shared_data` after the results)."""
+    if getattr(args, "align_data", None):
+        return _load_inputs(args.align_data, nets, "--align-data")
+    return None
+
+
+def note_shared_data(args, *, uses_data: bool = True) -> None:
+    """One line on stderr when neurons were matched on the evaluation data (printed
+    after the results, so that an error stays the only line on failure)."""
+    if uses_data and not getattr(args, "align_data", None):
+        sys.stderr.write(
+            f"note: matching and evaluation share data ({args.data}); pass --align-data TRAIN.npz to match "
+            "neurons on training data\n"
+        )
+
+
+def load_support_data(args, nets):
+    """``X`` of ``--support-data`` (default ``--align-data``), or ``None`` (then ``--data``)."""
+    if getattr(args, "support_data", None):
+        return _load_inputs(args.support_data, nets, "--support-data")
+    if getattr(args, "align_data", None):
+        return _load_inputs(args.align_data, nets, "--align-data")
+    return None
+
+
 def load_networks(paths, activations=None):
     return [load_network(p, activations=activations) for p in paths]
 
@@ -404,6 +455,10 @@ __all__ = [
     "output_folder",
     "guard_outputs",
     "json_output",
+    "add_align_data_option",
+    "load_align_data",
+    "load_support_data",
+    "note_shared_data",
     "load_networks",
     "load_data",
     "check_forward_finite",

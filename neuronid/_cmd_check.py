@@ -13,7 +13,11 @@ from pathlib import Path
 from neuronid._cli_common import (
     MAX_STEPS,
     add_activations_option,
+    add_align_data_option,
     add_force_option,
+    load_align_data,
+    load_support_data,
+    note_shared_data,
     add_json_option,
     check_forward_finite,
     guard_outputs,
@@ -47,7 +51,10 @@ def register(sub) -> None:
     )
     p.add_argument("A", nargs="?", help="first network file")
     p.add_argument("B", nargs="?", help="second network file")
-    p.add_argument("--data", help="data file (.npz with X and y); required with A and B")
+    p.add_argument("--data", help="evaluation data file (.npz with X and y); required with A and B")
+    add_align_data_option(p, support=True)
+    p.add_argument("--repair", action="store_true",
+                   help="also the REPAIRed twin of every path (THEORY N3; opt-in: it adds three paths)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21)")
     p.add_argument("--tau", type=float, default=0.9, help="explained-variance threshold of the supports (D1)")
@@ -90,11 +97,13 @@ def run(args) -> int:
     require(2 <= args.steps <= MAX_STEPS, f"--steps must be at least 2 (the two endpoints) and at most {MAX_STEPS}, found {args.steps}")
     require(0.0 < args.tau <= 1.0, f"--tau must lie in (0, 1], found {args.tau}")
     ids = _result_ids(args.results)
-    inputs = [args.A, args.B, args.data]
+    inputs = [args.A, args.B, args.data, getattr(args, "align_data", None), getattr(args, "support_data", None)]
     guard_outputs(inputs=inputs, outputs=[json_output(args), output_folder("--out", args.out, _OUT_FILES)],
                   force=args.force)
     if args.A is None:
         require(args.data is None, "--data needs two network files A B (or no arguments for the default check)")
+        for flag in ("align_data", "support_data", "repair"):
+            require(not getattr(args, flag), f"--{flag.replace('_', '-')} applies to check A B --data D")
         require(ids is None, "--results applies to check A B --data D")
         check = run_default_check(DefaultCheckConfig(steps=args.steps), progress=progress_enabled(args),
                                   out_dir=args.out)
@@ -115,12 +124,17 @@ def run(args) -> int:
         for path, net in ((args.A, A), (args.B, B)):
             check_forward_finite(net, data.X, source=path, data_source=args.data)
         loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
+        X_align = load_align_data(args, (A, B))
+        X_support = load_support_data(args, (A, B))
         result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
-                            steps=args.steps, ids=ids, progress=progress_enabled(args))
+                            steps=args.steps, ids=ids, progress=progress_enabled(args), X_support=X_support,
+                            X_align=X_align, repair=args.repair)
         print(result.terminal(), end="")
         report = result.to_json()
         if args.out:
             files = result.write(args.out)
             print(f"wrote {len(files)} files to {args.out}/ (report.md, report.json, plots)")
     maybe_write_json(args, report)
+    if args.A is not None:
+        note_shared_data(args)
     return 0

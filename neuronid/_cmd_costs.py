@@ -72,7 +72,8 @@ def _table(rows: list[dict], title: str) -> str:
     cols = [("layer", "layer"), ("neurons", "m"), ("rank", "r"), ("explained_variance", "expl.var"),
             ("coherence", "nu"), ("p", "p"), ("max_anisotropy", "max aniso"), ("t1_bound", "T1 bound"),
             ("gamma", "gamma"), ("delta_min", "delta_min"), ("unrealizable_fraction", "unreal.K"),
-            ("negative_delta_fraction", "neg.Delta"), ("median_delta", "med.Delta"), ("mean_slack", "slack")]
+            ("negative_delta_fraction", "neg.sum"), ("median_delta_in", "med.Delta_in"),
+            ("median_delta_out", "med.Delta_out"), ("median_delta_sum", "med.sum(in+out)"), ("mean_slack", "slack")]
     cells = [[h for _, h in cols]] + [[_fmt(r[k]) for k, _ in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     lines = [title]

@@ -19,6 +19,7 @@ from neuronid._cli_common import (
     seed_int,
 )
 from neuronid.numerics.datasets import DATASETS, make_dataset
+from neuronid.numerics.idx import load_mnist
 from neuronid.numerics.io import load_data, save_data, save_network
 from neuronid.numerics.structures import STRUCTURES
 from neuronid.numerics.training import TrainConfig, train
@@ -84,12 +85,18 @@ def register(sub) -> None:
 
     d = sub.add_parser(
         "data",
-        help="write a built-in data set to an .npz file",
-        description="Generate a built-in data set (deterministic in --seed) and save X, y as .npz.",
+        help="write a built-in data set, or MNIST from your IDX files, to an .npz file",
+        description=(
+            "Generate a built-in data set (deterministic in --seed) and save X, y as .npz; or, with "
+            "'mnist --from DIR', convert the MNIST IDX files in DIR (gzipped or not; also DIR/MNIST/raw/ as "
+            "torchvision stores them) to X in [0, 1] (n, 784) and y. No download."
+        ),
     )
-    d.add_argument("name", choices=sorted(DATASETS))
+    d.add_argument("name", choices=sorted(DATASETS) + ["mnist"])
     d.add_argument("--out", "-o", required=True, help="output .npz file")
-    d.add_argument("--n", type=positive_int, default=2048)
+    d.add_argument("--n", type=positive_int, help="number of points (default 2048; mnist: all, else the first N)")
+    d.add_argument("--from", dest="source", metavar="DIR", help="mnist: folder with the IDX files")
+    d.add_argument("--split", choices=["train", "test"], default="train", help="mnist: which files (default train)")
     d.add_argument("--seed", type=seed_int, default=0, help="seed of the data distribution (mixture, basis, ...)")
     d.add_argument("--sample-seed", type=seed_int, help="seed of the sample only (a test set: same --seed, other --sample-seed)")
     add_builtin_options(d)
@@ -150,11 +157,24 @@ def _check_builtin_memory(name: str, n: int, seed: int, args) -> int:
 
 
 def run_data(args) -> int:
-    guard_outputs(outputs=[output_file("--out", args.out, [".npz"])], force=args.force)
+    guard_outputs(inputs=[args.source], outputs=[output_file("--out", args.out, [".npz"])], force=args.force)
     if not args.out.lower().endswith(".npz"):
         raise InvalidOptionError(f"--out {args.out}: data files are .npz")
-    _check_builtin_memory(args.name, args.n, args.seed, args)
-    data = _builtin(args.name, args.n, args.seed, args, args.sample_seed)
+    if args.name == "mnist":
+        if args.source is None:
+            raise InvalidOptionError("data mnist needs --from DIR (the folder with the IDX files; no download)")
+        data = load_mnist(args.source, split=args.split)
+        if args.n is not None:
+            data = data.subset(slice(0, args.n))
+        save_data(args.out, data.X, data.y)
+        print(f"wrote {args.out}: X {data.X.shape} in [0, 1], {data.n_classes} classes "
+              f"(MNIST {args.split} from {data.info['images']})")
+        return 0
+    if args.source is not None:
+        raise InvalidOptionError(f"--from applies to 'data mnist', not to the built-in data set {args.name!r}")
+    n = 2048 if args.n is None else args.n
+    _check_builtin_memory(args.name, n, args.seed, args)
+    data = _builtin(args.name, n, args.seed, args, args.sample_seed)
     save_data(args.out, data.X, data.y)
     kind = f"{data.n_classes} classes" if data.task == "classification" else f"{data.n_outputs} real targets"
     print(f"wrote {args.out}: X {data.X.shape}, {kind}")

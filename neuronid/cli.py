@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "neuronid._cmd_counterexample",
     "neuronid._cmd_theory",
     "neuronid._cmd_reproduce",
+    "neuronid._cmd_import",
 )
 
 

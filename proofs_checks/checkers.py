@@ -49,6 +49,7 @@ from neuronid.numerics.losses import check_loss, check_targets
 from neuronid.numerics.network import Network, check_inputs
 from neuronid.numerics.paths import linear_path
 from neuronid.numerics.realization import Realizer
+from neuronid.numerics.repair import repaired_path
 from neuronid.theory.activations import get_activation
 from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
@@ -149,13 +150,17 @@ class CheckContext:
     align : alignment methods for aligned paths (D6).
     X_support : optional separate data for supports, costs and activation matching
         (the default check uses training data there and test data for paths).
+    X_align : optional data for activation matching and REPAIR statistics (default
+        ``X_support``, else ``X``).
+    repair : also measure the REPAIRed twin of every path (THEORY N3), in
+        :attr:`repaired_paths` (not in :attr:`paths`: T4 bounds linear paths only).
     max_support_points : supports use at most this many rows (seeded subset) so
         cost matrices stay cheap on large data sets.
     """
 
     def __init__(self, A: Network, B: Network, X, y, *, loss: str, tau: float = 0.9, steps: int = 21,
                  align=("activation", "weight"), X_support=None, max_support_points: int = 4096,
-                 names=("A", "B"), seed: int = 0, progress: bool = False):
+                 names=("A", "B"), seed: int = 0, progress: bool = False, X_align=None, repair: bool = False):
         self.A, self.B = A, B
         self.loss = check_loss(loss)
         self.X = check_inputs(X, A.n_inputs)
@@ -165,6 +170,11 @@ class CheckContext:
             idx = np.sort(np.random.default_rng(seed).choice(Xs.shape[0], max_support_points, replace=False))
             Xs = Xs[idx]
         self.Xs = Xs
+        if X_align is not None:
+            self.X_align = check_inputs(X_align, A.n_inputs, name="X_align")
+        else:
+            self.X_align = self.X if X_support is None else Xs
+        self.repair = bool(repair)
         self.tau, self.steps, self.align = tau, steps, tuple(align)
         self.names = tuple(names)
         self.seed = seed
@@ -204,12 +214,27 @@ class CheckContext:
             return out
         out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps)
         for method in self.align:
-            options = {"X_align": self.Xs, "similarity": "correlation"} if method == "activation" else {"seed": self.seed}
+            options = ({"X_align": self.X_align, "similarity": "correlation"} if method == "activation"
+                       else {"seed": self.seed})
             # certified_barriers measures the aligned path itself: align only
             alignment = align(self.A, self.B, self.X, method=method, **options)
             entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps)
             entry["alignment"] = alignment.to_json()
+            entry["aligned_network"] = alignment.network
             out[method] = entry
+        return out
+
+    @cached_property
+    def repaired_paths(self) -> dict:
+        """``{"unaligned+repair": PathResult JSON, ...}`` when ``repair`` (else empty):
+        each path REPAIRed with statistics on ``X_align`` (THEORY N3)."""
+        if not (self.repair and self.sizes_equal):
+            return {}
+        out = {}
+        for name, entry in self.paths.items():
+            B = entry.get("aligned_network", self.B)
+            out[f"{name}+repair"] = repaired_path(self.A, B, self.X, self.y, X_align=self.X_align, loss=self.loss,
+                                                  steps=self.steps, allow_structure_mismatch=True).to_json()
         return out
 
     def scope(self, run: int, layer: int) -> str:

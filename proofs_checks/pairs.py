@@ -13,8 +13,11 @@ import numpy as np
 
 from neuronid.numerics.alignment import aligned_path
 from neuronid.numerics.paths import linear_path
+from neuronid.numerics.repair import repaired_path
 
 ALIGNMENTS = ("none", "activation", "weight")
+#: suffix of the REPAIRed path beside each plain one (THEORY N3)
+REPAIR_SUFFIX = "+repair"
 
 
 @dataclass
@@ -76,14 +79,16 @@ def compare_pair(
     restarts: int = 5,
     seed: int = 0,
     allow_structure_mismatch: bool = False,
+    repair: bool = False,
     reset_bn: bool = False,
 ) -> PairComparison:
     """Evaluate the unaligned path and each requested aligned path on ``(X, y)``.
 
     Activation matching uses ``X_align`` (default ``X``): align on training data and
     evaluate on held-out data to avoid fitting the alignment to the test set. With
-    ``reset_bn`` every path recomputes its BatchNorm statistics on ``X_align`` (THEORY
-    N1, as Git Re-Basin does).
+    ``repair`` every path gets a REPAIRed twin ``"<name>+repair"`` (THEORY N3) whose
+    statistics come from ``X_align`` too. With ``reset_bn`` every path recomputes its
+    BatchNorm statistics on ``X_align`` (THEORY N1, as Git Re-Basin does).
     """
     result = PairComparison(label=label, loss=loss, reset_bn=bool(reset_bn))
     reset = {"reset_bn": True, "reset_data": X if X_align is None else X_align} if reset_bn else {}
@@ -91,6 +96,10 @@ def compare_pair(
         A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch, **reset
     )
     X_align = X if X_align is None else X_align
+    if repair:
+        result.paths["unaligned" + REPAIR_SUFFIX] = repaired_path(
+            A, B, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch
+        )
     for method in align:
         if method == "none":
             continue
@@ -105,6 +114,10 @@ def compare_pair(
         )
         result.paths[method] = path
         result.alignments[method] = alignment
+        if repair:
+            result.paths[method + REPAIR_SUFFIX] = repaired_path(
+                A, alignment.network, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=True
+            )
     return result
 
 

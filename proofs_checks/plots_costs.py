@@ -230,7 +230,7 @@ def plot_t1_monte_carlo(result: dict, path) -> None:
 
 
 def write_cost_plots(layer_costs, out_dir, *, prefix: str = "", label: str = "") -> list[str]:
-    """Heatmaps of ``Delta`` and ``Delta_in``, anisotropy plots and (rank >= 2) the
+    """Heatmaps of ``Delta_in`` (the paper's swap cost), ``Delta_out`` and their sum, anisotropy plots and (rank >= 2) the
     effective-class picture of every layer; returns the written paths.
 
     ``prefix`` starts every file name, ``label`` every title (e.g. the network file)."""
@@ -242,12 +242,16 @@ def write_cost_plots(layer_costs, out_dir, *, prefix: str = "", label: str = "")
         head = f"{label}: layer {lc.layer}" if label else f"layer {lc.layer}"
         K = lc.K
         scale = float(np.max(np.abs(K[np.isfinite(K)]))) if np.any(np.isfinite(K)) else None
-        p = out_dir / f"{tag}_delta.png"
-        plot_swap_heatmap(lc.delta, p, title=f"{head}: swap cost Delta = Delta_in + Delta_out "
-                          f"(tau = {lc.support.tau:g}, r = {lc.support.rank})", label="Delta", scale=scale)
-        paths.append(str(p))
         p = out_dir / f"{tag}_delta_in.png"
-        plot_swap_heatmap(lc.delta_in, p, title=f"{head}: incoming swap cost Delta_in", label="Delta_in",
+        plot_swap_heatmap(lc.delta_in, p, title=f"{head}: swap cost Delta_in (the paper's) "
+                          f"(tau = {lc.support.tau:g}, r = {lc.support.rank})", label="Delta_in", scale=scale)
+        paths.append(str(p))
+        p = out_dir / f"{tag}_delta_out.png"
+        plot_swap_heatmap(lc.delta_out, p, title=f"{head}: outgoing swap cost Delta_out", label="Delta_out",
+                          scale=scale)
+        paths.append(str(p))
+        p = out_dir / f"{tag}_delta_sum.png"
+        plot_swap_heatmap(lc.delta, p, title=f"{head}: sum Delta_in + Delta_out", label="Delta_in + Delta_out",
                           scale=scale)
         paths.append(str(p))
         p = out_dir / f"{tag}_anisotropy.png"

@@ -55,6 +55,16 @@ class Report:
                 al = entry["alignment"]
                 block["alignment"] = {k: al[k] for k in ("method", "fixed_points", "max_output_difference") if k in al}
             out[name] = block
+        for name, path in self.context.repaired_paths.items():
+            block = {k: path[k] for k in BARRIERS}
+            block.update({f"{k}_error": path.get(f"{k}_error") for k in BARRIERS})
+            block["certificate"] = dict.fromkeys(BARRIERS)
+            block["certificate_status"] = "not applicable"
+            block["certificate_reason"] = "a REPAIRed path is not linear in the parameters (T4 bounds linear paths)"
+            block["tightness"] = dict.fromkeys(BARRIERS)
+            block["certificate_holds"] = None
+            block.update(steps=path["steps"], loss=path["loss"], error=path.get("error"), rho=None, mean_norm=None)
+            out[name] = block
         return out
 
     def layers_json(self) -> list:
@@ -94,6 +104,8 @@ class Report:
             "tau": ctx.tau,
             "n_samples": int(ctx.X.shape[0]),
             "n_support_samples": int(ctx.Xs.shape[0]),
+            "n_align_samples": int(ctx.X_align.shape[0]),
+            "repair": ctx.repair,
             "structure_differences": ctx.structure_differences,
             "results": [c.to_json() for c in self.checks],
             "verdict_counts": dict(Counter(c.verdict for c in self.checks)),
@@ -113,23 +125,26 @@ class Report:
 
     def terminal(self) -> str:
         lines = [f"{self.label}  (loss {self.context.loss}, {len(self.context.X)} samples)"]
-        lines.append(f"  {'path':<11}{'B_lerp':>10} {'B_peak':>10} {'B_mid':>10} {'T4 bound':>10} {'tight':>6}")
-        for name, p in self.paths_json().items():
+        paths = self.paths_json()
+        width = max(11, *(len(name) + 1 for name in paths)) if paths else 11
+        lines.append(f"  {'path':<{width}}{'B_lerp':>10} {'B_peak':>10} {'B_mid':>10} {'T4 bound':>10} {'tight':>6}")
+        for name, p in paths.items():
             cert = p["certificate"]["B_lerp"]
             tight = p["tightness"]["B_lerp"]
-            lines.append(f"  {name:<11}{_f(p['B_lerp']):>10} {_f(p['B_peak']):>10} {_f(p['B_mid']):>10}"
+            lines.append(f"  {name:<{width}}{_f(p['B_lerp']):>10} {_f(p['B_peak']):>10} {_f(p['B_mid']):>10}"
                          f" {_f(cert):>10} {_f(tight, 2):>6}")
         if self._norm_note():
             lines.append(f"  {self._norm_note()}")
         lines.append(f"  {'layer':<6}{'run':<4}{'rank':>5} {'nu':>7} {'aniso':>9} {'gamma':>10} {'delta_min':>10}"
-                     f" {'med Delta':>10} {'fixed pts':>9}")
+                     f" {'med D_in':>10} {'med D_out':>10} {'med sum':>10} {'fixed pts':>9}")
         for entry in self.layers_json():
             corr = entry.get("correspondence")
             for run, s in entry["runs"].items():
                 fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
                 lines.append(f"  {entry['layer']:<6}{run:<4}{s['rank']:>5} {_f(s['coherence'], 3):>7}"
                              f" {_f(s['max_anisotropy'], 3):>9} {_f(s['gamma'], 3):>10} {_f(s['delta_min'], 3):>10}"
-                             f" {_f(s['median_delta'], 3):>10} {fp:>9}")
+                             f" {_f(s['median_delta_in'], 3):>10} {_f(s['median_delta_out'], 3):>10}"
+                             f" {_f(s['median_delta_sum'], 3):>10} {fp:>9}")
         lines.append("  verdicts: " + "; ".join(f"{rid} {v}" for rid, v in self.verdict_summary().items()))
         if self.violations:
             lines.append("  !!! THEORY VIOLATION: " + ", ".join(f"{c.id} ({c.scope})" for c in self.violations))
@@ -149,7 +164,8 @@ class Report:
             md += ["> **THEORY VIOLATION** (hypotheses hold, conclusion fails): "
                    + ", ".join(f"{c.id} ({c.scope})" for c in self.violations), ""]
         md += [f"Loss: {ctx.loss}; {ctx.X.shape[0]} samples for paths, {ctx.Xs.shape[0]} for supports "
-               f"(tau = {ctx.tau}). Networks: "
+               f"(tau = {ctx.tau}), {ctx.X_align.shape[0]} for matching"
+               f"{' and REPAIR' if ctx.repair else ''}. Networks: "
                + "; ".join(f"{n}: sizes {net.sizes}" for n, net in zip(ctx.names, (ctx.A, ctx.B))), ""]
         if ctx.structure_differences:
             md += ["Structure differences: " + "; ".join(ctx.structure_differences), ""]
@@ -162,16 +178,17 @@ class Report:
         if self._norm_note():
             md += ["", self._norm_note()]
         md += ["", "## Layers (D1-D4)", "",
-               "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta "
-               "| negative Delta | correspondence fixed points |",
-               "|---|---|---|---|---|---|---|---|---|---|---|"]
+               "| layer | run | rank | coherence | max anisotropy | T1 bound | gamma | delta_min | median Delta_in "
+               "| median Delta_out | median sum Delta_in + Delta_out | negative sum | correspondence fixed points |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for entry in self.layers_json():
             corr = entry.get("correspondence")
             for run, s in entry["runs"].items():
                 fp = f"{corr['fixed_points']}/{corr['neurons']}" if corr else "-"
                 md.append(f"| {entry['layer']} | {run} | {s['rank']} | {_f(s['coherence'], 3)} | "
                           f"{_f(s['max_anisotropy'], 3)} | {_f(s['t1_bound'], 3)} | {_f(s['gamma'])} | "
-                          f"{_f(s['delta_min'])} | {_f(s['median_delta'])} | {_f(s['negative_delta_fraction'], 2)} "
+                          f"{_f(s['delta_min'])} | {_f(s['median_delta_in'])} | {_f(s['median_delta_out'])} | "
+                          f"{_f(s['median_delta_sum'])} | {_f(s['negative_delta_fraction'], 2)} "
                           f"| {fp} |")
         md += ["", "## Verdicts", "", "| result | scope | verdict | hypotheses | conclusion |", "|---|---|---|---|---|"]
         for c in self.checks:
@@ -203,8 +220,8 @@ class Report:
             for run, name in enumerate(ctx.names):
                 lc = ctx.costs[run][l]
                 path = out / f"swap_costs_{name}_layer{l}.png"
-                plot_swap_heatmap(lc.delta, path, title=f"{self.label}: {name} layer {l} (tau = {ctx.tau})",
-                                  label="Delta(i, j)")
+                plot_swap_heatmap(lc.delta_in, path, title=f"{self.label}: {name} layer {l}: swap cost Delta_in "
+                                  f"(tau = {ctx.tau})", label="Delta_in(i, j)")
                 files.append(str(path))
                 if ctx.B is ctx.A:
                     break
@@ -266,8 +283,13 @@ def plot_paths(report: Report, path) -> Path:
 
 
 def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B"), tau: float = 0.9,
-               steps: int = 21, X_support=None, ids=None, seed: int = 0, progress: bool = False) -> Report:
+               steps: int = 21, X_support=None, X_align=None, repair: bool = False, ids=None, seed: int = 0,
+               progress: bool = False) -> Report:
     """Run every measurement and checker on one pair; returns a :class:`Report`.
+
+    ``X, y`` evaluate the paths; ``X_support`` (default ``X``) feeds supports and
+    costs; ``X_align`` (default ``X_support``) activation matching and REPAIR
+    statistics; ``repair`` adds the REPAIRed twin of every path (THEORY N3).
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import standard_mlp
@@ -278,5 +300,5 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
     []
     """
     ctx = CheckContext(A, B, X, y, loss=loss, tau=tau, steps=steps, X_support=X_support, names=names,
-                       seed=seed, progress=progress)
+                       seed=seed, progress=progress, X_align=X_align, repair=repair)
     return Report(label=label, context=ctx, checks=run_checks(ctx, ids))

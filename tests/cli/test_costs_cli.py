@@ -13,7 +13,7 @@ from neuronid.numerics.io import save_data
 
 TRAIN = ["--epochs", "2", "--hidden", "10,8", "--n", "200", "--quiet", "--batch-size", "64"]
 KINDS = ("standard", "w-mlp", "syre", "sigma-asym")
-KEYS = ("layer", "rank", "explained_variance", "coherence", "K", "delta_in", "delta_out", "delta", "gamma",
+KEYS = ("layer", "rank", "explained_variance", "coherence", "K", "delta_in", "delta_out", "delta_sum", "gamma",
         "delta_min", "slack", "anisotropy", "t1_bound")
 
 
@@ -42,14 +42,24 @@ def test_costs_all_structures(workdir, capsys, kind):
                               "--json", out_json, "--quiet"], capsys)
     assert code == 0, err
     assert "gamma" in out and "layer 0 K:" in out
+    # the paper's swap cost Delta_in and Delta_out are separate columns; their sum is labelled as the sum
+    assert "med.Delta_in" in out and "med.Delta_out" in out and "med.sum(in+out)" in out
+    assert "med.Delta " not in out
     obj = json.loads(out_json.read_text())
+    for L in obj["layers"]:
+        for key in ("delta_in", "delta_out", "delta_sum"):
+            M = np.array([[np.nan if v is None else v for v in row] for row in L[key]], dtype=float)
+            off = M[~np.eye(M.shape[0], dtype=bool)]
+            off = off[np.isfinite(off)]
+            if off.size:  # the table's medians are these matrices' off-diagonal medians
+                assert f"{float(np.median(off)):.4g}" in out
     assert [L["layer"] for L in obj["layers"]] == [0, 1]
     for L in obj["layers"]:
         for key in KEYS:
             assert key in L, key
         m = L["neurons"]
         assert np.array(L["K"], dtype=float).shape == (m, m)
-        for key in ("K", "delta", "delta_in", "delta_out"):
+        for key in ("K", "delta_sum", "delta_in", "delta_out"):
             if any(v is None for row in L[key] for v in row):
                 assert f"{key}_reason" in L
         if L["gamma"] is None:
@@ -69,7 +79,7 @@ def test_costs_layer_tau_and_plots(workdir, capsys):
     assert [L["layer"] for L in obj["layers"]] == [1] and obj["tau"] == 1.0
     assert obj["layers"][0]["explained_variance"] == pytest.approx(1.0)
     names = sorted(p.name for p in plots.iterdir())
-    assert "layer1_delta.png" in names and "layer1_anisotropy.png" in names
+    assert "layer1_delta_sum.png" in names and "layer1_anisotropy.png" in names
     assert len(obj["plots"]) == len(names)
 
 

@@ -299,7 +299,7 @@ def test_json_is_strict_with_reasons():
     obj = to_jsonable(lc.to_json())
     text = json.dumps(obj, allow_nan=False)
     back = json.loads(text)
-    for key in ("layer", "rank", "explained_variance", "coherence", "K", "delta_in", "delta_out", "delta",
+    for key in ("layer", "rank", "explained_variance", "coherence", "K", "delta_in", "delta_out", "delta_sum",
                 "gamma", "delta_min", "slack", "anisotropy", "t1_bound"):
         assert key in back
     assert "range(S_i)" in back["K_reason"]

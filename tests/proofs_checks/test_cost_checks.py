@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -131,7 +133,9 @@ def test_cost_plots(tmp_path):
     lcs = network_costs(w_mlp([16, 8, 6, 2], activation="relu", n_fixed=[4, 2, 2], sigma_F=1.0, seed=0), X,
                         tau=1.0)
     paths = write_cost_plots(lcs, tmp_path / "plots", prefix="A_", label="net")
-    assert len(paths) == 8
+    assert len(paths) == 10  # per layer: Delta_in, Delta_out, their sum, anisotropy, effective classes
+    names = {Path(p).name for p in paths}
+    assert {"A_layer0_delta_in.png", "A_layer0_delta_out.png", "A_layer0_delta_sum.png"} <= names
     plot_swap_heatmap(np.array([[0.0, np.inf], [np.inf, 0.0]]), tmp_path / "inf.png")
     plot_t1_monte_carlo(check_t1(n_masks=200), tmp_path / "t1.png")
     for p in [*paths, tmp_path / "demo.png", tmp_path / "inf.png", tmp_path / "t1.png"]:
