@@ -11,22 +11,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from neuronid._cli_common import (
+    MAX_STEPS,
     add_activations_option,
     add_align_data_option,
+    add_force_option,
     load_align_data,
-    note_shared_data,
     load_support_data,
+    note_shared_data,
     add_json_option,
+    check_forward_finite,
+    guard_outputs,
+    json_output,
     load_data,
     load_networks,
     maybe_write_json,
+    output_folder,
+    progress_enabled,
     require,
+    require_same_sizes,
 )
 from neuronid.numerics.io import check_data_for, write_json
 from neuronid.proofs_checks.checkers import CHECKED_RESULTS
 from neuronid.proofs_checks.default_check import DefaultCheckConfig, format_default_check, run_default_check
 from neuronid.proofs_checks.report import full_check
-from neuronid.errors import UnknownResultError
+from neuronid.errors import StructureMismatchError, UnknownResultError
 
 
 def register(sub) -> None:
@@ -55,7 +63,22 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_activations_option(p)
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
+
+
+#: Files ``check A B --out DIR`` writes directly in DIR (checked against the inputs).
+_OUT_FILES = ("report.md", "report.json")
+
+
+def _check_comparable(path_a: str, A, path_b: str, B) -> None:
+    """The check compares two networks neuron by neuron: both need hidden layers
+    and the same sizes (refused before anything is computed or written)."""
+    for path, net in ((path_a, A), (path_b, B)):
+        if len(net.layers) < 2:
+            raise StructureMismatchError(
+                f"{path}: the network has no hidden layer (sizes {net.sizes}); the check compares hidden neurons")
+    require_same_sizes(path_a, A, path_b, B, "the check compares two networks of one architecture neuron by neuron")
 
 
 def _result_ids(text):
@@ -71,15 +94,19 @@ def _result_ids(text):
 
 
 def run(args) -> int:
-    require(args.steps >= 2, f"--steps must be at least 2, found {args.steps}")
+    require(2 <= args.steps <= MAX_STEPS, f"--steps must be at least 2 (the two endpoints) and at most {MAX_STEPS}, found {args.steps}")
     require(0.0 < args.tau <= 1.0, f"--tau must lie in (0, 1], found {args.tau}")
     ids = _result_ids(args.results)
+    inputs = [args.A, args.B, args.data, getattr(args, "align_data", None), getattr(args, "support_data", None)]
+    guard_outputs(inputs=inputs, outputs=[json_output(args), output_folder("--out", args.out, _OUT_FILES)],
+                  force=args.force)
     if args.A is None:
         require(args.data is None, "--data needs two network files A B (or no arguments for the default check)")
         for flag in ("align_data", "support_data", "repair"):
             require(not getattr(args, flag), f"--{flag.replace('_', '-')} applies to check A B --data D")
         require(ids is None, "--results applies to check A B --data D")
-        check = run_default_check(DefaultCheckConfig(steps=args.steps), progress=not args.quiet, out_dir=args.out)
+        check = run_default_check(DefaultCheckConfig(steps=args.steps), progress=progress_enabled(args),
+                                  out_dir=args.out)
         print(format_default_check(check), end="")
         report = check.to_json()
         if args.out:
@@ -90,14 +117,17 @@ def run(args) -> int:
         require(args.data is not None, "check A B needs --data D (.npz with X and y)")
         A, B = load_networks([args.A, args.B], args.activations)
         data = load_data(args.data)
+        _check_comparable(args.A, A, args.B, B)
         for path, net in ((args.A, A), (args.B, B)):
             check_data_for(net, data, source=f"{args.data} (for {path})")
         require(data.y is not None, f"{args.data}: the check needs targets 'y'; the file has only 'X'")
+        for path, net in ((args.A, A), (args.B, B)):
+            check_forward_finite(net, data.X, source=path, data_source=args.data)
         loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
         X_align = load_align_data(args, (A, B))
         X_support = load_support_data(args, (A, B))
         result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
-                            steps=args.steps, ids=ids, progress=not args.quiet, X_support=X_support,
+                            steps=args.steps, ids=ids, progress=progress_enabled(args), X_support=X_support,
                             X_align=X_align, repair=args.repair)
         print(result.terminal(), end="")
         report = result.to_json()

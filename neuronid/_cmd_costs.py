@@ -5,17 +5,22 @@ the cross-run correspondence (D4)."""
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
 from neuronid._cli_common import (
     add_activations_option,
+    add_force_option,
     add_json_option,
+    check_forward_finite,
+    guard_outputs,
+    json_output,
     load_data,
     load_networks,
     maybe_write_json,
+    output_folder,
     positive_int,
+    progress_enabled,
     require,
 )
 
@@ -47,6 +52,7 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_activations_option(p)
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -88,6 +94,8 @@ def run(args) -> int:
     require(math.isfinite(args.delta) and 0.0 < args.delta < 1.0,
             f"--delta must lie in (0, 1), found {args.delta}")
     paths = [args.NET] + ([args.B] if args.B else [])
+    guard_outputs(inputs=[*paths, args.data],
+                  outputs=[json_output(args), output_folder("--plots", args.plots)], force=args.force)
     nets = load_networks(paths, args.activations)
     data = load_data(args.data)
     for path, net in zip(paths, nets):
@@ -109,8 +117,10 @@ def run(args) -> int:
         require(nets[0].sizes == nets[1].sizes,
                 f"{args.NET} and {args.B} have different sizes ({nets[0].sizes} vs {nets[1].sizes}); "
                 "the correspondence needs networks of one structure")
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = progress_enabled(args)
     X = check_inputs(X, nets[0].n_inputs)
+    for path, net in zip(paths, nets):
+        check_forward_finite(net, X, source=path, data_source=args.data)
     results = []
     for path, net in zip(paths, nets):
         trace = net.forward(X, record=True)

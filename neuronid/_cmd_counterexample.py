@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from neuronid._cli_common import add_json_option, maybe_write_json
+from neuronid._cli_common import (
+    add_force_option,
+    add_json_option,
+    guard_outputs,
+    json_output,
+    maybe_write_json,
+    output_folder,
+    seed_int,
+)
 from neuronid.proofs_checks.counterexamples import COUNTEREXAMPLES, search_counterexample
+
+
+#: The files a counterexample folder holds.
+_FILES = ("A.safetensors", "B.safetensors", "data.npz", "witness.json")
 
 
 def register(sub) -> None:
@@ -20,15 +32,19 @@ def register(sub) -> None:
     )
     p.add_argument("id", metavar="ID", help="result ID (T2, T3, P5, P6, N2)")
     p.add_argument("--drop", required=True, metavar="H", help="the hypothesis to drop, e.g. H3")
-    p.add_argument("--seed", type=int, default=0, help="seed of the search")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the search")
     p.add_argument("--out", metavar="DIR", help="folder for the saved case (default: counterexample_<ID>_<H>)")
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.out is not None:
+        guard_outputs(outputs=[json_output(args), output_folder("--out", args.out, _FILES)], force=args.force)
     case = search_counterexample(args.id, args.drop, seed=args.seed)
     out = args.out or f"counterexample_{case.id}_{case.dropped}"
+    guard_outputs(outputs=[json_output(args), output_folder("--out", out, _FILES)], force=args.force)
     files = case.save(out)
     n = case.numbers
     print(f"{case.id} without {case.dropped}: conclusion fails")

@@ -14,7 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-from neuronid._cli_common import add_json_option, maybe_write_json, require
+from neuronid._cli_common import (
+    add_force_option,
+    add_json_option,
+    guard_outputs,
+    json_output,
+    maybe_write_json,
+    output_file,
+    require,
+)
 from neuronid.errors import FileFormatError
 from neuronid.numerics.io import NETWORK_SUFFIXES, load_network, save_network
 from neuronid.numerics.torch_convert import (
@@ -66,6 +74,7 @@ def register(sub) -> None:
                    "(e.g. {'model': ..., 'ema': ...}); not needed when it holds one")
     p.add_argument("--no-check", action="store_true", help="skip the self-check against torch")
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run_import)
 
     e = sub.add_parser(
@@ -83,6 +92,7 @@ def register(sub) -> None:
     e.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="tensor dtype (default float64)")
     e.add_argument("--activations", help="hidden-layer activations for files without metadata")
     add_json_option(e)
+    add_force_option(e)
     e.set_defaults(func=run_export)
 
 
@@ -96,6 +106,8 @@ def _activation_arg(text):
 
 
 def run_import(args) -> int:
+    guard_outputs(inputs=[args.SRC, args.config],
+                  outputs=[output_file("--out", args.out, NETWORK_SUFFIXES), json_output(args)], force=args.force)
     out = Path(args.out)
     require(out.suffix.lower() in NETWORK_SUFFIXES,
             f"--out {args.out}: network files are {' or '.join(NETWORK_SUFFIXES)}, found suffix {out.suffix!r}")
@@ -135,6 +147,8 @@ def run_import(args) -> int:
 
 
 def run_export(args) -> int:
+    guard_outputs(inputs=[args.NET], outputs=[output_file("--out", args.out, (".pt", ".pth", ".safetensors")),
+                                              json_output(args)], force=args.force)
     out = Path(args.out)
     suffix = out.suffix.lower()
     require(suffix in (".pt", ".pth", ".safetensors"),

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from neuronid._cli_common import (
+    MAX_STEPS,
     add_activations_option,
     add_align_data_option,
+    add_force_option,
     load_align_data,
     note_shared_data,
     add_json_option,
+    check_forward_finite,
+    guard_outputs,
+    int_in,
+    json_output,
     load_data,
     load_networks,
     maybe_write_json,
-    positive_int,
     require,
+    require_same_sizes,
+    seed_int,
 )
 from neuronid.numerics.io import check_data_for
 from neuronid.proofs_checks.pairs import compare_pair, format_pairs
@@ -35,14 +42,14 @@ def register(sub) -> None:
                    help="also the REPAIRed path of every alignment (unaligned+repair, activation+repair, "
                         "weight+repair; THEORY N3), statistics on the matching data")
     p.add_argument("--align", choices=["none", "activation", "weight", "all"], default="none")
-    p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21, at least 2)")
+    p.add_argument("--steps", type=int, default=21, help=f"grid points on [0, 1] (default 21, 2 to {MAX_STEPS})")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument(
         "--similarity", choices=["correlation", "dot", "abs_correlation"], default="correlation",
         help="activation matching similarity (maximized)",
     )
-    p.add_argument("--restarts", type=positive_int, default=5, help="weight matching restarts")
-    p.add_argument("--seed", type=int, default=0, help="weight matching seed")
+    p.add_argument("--restarts", type=int_in(1, 10_000), default=5, help="weight matching restarts")
+    p.add_argument("--seed", type=seed_int, default=0, help="weight matching seed")
     p.add_argument(
         "--allow-structure-mismatch", action="store_true",
         help="interpolate effective weights even if masks or fixed parts differ",
@@ -54,15 +61,20 @@ def register(sub) -> None:
     )
     add_activations_option(p)
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    require(args.steps >= 2, f"--steps must be at least 2 (the two endpoints), found {args.steps}")
+    require(2 <= args.steps <= MAX_STEPS,
+            f"--steps must be at least 2 (the two endpoints) and at most {MAX_STEPS}, found {args.steps}")
+    guard_outputs(inputs=[args.A, args.B, args.data, args.align_data], outputs=[json_output(args)], force=args.force)
     A, B = load_networks([args.A, args.B], args.activations)
+    require_same_sizes(args.A, A, args.B, B, "the linear path interpolates the weights of one architecture")
     data = load_data(args.data)
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")
+        check_forward_finite(net, data.X, source=path, data_source=args.data)
     align = {"none": (), "all": ("activation", "weight")}.get(args.align, (args.align,))
     require(data.y is not None, f"{args.data}: the path loss needs targets 'y'; the file has only 'X'")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")

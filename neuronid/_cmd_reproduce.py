@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
-from neuronid._cli_common import add_json_option, positive_int
+from neuronid._cli_common import (
+    add_force_option,
+    add_json_option,
+    guard_outputs,
+    int_in,
+    json_output,
+    output_folder,
+    progress_enabled,
+)
 from neuronid.errors import InvalidInputError, InvalidOptionError
 
 
@@ -25,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--scale", default="small",
                    help="small (under a minute on 2 cores; the default) or paper (the full protocol)")
     p.add_argument("--out", metavar="DIR", help="results folder (default: out/reproduce/<EXPERIMENT>-<scale>)")
-    p.add_argument("--workers", type=positive_int, default=None,
+    p.add_argument("--workers", type=int_in(1, 1024), default=None,
                    help="local worker processes (default: the number of CPU cores; 1 runs in this process)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run the units on a Dask cluster, e.g. tcp://scheduler:8786 (needs neuronid[distributed])")
@@ -35,6 +44,7 @@ def register(sub) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json_option(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -55,6 +65,7 @@ def run(args) -> int:
         )
     config = experiment_config(exp.name, args.scale, parse_overrides(args.overrides))
     out = args.out or os.path.join("out", "reproduce", f"{exp.name}-{args.scale}")
+    guard_outputs(outputs=[output_folder("--out", out), json_output(args)], force=args.force)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if args.dask and args.workers is not None:
         sys.stderr.write("note: --workers is ignored with --dask (the cluster's workers run the units)\n")
@@ -62,7 +73,7 @@ def run(args) -> int:
     print(f"neuronid reproduce {exp.name} ({exp.title}), scale {args.scale}, {where}, results in {out}")
     try:
         report = run_sweep(exp, args.scale, config, out, workers=workers, dask=args.dask, resume=args.resume,
-                           progress=not args.quiet, json_path=args.json, plots=not args.no_plots)
+                           progress=progress_enabled(args), json_path=args.json, plots=not args.no_plots)
     except KeyboardInterrupt:
         sys.stderr.write(f"finished units are kept in {out}/units; continue with the same command plus --resume\n")
         raise
@@ -70,9 +81,19 @@ def run(args) -> int:
         hint = f"; the finished units are kept in {out}/units (continue with --resume once the cause is fixed)"
         if isinstance(exc.__cause__, InvalidInputError):
             raise InvalidOptionError(f"{exc}{hint}") from None
+        if isinstance(exc.__cause__, BrokenProcessPool):
+            raise InvalidOptionError(
+                f"unit {exc.key}: its worker process died abruptly (most often it ran out of memory; choose smaller "
+                f"sizes with --set, or fewer --workers){hint}") from None
+        if isinstance(exc.__cause__, MemoryError):
+            raise InvalidOptionError(
+                f"unit {exc.key} needs more memory than this machine has available; choose smaller sizes with "
+                f"--set (or a smaller --scale){hint}") from None
         sys.stderr.write(f"neuronid reproduce: {exc}{hint}\n")
         raise
-    print(f"units: {report.ran} run, {report.skipped} resumed; wall time {report.seconds:.1f} s")
+    rerun = (f" ({report.rerun_invalid} of them re-run because their unit file was invalid or failed its checksum)"
+             if report.rerun_invalid else "")
+    print(f"units: {report.ran} run, {report.skipped} resumed{rerun}; wall time {report.seconds:.1f} s")
     print()
     for c in report.claims:
         print(f"[{c['verdict']}] {c['claim']}")

@@ -12,16 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import textwrap
 from typing import Any
 
-from neuronid.theory.activations import CATALOGUE, get_activation
-from neuronid.errors import InvalidOptionError
+from neuronid._cli_common import add_force_option, guard_outputs, output_file
+from neuronid.numerics.io import write_text
+from neuronid.theory._budget import BudgetExhausted, run_isolated
+from neuronid.theory.activations import CATALOGUE, get_activation, undetermined_analysis
 from neuronid.theory.registry import all_results, get_result
-from neuronid.theory.symmetries import find_symmetries
+from neuronid.theory.symmetries import find_symmetries, undetermined_symmetries
 
 __all__ = ["register", "run_symmetries", "run_results", "write_json_atomic", "json_safe"]
 
@@ -51,32 +51,14 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def _check_json_path(path: str | None) -> None:
-    if path is None:
-        return
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    if os.path.isdir(target):
-        raise InvalidOptionError(f"--json {path}: is a folder; give a file path such as {os.path.join(path, 'report.json')}")
-    if not os.path.isdir(folder):
-        raise InvalidOptionError(f"--json {path}: folder {folder} does not exist; create it or pick another path")
+def _check_json_path(path: str | None, force: bool = False) -> None:
+    guard_outputs(outputs=[output_file("--json", path, [".json"])], force=force)
 
 
 def write_json_atomic(path: str, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file + ``os.replace``)."""
-    _check_json_path(path)
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    text = json.dumps(json_safe(obj), indent=2, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file + ``os.replace``,
+    mode from the umask; an ``OSError`` is one error naming the path)."""
+    write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
 
 
 # ------------------------------------------------------------------------ symmetries
@@ -87,8 +69,35 @@ def _interval_dict(lo: float, hi: float) -> dict:
 
 
 def symmetries_report(spec: str) -> dict:
-    """The JSON object of ``neuronid symmetries``."""
+    """The JSON object of ``neuronid symmetries``.
+
+    For a user expression (``sympy:...``) the whole derivation runs in one isolated
+    process with one time and memory budget (:func:`run_isolated`); past it every
+    property is ``undetermined`` with the reason, never a hang.
+    """
     act = get_activation(spec)
+    if act.base == "sympy":
+        try:
+            rep = run_isolated(lambda: _report(act), what="the symbolic analysis")
+        except BudgetExhausted as exc:
+            rep = _report(act, undetermined_analysis(str(exc)), undetermined_symmetries(str(exc)))
+        return rep
+    return _report(act)
+
+
+def _report(act, analysis=None, symmetries=None) -> dict:
+    analysis = act.analysis if analysis is None else analysis
+    symmetries = find_symmetries(act) if symmetries is None else symmetries
+    if analysis.undetermined is not None:
+        reason = f"undetermined: {analysis.undetermined}"
+        return {
+            "activation": act.name, "expression": str(act.expr),
+            "monotone": "undetermined", "monotone_reason": reason, "decreasing_intervals": [],
+            "lipschitz": None, "lipschitz_reason": reason, "lipschitz_exact": None,
+            "curvature": None, "curvature_reason": reason, "curvature_exact": None,
+            "kinks": [], "kinks_reason": reason, "piecewise_linear": None, "method": dict(analysis.method),
+            "symmetries": [s.to_dict() for s in symmetries],
+        }
     lip_exact, curv_exact = act.lipschitz_exact, act.curvature_exact
     report: dict[str, Any] = {
         "activation": act.name,
@@ -102,7 +111,7 @@ def symmetries_report(spec: str) -> dict:
         "kinks": [{"location": x, "left_slope": l, "right_slope": r} for x, l, r in act.kinks],
         "piecewise_linear": act.piecewise_linear,
         "method": act.method,
-        "symmetries": [s.to_dict() for s in find_symmetries(act)],
+        "symmetries": [s.to_dict() for s in symmetries],
     }
     if act.curvature is None:
         report["curvature_reason"] = "piecewise linear with kinks: sigma'' = 0 off the kinks (see kinks)"
@@ -131,12 +140,21 @@ def _short_method(m: str) -> str:
 
 
 def run_symmetries(args: argparse.Namespace) -> int:
-    _check_json_path(args.json_path)
+    _check_json_path(args.json_path, args.force)
     rep = symmetries_report(args.activation)
     out = sys.stdout
     method = rep["method"]
     out.write(f"activation  {rep['activation']}    sigma(z) = {rep['expression']}\n")
     dec = ", ".join(f"({_fmt(d['lo'])}, {_fmt(d['hi'])})" for d in rep["decreasing_intervals"])
+    if rep["monotone"] == "undetermined":
+        out.write(f"monotone    undetermined\nlipschitz   undetermined\ncurvature   undetermined\n"
+                  f"kinks       undetermined\n")
+        out.write(textwrap.fill(rep["monotone_reason"], width=100, initial_indent="  note ",
+                                subsequent_indent="       ") + "\n")
+        _write_symmetries(out, rep)
+        if args.json_path:
+            write_json_atomic(args.json_path, rep)
+        return 0
     out.write(f"monotone    {rep['monotone']}" + (f"; decreasing on {dec}" if dec else "")
               + f"    [{_short_method(method['monotone'])}]\n")
     lip = _with_exact(rep["lipschitz"], rep["lipschitz_exact"])
@@ -153,6 +171,13 @@ def run_symmetries(args: argparse.Namespace) -> int:
         if not method[key].startswith("symbolic"):
             out.write(textwrap.fill(f"{key}: {method[key]}", width=100, initial_indent="  note ",
                                     subsequent_indent="       ") + "\n")
+    _write_symmetries(out, rep)
+    if args.json_path:
+        write_json_atomic(args.json_path, rep)
+    return 0
+
+
+def _write_symmetries(out, rep: dict) -> None:
     out.write("symmetries (D7)\n")
     for s in rep["symmetries"]:
         out.write(f"  {s['status']:<14} {s['name']:<21} {s['identity']}\n")
@@ -161,9 +186,8 @@ def run_symmetries(args: argparse.Namespace) -> int:
         elif s["status"] == "disproved" and s["witness"]:
             wit = ", ".join(f"{k} = {v}" for k, v in s["witness"].items())
             out.write(f"  {'':<14} {'':<21} witness: {wit}\n")
-    if args.json_path:
-        write_json_atomic(args.json_path, rep)
-    return 0
+        elif s["status"] == "undetermined" and s["proof"] and s["proof"][0].startswith("undetermined:"):
+            out.write(f"  {'':<14} {'':<21} {s['proof'][0][:120]}\n")
 
 
 # --------------------------------------------------------------------------- results
@@ -188,7 +212,7 @@ def results_report(result_id: str | None) -> dict:
 
 
 def run_results(args: argparse.Namespace) -> int:
-    _check_json_path(args.json_path)
+    _check_json_path(args.json_path, args.force)
     rep = results_report(args.id)
     out = sys.stdout
     wrap = dict(width=100, initial_indent="    ", subsequent_indent="    ")
@@ -229,6 +253,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("activation", metavar="ACTIVATION", help="e.g. gelu, leaky_relu:0.2, 'sympy:z*tanh(z)'")
     p.add_argument("--json", metavar="PATH", dest="json_path", help="also write the report as JSON")
+    add_force_option(p)
     p.set_defaults(func=run_symmetries)
 
     q = subparsers.add_parser(
@@ -240,4 +265,5 @@ def register(subparsers) -> None:
     )
     q.add_argument("id", nargs="?", metavar="ID", help="one item, e.g. T4 (default: all)")
     q.add_argument("--json", metavar="PATH", dest="json_path", help="also write the report as JSON")
+    add_force_option(q)
     q.set_defaults(func=run_results)

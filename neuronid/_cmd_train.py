@@ -6,13 +6,32 @@ import argparse
 
 import numpy as np
 
-from neuronid._cli_common import int_list, positive_int
+from neuronid._cli_common import (
+    add_force_option,
+    guard_outputs,
+    int_in,
+    int_list,
+    output_file,
+    positive_int,
+    progress_enabled,
+    real,
+    require_memory,
+    seed_int,
+)
 from neuronid.numerics.datasets import DATASETS, make_dataset
 from neuronid.numerics.idx import load_mnist
 from neuronid.numerics.io import load_data, save_data, save_network
 from neuronid.numerics.structures import STRUCTURES
 from neuronid.numerics.training import TrainConfig, train
 from neuronid.errors import InvalidOptionError
+
+#: Most epochs accepted (a typo guard: the history alone grows with the epochs).
+MAX_EPOCHS = 1_000_000
+#: Bytes per stored float and a safety factor for the copies a step keeps (data,
+#: shuffled batch, forward record; weights, masks, fixed parts, gradients, AdamW moments).
+_F64 = 8
+_DATA_COPIES = 4
+_PARAM_COPIES = 10
 
 
 def register(sub) -> None:
@@ -32,19 +51,19 @@ def register(sub) -> None:
         help="built-in data set when --data is not given (default: subspace)",
     )
     p.add_argument("--n", type=positive_int, default=2048, help="number of points of the built-in data set")
-    p.add_argument("--dataset-seed", type=int, default=0, help="seed of the built-in data set")
+    p.add_argument("--dataset-seed", type=seed_int, default=0, help="seed of the built-in data set")
     p.add_argument("--save-data", metavar="PATH", help="write the built-in training data to PATH (.npz)")
     add_builtin_options(p)
     p.add_argument("--structure", choices=sorted(STRUCTURES), default="standard")
     p.add_argument("--hidden", type=int_list, default=[128, 128], help="hidden widths, e.g. 128,128")
     p.add_argument("--activation", default="relu", help="hidden activation (catalogue name; see `neuronid symmetries`)")
     p.add_argument("--n-fixed", type=int_list, help="W-MLP: exact fixed entries per row (one value, or one per layer)")
-    p.add_argument("--p-fixed", type=float, help="W-MLP: Bernoulli probability of a fixed entry")
-    p.add_argument("--sigma-f", type=float, default=1.0, help="W-MLP: scale of the fixed part (0 allowed)")
-    p.add_argument("--kappa", type=float, default=1.0, help="syre: scale of the fixed offset")
-    p.add_argument("--structure-seed", type=int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initialization and minibatch order")
-    p.add_argument("--init-std", type=float, help="normal initialization with this std (default: PyTorch-style uniform)")
+    p.add_argument("--p-fixed", type=real(0.0, 1.0), help="W-MLP: Bernoulli probability of a fixed entry")
+    p.add_argument("--sigma-f", type=real(0.0), default=1.0, help="W-MLP: scale of the fixed part (0 allowed)")
+    p.add_argument("--kappa", type=real(), default=1.0, help="syre: scale of the fixed offset")
+    p.add_argument("--structure-seed", type=seed_int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the initialization and minibatch order")
+    p.add_argument("--init-std", type=real(0.0, lo_open=True), help="normal initialization with this std (default: PyTorch-style uniform)")
     p.add_argument(
         "--norm", choices=["none", "layer", "batch"], default="none",
         help="normalization after each hidden layer's linear map (THEORY N1): LayerNorm (gamma, beta trained) "
@@ -53,14 +72,15 @@ def register(sub) -> None:
     p.add_argument("--norm-eps", type=float, default=1e-5, help="eps of the normalization (default 1e-5, as PyTorch)")
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--lr", type=real(0.0, lo_open=True), default=1e-3)
+    p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=20)
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--weight-decay", type=float, default=1e-2)
-    p.add_argument("--bias-decay", type=float, default=0.0)
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=real(0.0), default=1e-2)
+    p.add_argument("--bias-decay", type=real(0.0), default=0.0)
+    p.add_argument("--momentum", type=real(0.0, 1.0, hi_open=True), default=0.9, help="SGD momentum in [0, 1)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_option(p)
     p.set_defaults(func=run_train)
 
     d = sub.add_parser(
@@ -77,9 +97,10 @@ def register(sub) -> None:
     d.add_argument("--n", type=positive_int, help="number of points (default 2048; mnist: all, else the first N)")
     d.add_argument("--from", dest="source", metavar="DIR", help="mnist: folder with the IDX files")
     d.add_argument("--split", choices=["train", "test"], default="train", help="mnist: which files (default train)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the data distribution (mixture, basis, ...)")
-    d.add_argument("--sample-seed", type=int, help="seed of the sample only (a test set: same --seed, other --sample-seed)")
+    d.add_argument("--seed", type=seed_int, default=0, help="seed of the data distribution (mixture, basis, ...)")
+    d.add_argument("--sample-seed", type=seed_int, help="seed of the sample only (a test set: same --seed, other --sample-seed)")
     add_builtin_options(d)
+    add_force_option(d)
     d.set_defaults(func=run_data)
 
 
@@ -116,7 +137,29 @@ def _builtin(name: str, n: int, seed: int, args, sample_seed=None):
     return make_dataset(name, n, seed=seed, **options)
 
 
+def _builtin_features(name: str, n: int, seed: int, args) -> int:
+    """Number of features of a built-in data set with these options: ``--ambient``
+    where the data set has one, else from a sample of at most 128 points (the other
+    data sets have a few dozen features at most)."""
+    if "ambient" in BUILTIN_DEFAULTS[name]:
+        ambient = getattr(args, "ambient", None)
+        return int(ambient if ambient is not None else BUILTIN_DEFAULTS[name]["ambient"])
+    return int(_builtin(name, min(n, 128), seed, args).X.shape[1])
+
+
+def _check_builtin_memory(name: str, n: int, seed: int, args) -> int:
+    d = _builtin_features(name, n, seed, args)
+    n_eff = min(n, 1797) if name == "digits" else n
+    k = getattr(args, "k", None) or BUILTIN_DEFAULTS[name].get("k", 1)
+    need = _F64 * _DATA_COPIES * (float(n_eff) * d + float(d) * k)
+    require_memory(need, f"--n {n} points of {name!r} data with {d} features")
+    return d
+
+
 def run_data(args) -> int:
+    guard_outputs(inputs=[args.source], outputs=[output_file("--out", args.out, [".npz"])], force=args.force)
+    if not args.out.lower().endswith(".npz"):
+        raise InvalidOptionError(f"--out {args.out}: data files are .npz")
     if args.name == "mnist":
         if args.source is None:
             raise InvalidOptionError("data mnist needs --from DIR (the folder with the IDX files; no download)")
@@ -129,7 +172,9 @@ def run_data(args) -> int:
         return 0
     if args.source is not None:
         raise InvalidOptionError(f"--from applies to 'data mnist', not to the built-in data set {args.name!r}")
-    data = _builtin(args.name, 2048 if args.n is None else args.n, args.seed, args, args.sample_seed)
+    n = 2048 if args.n is None else args.n
+    _check_builtin_memory(args.name, n, args.seed, args)
+    data = _builtin(args.name, n, args.seed, args, args.sample_seed)
     save_data(args.out, data.X, data.y)
     kind = f"{data.n_classes} classes" if data.task == "classification" else f"{data.n_outputs} real targets"
     print(f"wrote {args.out}: X {data.X.shape}, {kind}")
@@ -160,17 +205,37 @@ def build_network(args, d_in: int, d_out: int):
     return STRUCTURES[kind](sizes, structure_seed=args.structure_seed, **common)
 
 
+def _check_train_memory(args, n: int, d_in: int, d_out: int) -> None:
+    sizes = [d_in, *args.hidden, d_out]
+    params = sum(float(a) * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    widest = max(sizes)
+    batch = min(args.batch_size, n)
+    need = _F64 * (params * _PARAM_COPIES + float(n) * widest * 2 + float(batch) * sum(sizes) * _DATA_COPIES)
+    require_memory(need, f"training a network of sizes {sizes} on {n} points")
+
+
 def run_train(args) -> int:
+    guard_outputs(
+        inputs=[args.data],
+        outputs=[output_file("--out", args.out, [".safetensors", ".npz"]),
+                 output_file("--save-data", args.save_data, [".npz"])],
+        force=args.force,
+    )
+    if not args.out.lower().endswith((".safetensors", ".npz")):
+        raise InvalidOptionError(f"--out {args.out}: unknown network file type; use .safetensors or .npz")
+    if args.save_data and not args.save_data.lower().endswith(".npz"):
+        raise InvalidOptionError(f"--save-data {args.save_data}: data files are .npz")
     if args.norm == "batch":
         raise InvalidOptionError(
             "--norm batch: training with BatchNorm is not supported (it needs batch statistics and running-"
             "statistic updates); use --norm layer, or train in PyTorch and import the network"
         )
     if args.data:
-        data = load_data(args.data)
         if args.save_data:
             raise InvalidOptionError("--save-data only applies to built-in data sets (without --data)")
+        data = load_data(args.data)
     else:
+        _check_builtin_memory(args.dataset, args.n, args.dataset_seed, args)
         data = _builtin(args.dataset, args.n, args.dataset_seed, args)
         if args.save_data:
             save_data(args.save_data, data.X, data.y)
@@ -180,13 +245,14 @@ def run_train(args) -> int:
     d_out = data.n_outputs
     if loss == "ce" and data.y.dtype.kind != "i":
         raise InvalidOptionError("--loss ce needs integer labels; the data has real targets (use --loss mse)")
+    _check_train_memory(args, data.X.shape[0], data.X.shape[1], d_out)
     net = build_network(args, data.X.shape[1], d_out)
     config = TrainConfig(
         loss=loss, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
         weight_decay=args.weight_decay, bias_decay=args.bias_decay, momentum=args.momentum,
         dtype=args.dtype, seed=args.seed,
     )
-    result = train(net, data.X, data.y, config, progress=False if args.quiet else f"train {args.out}")
+    result = train(net, data.X, data.y, config, progress=f"train {args.out}" if progress_enabled(args) else False)
     save_network(result.network, args.out)
     final = result.history[-1] if len(result.history) else float("nan")
     print(f"wrote {args.out}: {result.network} ({args.structure}); final train loss {final:.4g}")

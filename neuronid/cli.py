@@ -3,7 +3,10 @@
 Each command lives in its own ``neuronid._cmd_*`` module that provides
 ``register(subparsers)``; the module adds its parser and sets ``func`` to a callable
 ``run(args) -> int``. Exit status (DESIGN.md): 0 success whatever the verdicts,
-2 bad input or usage (one line on stderr, no traceback), 1 internal error.
+2 bad input or usage (one line on stderr, no traceback), 1 internal error. An
+``OSError`` (a file that cannot be read or written) and a ``MemoryError`` are
+bad input too: exit 2 with one line naming the path. Warnings are held back and
+printed after a success only, so that an error is always the single stderr line.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
+import warnings
 
 from neuronid.errors import InvalidInputError
 
@@ -58,15 +64,57 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the usual filters still decide what is kept
+            status = _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if status == 0:  # warnings only after a success: an error is the one line on stderr
+        for text in dict.fromkeys(f"warning: {w.category.__name__}: {w.message}" for w in caught):
+            sys.stderr.write(text + "\n")
+    return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that temporary files are removed and worker
+    processes stopped on the way out (the default action would kill at once)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except InvalidInputError as exc:
-        sys.stderr.write(f"neuronid {args.command}: error: {exc}\n")
+        sys.stderr.write(f"neuronid {args.command}: error: {_one_line(exc)}\n")
+        return 2
+    except MemoryError:
+        sys.stderr.write(f"neuronid {args.command}: error: not enough memory for these inputs and options; "
+                         "choose smaller sizes\n")
         return 2
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else "file"
+        sys.stderr.write(f"neuronid {args.command}: error: {where}: {exc.strerror or _one_line(exc)}\n")
+        return 2
+    except Terminated:
+        sys.stderr.write("neuronid: terminated\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("neuronid: interrupted\n")
         return 130

@@ -26,10 +26,13 @@ tensor or layer, and what was expected and found.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
 import zipfile
 from pathlib import Path
 
@@ -59,22 +62,124 @@ _NORM_TENSORS = {
 }
 
 
-# --- atomic writes ----------------------------------------------------------------------
+# --- safe reading and writing ---------------------------------------------------------
+#: Longest metadata JSON accepted (characters) and deepest nesting: the documented
+#: metadata is two levels deep and a few hundred characters long.
+MAX_METADATA_CHARS = 1 << 16
+MAX_METADATA_DEPTH = 16
+#: Longest ``.npy`` header accepted inside an ``.npz`` (numpy's own default limit).
+MAX_NPY_HEADER = 10000
+#: Largest class label accepted (labels index network outputs).
+MAX_LABEL = 2**31 - 1
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else the
+    physical memory from ``sysconf``), or ``None`` when neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Refuse (:class:`FileFormatError`) when ``what`` needs more than the available
+    memory; does nothing when the available memory cannot be read."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise FileFormatError(
+            f"{what} needs about {format_bytes(nbytes)} of memory but only {format_bytes(free)} is available"
+        )
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def check_regular_file(path) -> Path:
+    """``path`` as a :class:`Path` if it is an existing, readable regular file whose
+    size fits in the available memory; otherwise :class:`FileFormatError`.
+
+    Only regular files are read: a FIFO would block forever and a device such as
+    ``/dev/zero`` never ends; symbolic links are followed to what they name.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({_os_reason(exc)})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileFormatError(f"{path}: is a folder, expected a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if
+                (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else "a socket" if
+                stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise FileFormatError(f"{path}: is {kind}; only regular files are read")
+    if not os.access(path, os.R_OK):
+        raise FileFormatError(f"{path}: not readable (permission denied)")
+    check_memory(st.st_size, f"{path}: reading this file ({format_bytes(st.st_size)})")
+    return path
+
+
+def _temporary_name(folder: Path) -> Path:
+    """A short, unused name in ``folder`` (short so that a target name of up to 255
+    characters still works)."""
+    return folder / f".nid{secrets.token_hex(4)}.tmp"
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the target folder, then rename."""
+    """Write through a temporary file in the target folder, then rename.
+
+    The temporary file is created with mode ``0o666`` minus the umask (the mode any
+    ordinary new file gets). Every ``OSError`` becomes one :class:`FileFormatError`
+    naming ``path``; the temporary file never survives a failure.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if os.path.isdir(path):
+        raise FileFormatError(f"{path}: is a folder; give a file path")
     if not folder.is_dir():
         raise FileFormatError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=folder)
-    os.close(fd)
+    tmp = None
     try:
-        write(tmp)
+        for _ in range(100):
+            tmp = _temporary_name(folder)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                tmp = None
+        if tmp is None:  # pragma: no cover - 100 random collisions
+            raise FileExistsError(errno.EEXIST, "no free temporary name")
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)  # 0o666 minus the umask
+        os.close(fd)
+        write(str(tmp))
+        os.chmod(tmp, mode)  # writers that recreate the file (safetensors) would leave 0o600
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot write ({_os_reason(exc)})") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 # --- networks ---------------------------------------------------------------------------
@@ -137,15 +242,68 @@ def _read_safetensors(path: Path) -> tuple[dict, str | None]:
     return tensors, meta
 
 
+def _npz_members(path: Path, what: str) -> None:
+    """Check every member of an ``.npz`` before numpy reads it: a ``.npy`` array with
+    a header of at most :data:`MAX_NPY_HEADER` bytes, no object dtype (that would need
+    unpickling), and a declared size that the member actually holds and that fits in
+    memory. numpy would otherwise return raw bytes for a non-array member, call a long
+    header "pickled", or allocate whatever shape a header declares."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                key = name[:-4] if name.endswith(".npy") else name
+                if not name.endswith(".npy") or info.is_dir():
+                    raise FileFormatError(
+                        f"{path}: member {name!r} is not a .npy array; a .npz file holds only arrays "
+                        f"(save {what} with numpy.savez)"
+                    )
+                with archive.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    try:
+                        shape, _fortran, dtype = reader(fh, max_header_size=MAX_NPY_HEADER)
+                    except ValueError as exc:
+                        if "Header info length" in str(exc) or "max_header_size" in str(exc):
+                            raise FileFormatError(
+                                f"{path}: array {key!r} has a header longer than {MAX_NPY_HEADER} bytes "
+                                "(corrupt or hostile file)"
+                            ) from None
+                        raise
+                    data_start = fh.tell()
+                del _fortran
+                if dtype.hasobject:
+                    raise UnsafeFileError(
+                        f"{path}: array {key!r} is a pickled object array; neuronid never unpickles "
+                        f"files (it could run code). Save {what} as plain numeric arrays."
+                    )
+                nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                held = info.file_size - data_start
+                if nbytes > held:
+                    raise FileFormatError(
+                        f"{path}: array {key!r} declares shape {tuple(shape)} {dtype} ({format_bytes(nbytes)}) "
+                        f"but the file holds only {format_bytes(max(held, 0))} for it (truncated or corrupt)"
+                    )
+                total += nbytes
+    except (FileFormatError, UnsafeFileError):
+        raise
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, TypeError, OverflowError) as exc:
+        raise FileFormatError(f"{path}: could not read .npz file: {exc}") from None
+    check_memory(total, f"{path}: the arrays of this file ({format_bytes(total)})")
+
+
 def _read_npz(path: Path, *, what: str) -> dict:
     if not zipfile.is_zipfile(path):
         raise FileFormatError(f"{path}: not a valid .npz file (not a zip archive; corrupt or a different format?)")
+    _npz_members(path, what)
     try:
         with np.load(path, allow_pickle=False) as archive:
             out = {}
             for key in archive.files:
                 try:
-                    out[key] = archive[key]
+                    value = archive[key]
                 except ValueError as exc:
                     if "allow_pickle" in str(exc) or "pickled" in str(exc):
                         raise UnsafeFileError(
@@ -153,6 +311,9 @@ def _read_npz(path: Path, *, what: str) -> dict:
                             f"files (it could run code). Save {what} as plain numeric arrays."
                         ) from None
                     raise
+                if not isinstance(value, np.ndarray):
+                    raise FileFormatError(f"{path}: member {key!r} is not a .npy array")
+                out[key] = value
     except (UnsafeFileError, FileFormatError):
         raise
     except Exception as exc:
@@ -161,14 +322,50 @@ def _read_npz(path: Path, *, what: str) -> dict:
 
 
 def _check_exists(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
-    if path.is_dir():
-        raise FileFormatError(f"{path}: is a folder, expected a file")
-    if not os.access(path, os.R_OK):
-        raise FileFormatError(f"{path}: not readable (permission denied)")
-    return path
+    return check_regular_file(path)
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of a JSON text (brackets inside strings ignored), found
+    without recursion so that hostile nesting cannot exhaust the stack."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded_json(path: Path, raw):
+    """The metadata JSON, parsed only when within :data:`MAX_METADATA_CHARS` characters
+    and :data:`MAX_METADATA_DEPTH` levels of nesting (else :class:`FileFormatError`)."""
+    if not isinstance(raw, str):
+        raise FileFormatError(f"{path}: metadata must be a JSON string, found {type(raw).__name__}")
+    if len(raw) > MAX_METADATA_CHARS:
+        raise FileFormatError(
+            f"{path}: metadata is {len(raw)} characters long; at most {MAX_METADATA_CHARS} are accepted"
+        )
+    depth = _json_depth(raw)
+    if depth > MAX_METADATA_DEPTH:
+        raise FileFormatError(
+            f"{path}: metadata JSON is nested {depth} levels deep; at most {MAX_METADATA_DEPTH} are accepted"
+        )
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, TypeError, RecursionError) as exc:
+        raise FileFormatError(f"{path}: metadata is not valid JSON ({exc}); found {str(raw)[:80]!r}") from None
 
 
 def _parse_metadata(path: Path, raw, activations) -> tuple[list, list | None]:
@@ -178,8 +375,8 @@ def _parse_metadata(path: Path, raw, activations) -> tuple[list, list | None]:
         norms = None
         if raw is not None:
             try:
-                meta = json.loads(raw)
-            except (json.JSONDecodeError, TypeError):
+                meta = _bounded_json(path, raw)
+            except FileFormatError:
                 meta = None
             if isinstance(meta, dict) and meta.get("norms") is not None:
                 norms = _parse_norms(path, meta)
@@ -189,10 +386,7 @@ def _parse_metadata(path: Path, raw, activations) -> tuple[list, list | None]:
             f"{path}: metadata missing (expected JSON with 'activations'); give the activations "
             "explicitly (--activations relu,relu or activations=[...])"
         )
-    try:
-        meta = json.loads(raw)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise FileFormatError(f"{path}: metadata is not valid JSON ({exc}); found {str(raw)[:80]!r}") from None
+    meta = _bounded_json(path, raw)
     if not isinstance(meta, dict) or "activations" not in meta:
         raise FileFormatError(f"{path}: metadata must be a JSON object with key 'activations', found {str(raw)[:80]!r}")
     fmt = meta.get("format", FORMAT)
@@ -203,6 +397,12 @@ def _parse_metadata(path: Path, raw, activations) -> tuple[list, list | None]:
     acts = meta["activations"]
     if not isinstance(acts, list):
         raise FileFormatError(f"{path}: metadata 'activations' must be a list, found {type(acts).__name__}")
+    for l, entry in enumerate(acts):
+        names = entry if isinstance(entry, list) else [entry]
+        if not all(isinstance(name, str) for name in names):
+            raise FileFormatError(
+                f"{path}: metadata 'activations' entry {l} (hidden layer {l}) must be a name or a list of names, "
+                f"found {json.dumps(entry)[:60]}")
     if "norms" in meta and fmt == FORMAT:
         raise FileFormatError(
             f"{path}: metadata key 'norms' needs format {FORMAT_NORMS!r}, found format {fmt!r}"
@@ -413,8 +613,13 @@ def load_data(path) -> Dataset:
         if y.dtype.kind in "iub":
             if y.ndim != 1:
                 raise InvalidDataError(f"{path}: integer labels 'y' must be 1-D (n,), found shape {y.shape}")
-            if y.min() < 0:
-                raise InvalidDataError(f"{path}: labels 'y' must be >= 0, found {int(y.min())}")
+            lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)  # Python ints: exact for uint64
+            if lo < 0:
+                raise InvalidDataError(f"{path}: labels 'y' must be >= 0, found range [{lo}, {hi}]")
+            if hi > MAX_LABEL:
+                raise InvalidDataError(
+                    f"{path}: labels 'y' must be class indices in [0, {MAX_LABEL}], found range [{lo}, {hi}]"
+                )
             y = y.astype(np.int64)
         else:
             if y.ndim not in (1, 2):
@@ -489,6 +694,17 @@ def to_jsonable(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; an ``OSError`` becomes one
+    :class:`FileFormatError` naming ``path``."""
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    _atomic_write(Path(path), write)
+
+
 def write_json(path, obj) -> None:
     """Write ``to_jsonable(obj)`` to ``path`` atomically (strict JSON: no NaN)."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
@@ -498,7 +714,4 @@ def write_json(path, obj) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
 
-    try:
-        _atomic_write(path, write)
-    except PermissionError:
-        raise FileFormatError(f"{path}: cannot write (permission denied)") from None
+    _atomic_write(path, write)

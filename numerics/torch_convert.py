@@ -513,9 +513,15 @@ def read_config(config) -> dict:
         except ImportError:
             raise FileFormatError(f"{path}: reading a YAML config needs PyYAML (pip install pyyaml)") from None
         try:
-            config = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
             raise FileFormatError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        if len(text) > 1 << 20:  # a run config is a few kilobytes; refuse before parsing
+            raise FileFormatError(f"{path}: {len(text)} characters is too long for a run config (at most 1048576)")
+        try:
+            config = yaml.safe_load(text)
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: hostile nesting
+            raise FileFormatError(f"{path}: not valid YAML: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
     if not isinstance(config, dict):
         raise FileFormatError(f"{source}: expected a YAML mapping with a 'model' section, found {type(config).__name__}")
     model = config.get("model", config)

@@ -137,12 +137,13 @@ def format_pairs(pairs) -> str:
             f"  endpoints: A loss {_fmt(ends['A']['loss'])} error {_fmt(ends['A']['error'])} | "
             f"B loss {_fmt(ends['B']['loss'])} error {_fmt(ends['B']['error'])}"
         )
-        width = max(12, *(len(name) + 2 for name in pair.paths))
-        lines.append(f"  {'path':<{width}}{'B_lerp':>10}{'B_peak':>10}{'B_mid':>10}{'B_mean':>10}{'B_lerp(err)':>13}")
-        for name, path in pair.paths.items():
-            lines.append(
-                f"  {name:<{width}}{_fmt(path.B_lerp):>10}{_fmt(path.B_peak):>10}{_fmt(path.B_mid):>10}"
-                f"{_fmt(path.B_mean):>10}{_fmt(path.B_lerp_error):>13}"
-            )
+        header = ["path", "B_lerp", "B_peak", "B_mid", "B_mean", "B_lerp(err)"]
+        rows = [[name, _fmt(path.B_lerp), _fmt(path.B_peak), _fmt(path.B_mid), _fmt(path.B_mean),
+                 _fmt(path.B_lerp_error)] for name, path in pair.paths.items()]
+        # columns as wide as their widest cell, always separated by at least two spaces
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        widths = [max(widths[0], 10)] + [max(w, 9) for w in widths[1:]]
+        for row in [header, *rows]:
+            lines.append("  " + row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:])))
         lines.append("")
     return "\n".join(lines)

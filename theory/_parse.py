@@ -24,7 +24,7 @@ from sympy.parsing.sympy_parser import (
     rationalize,
 )
 
-from ._budget import BudgetExceeded, try_within_budget, within_budget
+from ._budget import BudgetExceeded, BudgetExhausted, run_isolated, try_within_budget, within_budget
 from neuronid.errors import UnknownActivationError
 
 __all__ = ["Z", "parse_user_expression", "ALLOWED_FUNCTIONS"]
@@ -60,6 +60,15 @@ _NAME = re.compile(r"(?<![0-9A-Za-z_])[A-Za-z_][A-Za-z_0-9]*")
 _ATTRIBUTE = re.compile(r"\.\s*[A-Za-z_(]")
 _MAX_LEN = 400
 _MAX_EXPONENT = 64
+#: Bounds that keep parsing and checking cheap whatever the text: nesting of
+#: parentheses, digits of a literal, decimal exponent of a literal (``1e30``), and the
+#: size and depth of the parsed expression tree.
+_MAX_NESTING = 20
+_MAX_DIGITS = 30
+_MAX_LITERAL_EXPONENT = 30
+_MAX_NODES = 5000
+_MAX_DEPTH = 60
+_NUMBER = re.compile(r"(?<![A-Za-z_0-9.])(\d*\.?\d*)(?:[eE]([+-]?\d+))?")
 _KNOWN_TYPES = (sp.exp, sp.log, sp.erf, sp.erfc, sp.tanh, sp.sinh, sp.cosh, sp.atan, sp.asinh,
                 sp.sin, sp.cos, sp.Abs, sp.Max, sp.Min)
 
@@ -72,11 +81,55 @@ def _fail(text: str, why: str) -> UnknownActivationError:
     )
 
 
+def _check_text_bounds(text: str) -> None:
+    """Reject, from the text alone, literals with too many digits or too large a
+    decimal exponent and too deep a nesting: nothing is built from them."""
+    depth = deepest = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    if deepest > _MAX_NESTING:
+        raise _fail(text, f"parentheses are nested {deepest} deep; at most {_MAX_NESTING} are allowed")
+    for match in _NUMBER.finditer(text):
+        mantissa, exponent = match.group(1), match.group(2)
+        if not mantissa.strip(".") and exponent is None:
+            continue
+        digits = len(mantissa.replace(".", "").lstrip("0"))
+        literal = match.group(0)
+        shown = literal if len(literal) <= 24 else literal[:20] + "..."
+        if digits > _MAX_DIGITS:
+            raise _fail(text, f"number {shown} has {digits} digits; at most {_MAX_DIGITS} are allowed")
+        if exponent is not None and (len(exponent.lstrip("+-")) > 4 or abs(int(exponent)) > _MAX_LITERAL_EXPONENT):
+            raise _fail(text, f"number {shown} has a decimal exponent beyond +-{_MAX_LITERAL_EXPONENT}")
+
+
+def _check_tree(expr: sp.Basic, text: str) -> None:
+    """Reject expression trees that are too large or too deep (iteratively)."""
+    stack = [(expr, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise _fail(text, f"the expression has more than {_MAX_NODES} parts")
+        if depth > _MAX_DEPTH:
+            raise _fail(text, f"the expression is nested more than {_MAX_DEPTH} levels deep")
+        stack.extend((arg, depth + 1) for arg in node.args)
+
+
 def _check_sizes(expr: sp.Basic, text: str) -> None:
     """Reject huge literals and exponents before anything is evaluated."""
+    _check_tree(expr, text)
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Integer) and abs(int(node)) > 10**30:
-            raise _fail(text, f"number {node} is too large")
+        if isinstance(node, sp.Integer) and abs(node.p) > 10**30:
+            raise _fail(text, f"a number with {len(str(abs(node.p))) if abs(node.p) < 10**4000 else 'thousands of'} "
+                              "digits is too large")
+        if isinstance(node, sp.Rational) and not isinstance(node, sp.Integer) and (
+                abs(node.p) > 10**60 or node.q > 10**60):
+            raise _fail(text, "a fraction with more than 60 digits is too large")
         if isinstance(node, sp.Pow):
             expo = node.args[1]
             if expo.is_number:
@@ -183,6 +236,15 @@ def parse_user_expression(text: str) -> sp.Expr:
     unknown = sorted({n for n in _NAME.findall(text) if n not in _ALLOWED_NAMES})
     if unknown:
         raise _fail(text, f"unknown name(s) {', '.join(unknown)} (the only variable is z)")
+    _check_text_bounds(text)
+    try:
+        return run_isolated(lambda: _parse_checked(text), what="parsing and checking the expression")
+    except BudgetExhausted as exc:
+        raise _fail(text, str(exc)) from None
+
+
+def _parse_checked(text: str) -> sp.Expr:
+    """The SymPy part of :func:`parse_user_expression` (runs in an isolated process)."""
     local = dict(ALLOWED_FUNCTIONS)
     local.update(_CONSTANTS)
     local["z"] = Z
@@ -212,5 +274,6 @@ def parse_user_expression(text: str) -> sp.Expr:
         raise _fail(text, f"it uses symbols other than z: {', '.join(sorted(map(str, others)))}")
     if not expr.has(Z):
         raise _fail(text, "it does not depend on z")
+    _check_tree(expr, text)
     _check_real_everywhere(expr, text)
     return expr

@@ -43,7 +43,7 @@ import scipy.special
 import sympy as sp
 
 from . import _interval
-from ._budget import try_within_budget
+from ._budget import BudgetExhausted, run_isolated, try_within_budget
 from ._parse import Z, parse_user_expression
 from ._piecewise import Piece, is_zero_exact, pieces
 from neuronid.errors import UnknownActivationError
@@ -57,6 +57,8 @@ __all__ = [
     "activation_expression",
     "analyze",
     "Analysis",
+    "analyze_within_budget",
+    "undetermined_analysis",
     "WINDOW",
 ]
 
@@ -198,6 +200,30 @@ class Analysis:
     kinks: tuple[Kink, ...]
     piecewise_linear: bool
     method: dict[str, str] = field(default_factory=dict)
+    #: why the analysis is undetermined (its time or memory budget ran out), else None
+    undetermined: str | None = None
+
+
+def undetermined_analysis(reason: str) -> Analysis:
+    """The conservative :class:`Analysis` when the symbolic analysis could not finish:
+    ``non_monotone``, infinite Lipschitz and curvature bounds (never below the truth),
+    no kinks claimed, and the reason in ``method`` and ``undetermined``."""
+    note = f"undetermined: {reason}"
+    unbounded = Bound(math.inf, None, note)
+    method = {"monotone": note + "; reported as non_monotone, the conservative choice",
+              "lipschitz": note + "; reported as unbounded", "curvature": note + "; reported as unbounded",
+              "kinks": note}
+    return Analysis("non_monotone", (), None, unbounded, unbounded, (), False, method, reason)
+
+
+def analyze_within_budget(expr: sp.Expr) -> Analysis:
+    """:func:`analyze` in an isolated process with a CPU-time and memory budget
+    (:func:`~neuronid.theory._budget.run_isolated`); past it, :func:`undetermined_analysis`.
+    Used for user expressions (``sympy:...``), whose analysis may not terminate."""
+    try:
+        return run_isolated(lambda: analyze(expr), what="the symbolic analysis")
+    except BudgetExhausted as exc:
+        return undetermined_analysis(str(exc))
 
 
 def _float_up(x: sp.Expr) -> float:
@@ -703,6 +729,8 @@ class Activation:
 
     @functools.cached_property
     def analysis(self) -> Analysis:
+        if self.base == "sympy":
+            return analyze_within_budget(self.expr)
         return analyze(self.expr)
 
     @functools.cached_property

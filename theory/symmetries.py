@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ._budget import try_within_budget
+from ._budget import BudgetExhausted, run_isolated, try_within_budget
 from ._parse import Z
 from ._piecewise import ZeroProof, affine, combine, is_zero_exact, pieces, prove_zero
 from .activations import Activation, get_activation
 
-__all__ = ["Symmetry", "find_symmetries", "prove_symmetry", "SYMMETRY_NAMES", "neuron_invariance"]
+__all__ = ["Symmetry", "find_symmetries", "prove_symmetry", "SYMMETRY_NAMES", "neuron_invariance",
+           "undetermined_symmetries"]
 
 SYMMETRY_NAMES = ("positive_homogeneity", "odd", "even", "complementarity", "relu_identity",
                   "periodicity", "permutation")
@@ -286,7 +287,23 @@ def find_symmetries(activation: Activation | str) -> tuple[Symmetry, ...]:
     ['odd', 'permutation']
     """
     act = get_activation(activation) if isinstance(activation, str) else activation
-    return _cached(act.name)
+    if act.base != "sympy" or all((act.name, n) in _CACHE for n in SYMMETRY_NAMES):
+        return _cached(act.name)
+    # a user expression: prove in an isolated process with a time and memory budget
+    try:
+        found = run_isolated(lambda: _cached(act.name), what="proving the symmetries")
+    except BudgetExhausted as exc:
+        found = undetermined_symmetries(str(exc))
+    for sym in found:
+        _CACHE[(act.name, sym.name)] = sym
+    return found
+
+
+def undetermined_symmetries(reason: str) -> tuple[Symmetry, ...]:
+    """Every candidate undetermined with ``reason`` (a budget ran out), except the
+    permutation symmetry, which holds for any sigma."""
+    return tuple(_permutation() if n == "permutation" else
+                 Symmetry(n, "undetermined", "-", "-", None, (f"undetermined: {reason}",)) for n in SYMMETRY_NAMES)
 
 
 _CACHE: dict[tuple[str, str], Symmetry] = {}

@@ -35,11 +35,15 @@ Dask workers need no shared file system.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import multiprocessing
 import os
+import signal
+import stat
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -49,6 +53,7 @@ from typing import Callable
 import numpy as np
 
 from neuronid.numerics.io import to_jsonable
+from neuronid.numerics.io import write_text as io_write_text
 from neuronid.errors import FileFormatError, InvalidOptionError, NeuronidError
 
 __all__ = [
@@ -62,6 +67,8 @@ __all__ = [
     "SweepReport",
     "derive_seed",
     "execute_unit",
+    "result_checksum",
+    "unit_problem",
     "run_sweep",
     "config_differences",
     "single_threaded",
@@ -190,7 +197,46 @@ def execute_unit(experiment: str, config: dict, key: str, params: dict) -> dict:
     }
 
 
-def _worker_init() -> None:
+def result_checksum(result) -> str:
+    """SHA-256 of a unit result in canonical JSON (sorted keys, no spaces, non-finite
+    numbers as null): what a unit file stores to detect edits and corruption."""
+    text = json.dumps(to_jsonable(result), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sealed(rec: dict) -> dict:
+    """The unit record as written: canonical JSON values plus the result checksum."""
+    rec = _canonical(rec)
+    rec["checksum"] = result_checksum(rec["result"])
+    return rec
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the sweep process that started it dies (``kill -9``
+    included): the kernel's parent-death signal on Linux, and a thread that polls the
+    parent id everywhere (it runs whenever the unit's code releases the GIL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="neuronid-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int | None = None) -> None:
+    if parent is not None:
+        _exit_with_parent(parent)
+    memory_limit().__enter__()  # for the worker's lifetime (see memory_limit)
     for var in THREAD_VARS:
         os.environ[var] = "1"
     with contextlib.suppress(Exception):
@@ -202,8 +248,6 @@ def _worker_init() -> None:
 # ----------------------------------------------------------------------------- config
 def _canonical(value):
     """JSON round trip: tuples -> lists, numpy scalars -> numbers."""
-    from neuronid.numerics.io import to_jsonable
-
     return json.loads(json.dumps(to_jsonable(value)))
 
 
@@ -279,14 +323,57 @@ def _unit_path(out: Path, key: str) -> Path:
     return out / "units" / f"{key}.json"
 
 
-def _load_unit(path: Path, key: str, experiment: str):
+#: Unit-file fields and their JSON types (the schema a resumed unit must satisfy).
+UNIT_SCHEMA = {"key": str, "experiment": str, "params": dict, "result": dict, "seconds": (int, float),
+               "checksum": str}
+#: Largest unit file read back (a unit result is a few kilobytes to a few megabytes).
+MAX_UNIT_BYTES = 64 << 20
+
+
+def unit_problem(rec, key: str, experiment: str, params: dict) -> str | None:
+    """Why a unit record cannot be resumed (schema, identity, checksum), or ``None``."""
+    if not isinstance(rec, dict):
+        return f"not a JSON object ({type(rec).__name__})"
+    for field, kind in UNIT_SCHEMA.items():
+        if field not in rec:
+            return f"field {field!r} is missing"
+        value = rec[field]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return f"field {field!r} has the wrong type ({type(value).__name__})"
+    if rec["key"] != key or rec["experiment"] != experiment:
+        return f"it belongs to unit {rec['key']!r} of {rec['experiment']!r}"
+    if rec["params"] != _canonical(params):
+        return "its parameters differ from this unit's"
+    if not math.isfinite(rec["seconds"]) or rec["seconds"] < 0:
+        return "field 'seconds' is not a time"
     try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(rec, dict) or rec.get("key") != key or rec.get("experiment") != experiment or "result" not in rec:
-        return None
-    return rec
+        checksum = result_checksum(rec["result"])
+    except (TypeError, ValueError):
+        return "its result is not plain JSON"
+    if checksum != rec["checksum"]:
+        return "its result does not match its checksum (edited or corrupt)"
+    return None
+
+
+def _load_unit(path: Path, key: str, experiment: str, params: dict):
+    """``(record, None)`` for a valid unit file, ``(None, reason)`` for an invalid one,
+    ``(None, None)`` when there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "not a regular file"
+    if st.st_size > MAX_UNIT_BYTES:
+        return None, f"{st.st_size} bytes, larger than any unit file"
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        return None, f"not valid JSON ({type(exc).__name__})"
+    problem = unit_problem(rec, key, experiment, params)
+    return (None, problem) if problem else (rec, None)
 
 
 # ----------------------------------------------------------------------------- executors
@@ -297,10 +384,39 @@ def _progress(total: int, desc: str, enabled: bool, initial: int = 0):
                 dynamic_ncols=True, smoothing=0.1)
 
 
+@contextlib.contextmanager
+def memory_limit():
+    """Cap this process's address space at its current size plus the available
+    memory (``RLIMIT_AS``) for the duration, so that a configuration too large for
+    this machine fails at once with ``MemoryError`` instead of swapping for hours.
+    Does nothing where the limit or the available memory cannot be read."""
+    from neuronid.numerics.io import available_memory
+
+    try:
+        import resource
+
+        free = available_memory()
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = size + int(free)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except Exception:  # no /proc, no resource module, no MemAvailable: run unlimited
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _run_local_serial(exp, config, todo, on_done):
     for key, params in todo:
         try:
-            rec = execute_unit(exp.name, config, key, params)
+            with memory_limit():
+                rec = execute_unit(exp.name, config, key, params)
         except Exception as exc:
             raise UnitFailedError(f"unit {key} failed: {type(exc).__name__}: {exc}", key) from exc
         on_done(rec)
@@ -324,7 +440,8 @@ def _thread_env():
 def _run_local_pool(exp, config, todo, on_done, workers: int):
     ctx = multiprocessing.get_context("spawn")
     with _thread_env():  # spawned workers inherit the environment: set before numpy/numba load there
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         futures = {pool.submit(execute_unit, exp.name, config, key, params): key for key, params in todo}
         try:
             for fut in as_completed(futures):
@@ -413,6 +530,7 @@ class SweepReport:
     ran: int
     skipped: int
     seconds: float
+    rerun_invalid: int = 0
 
 
 def _check_workers(workers) -> int:
@@ -457,18 +575,22 @@ def run_sweep(
     try:
         _prepare_folder(out, _config_record(exp, scale, config), resume)
         records = {}
+        invalid = []
         if resume:
-            for key, _ in units:
-                rec = _load_unit(_unit_path(out, key), key, exp.name)
+            for key, params in units:
+                rec, problem = _load_unit(_unit_path(out, key), key, exp.name, params)
                 if rec is not None:
                     records[key] = rec
+                elif problem is not None:
+                    invalid.append((key, problem))
         todo = [(k, p) for k, p in units if k not in records]
         skipped = len(units) - len(todo)
         bar = _progress(len(units), f"{exp.name} units", progress, initial=skipped)
 
         def on_done(rec):
+            rec = _sealed(rec)
             write_json(_unit_path(out, rec["key"]), rec)
-            records[rec["key"]] = _canonical(rec)
+            records[rec["key"]] = rec
             bar.update(1)
 
         try:
@@ -498,7 +620,8 @@ def run_sweep(
         "config": config,
         **results,
         "claims": claims,
-        "units": {"total": len(units), "ran": len(todo), "skipped": skipped,
+        "units": {"total": len(units), "ran": len(todo), "skipped": skipped, "invalid_rerun": len(invalid),
+                  "invalid": [{"key": k, "reason": why} for k, why in invalid],
                   "unit_seconds_total": float(sum(r.get("seconds", 0.0) for r in ordered))},
         "wall_seconds": time.perf_counter() - t0,
     }
@@ -510,13 +633,16 @@ def run_sweep(
     write_json(out / "results.json", results)
     files.insert(0, str(out / "results.json"))
     summary = exp.summary(config, results, claims)
+    if invalid:
+        summary += (f"\n{len(invalid)} unit file(s) were invalid or did not match their checksum and were re-run: "
+                    + "; ".join(f"{k} ({why})" for k, why in invalid) + ".\n")
     _write_text(out / "summary.md", summary)
     files.insert(1, str(out / "summary.md"))
     if json_path is not None:
         write_json(Path(json_path), results)
         files.append(str(json_path))
     return SweepReport(out=out, results=results, claims=claims, files=files, ran=len(todo), skipped=skipped,
-                       seconds=time.perf_counter() - t0)
+                       seconds=time.perf_counter() - t0, rerun_invalid=len(invalid))
 
 
 def _check_json_target(path: Path) -> None:
@@ -528,18 +654,9 @@ def _check_json_target(path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomic write: a temporary file in the same folder, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    """Atomic write (short temporary name in the same folder, then ``os.replace``; mode
+    from the umask) through :func:`neuronid.numerics.io.write_text`."""
+    io_write_text(path, text)
 
 
 def write_json(path, obj) -> None:
@@ -547,8 +664,8 @@ def write_json(path, obj) -> None:
     path = Path(path)
     try:
         _write_text(path, json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise OutputFolderError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except FileFormatError as exc:
+        raise OutputFolderError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- small helpers for runners
