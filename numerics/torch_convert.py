@@ -207,7 +207,7 @@ def _torch_reason(exc) -> str:
     text = str(exc)
     opcode = re.search(r"Unsupported operand (\d+)", text)
     if opcode:
-        return f"unsupported pickle opcode {opcode.group(1)}: a plain pickle, not torch.save output?"
+        return f"unsupported pickle opcode {opcode.group(1)}, a plain pickle?"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith(("Unsupported", "invalid load key", "Invalid")):
@@ -637,7 +637,7 @@ def _check_gaps(indexed: list, source: str) -> None:
                 f"{source}: modules {i + 1}..{j - 1} between Linear {a.name!r} and Linear {b.name!r} have no "
                 f"tensors: {j - i - 1} parameter-free modules where one activation is expected; the extra one may "
                 "be Dropout/Identity (nothing to import) or a LayerNorm without affine parameters, which a state "
-                "dict cannot tell apart: say which with --norm none (dropout) or --norm layer (norm=...)"
+                "dict cannot tell apart: say which with --norm none (dropout) or --norm layer (Python: norm='none'|'layer')"
             )
 
 
