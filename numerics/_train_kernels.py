@@ -14,6 +14,8 @@ minibatch ``B``:
 - ``acts``: layer inputs, layer ``l``'s input at ``hoff[l]`` with shape
   ``(b, sizes[l])``; slot ``L`` holds the network output;
 - ``pres``: hidden pre-activations, layer ``l`` at ``poff[l]`` (``= B * boff[l]``);
+- ``phi``: float64, ``Phi(z)`` of GELU layers' pre-activations (``poff`` layout; empty
+  when no hidden layer is GELU), so the backward pass does not recompute ``erf``;
 - ``d1``, ``d2``: two ping-pong buffers of ``B * max(sizes)`` for ``dL/dZ`` and
   ``dL/dA``.
 
@@ -153,6 +155,41 @@ def _dact_serial(D, Z, cl, pl, ucode):
                 D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
 
 
+# GELU keeps Phi(z) = (1 + erf(z / sqrt 2)) / 2 from the forward pass (float64, ``phi``
+# buffer in the ``poff`` layout) so the backward pass needs one exp instead of erf and exp.
+# The expressions are those of activations._act / _dact, term by term, so the values are
+# bitwise the same as recomputing.
+@njit(**JIT)
+def _bias_gelu_serial(Z, H, bl, P):
+    """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
+    b, m = Z.shape
+    for s in range(b):
+        for i in range(m):
+            z = Z[s, i] + bl[i]
+            Z[s, i] = z
+            e = math.erf(z / math.sqrt(2.0))
+            P[s, i] = 0.5 * (1.0 + e)
+            H[s, i] = 0.5 * z * (1.0 + e)
+
+
+@njit(**JIT)
+def _dgelu_serial(D, Z, P):
+    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
+    b, m = Z.shape
+    for s in range(b):
+        for i in range(m):
+            z = Z[s, i]
+            D[s, i] = D[s, i] * (P[s, i] + z * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
+
+
+@njit(**JIT)
+def _phi_view(phi, ucode, off, b, m):
+    """Layer's ``(b, m)`` block of the ``phi`` buffer for a GELU layer, else an empty array."""
+    if ucode == GELU:
+        return phi[off:off + b * m].reshape(b, m)
+    return phi[0:0].reshape(0, 0)
+
+
 # --- row-parallel dispatch ---------------------------------------------------------------------
 # The batched matrix products go to BLAS (``np.dot``), which is already multi-threaded. What
 # is left is elementwise: activations and their derivatives, LayerNorm, the optimizer step.
@@ -181,34 +218,51 @@ def _blocks(nt, work, minimum):
     return nt
 
 
+@njit(**JIT)
+def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
+    if ucode == GELU:
+        _bias_gelu_serial(Z, H, bl, P)
+    else:
+        _bias_act_serial(Z, H, bl, cl, pl, ucode)
+
+
 @njit(parallel=True, **JIT)
-def _bias_act_parallel(Z, H, bl, cl, pl, ucode, nb):
+def _bias_act_parallel(Z, H, bl, cl, pl, ucode, P, nb):
     b = Z.shape[0]
     for c in prange(nb):
         s0 = c * b // nb
         s1 = (c + 1) * b // nb
-        _bias_act_serial(Z[s0:s1], H[s0:s1], bl, cl, pl, ucode)
+        _bias_act_rows(Z[s0:s1], H[s0:s1], bl, cl, pl, ucode, P[s0:s1])
 
 
 @njit(**JIT)
-def _bias_act(Z, H, bl, cl, pl, ucode, nt):
-    """``Z += bias`` and ``H = sigma(Z)``, row-parallel for transcendental activations."""
+def _bias_act(Z, H, bl, cl, pl, ucode, P, nt):
+    """``Z += bias`` and ``H = sigma(Z)`` (GELU: also ``P = Phi(Z)``), row-parallel for
+    transcendental activations."""
     nb = 1
     if ucode not in _CHEAP:
         nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
     if nb <= 1:
-        _bias_act_serial(Z, H, bl, cl, pl, ucode)
+        _bias_act_rows(Z, H, bl, cl, pl, ucode, P)
     else:
-        _bias_act_parallel(Z, H, bl, cl, pl, ucode, nb)
+        _bias_act_parallel(Z, H, bl, cl, pl, ucode, P, nb)
+
+
+@njit(**JIT)
+def _dact_rows(D, Z, cl, pl, ucode, P):
+    if ucode == GELU:
+        _dgelu_serial(D, Z, P)
+    else:
+        _dact_serial(D, Z, cl, pl, ucode)
 
 
 @njit(parallel=True, **JIT)
-def _dact_parallel(D, Z, cl, pl, ucode, nb):
+def _dact_parallel(D, Z, cl, pl, ucode, P, nb):
     b = Z.shape[0]
     for c in prange(nb):
         s0 = c * b // nb
         s1 = (c + 1) * b // nb
-        _dact_serial(D[s0:s1], Z[s0:s1], cl, pl, ucode)
+        _dact_rows(D[s0:s1], Z[s0:s1], cl, pl, ucode, P[s0:s1])
 
 
 @njit(**JIT)
@@ -223,16 +277,16 @@ def _column_sums(D, out):
 
 
 @njit(**JIT)
-def _dact_bias_grad(D, Z, gbl, cl, pl, ucode, nt):
+def _dact_bias_grad(D, Z, gbl, cl, pl, ucode, P, nt):
     """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``, row-parallel for transcendental
-    activations) and ``gbl = column sums of D``."""
+    activations; GELU reads ``Phi(Z)`` from ``P``) and ``gbl = column sums of D``."""
     nb = 1
     if ucode not in _CHEAP:
         nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
     if nb <= 1:
-        _dact_serial(D, Z, cl, pl, ucode)
+        _dact_rows(D, Z, cl, pl, ucode, P)
     else:
-        _dact_parallel(D, Z, cl, pl, ucode, nb)
+        _dact_parallel(D, Z, cl, pl, ucode, P, nb)
     _column_sums(D, gbl)
 
 
@@ -324,12 +378,13 @@ def _layer_norm_backward(D, Xh, rs, gl, ggl, nt):
 
 
 @njit(**JIT)
-def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, nt):
+def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, phi, nt):
     """Forward pass of the first ``b`` rows held in ``acts`` slot 0.
 
     Fills the hidden pre-activations (``pres``), every layer's input and the output
     (``acts``). Bias add and activation are fused in one loop per layer; a layer with
     a LayerNorm adds the bias, normalizes into ``normed``, then applies the activation.
+    GELU layers also fill their block of ``phi`` (``Phi`` at the activation's input).
     """
     nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero = norm
     B = rstd.shape[0] // max(sizes.shape[0] - 2, 1)
@@ -348,6 +403,7 @@ def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias
                     H[s, i] += bl[i]
         else:
             Z = pres[poff[l]:poff[l] + b * m].reshape(b, m)
+            P = _phi_view(phi, ucodes[l], poff[l], b, m)
             np.dot(A, W.T, Z)
             if nkind[l] == NORM_LAYER:
                 for s in range(b):
@@ -356,9 +412,9 @@ def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias
                 U = normed[poff[l]:poff[l] + b * m].reshape(b, m)
                 _layer_norm_forward(Z, U, xhat[poff[l]:poff[l] + b * m].reshape(b, m), rstd[l * B:l * B + b],
                                     gamma[boff[l]:boff[l + 1]], beta[boff[l]:boff[l + 1]], neps[l], nt)
-                _bias_act(U, H, zero[0:m], codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], nt)
+                _bias_act(U, H, zero[0:m], codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], P, nt)
             else:
-                _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], nt)
+                _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], P, nt)
 
 
 @njit(**JIT)
@@ -394,7 +450,7 @@ def _output_delta(b, loss_code, F, T, labels, start, perm, D):
 
 @njit(**JIT)
 def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, nt):
+                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt):
     """Loss (summed over the batch) and the gradients of the batch-mean loss.
 
     ``gw`` receives ``dL/dW_eff`` (the caller masks it), ``gb`` ``dL/db``, and for
@@ -410,7 +466,7 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
         r = perm[start + s]
         for j in range(d0):
             A0[s, j] = X[r, j]
-    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, nt)
+    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, phi, nt)
     o = sizes[L]
     F = acts[hoff[L]:hoff[L] + b * o].reshape(b, o)
     D = d1[0:b * o].reshape(b, o)
@@ -435,16 +491,17 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
             Da = nxt[0:b * d].reshape(b, d)
             np.dot(Dz, weff[woff[l]:woff[l + 1]].reshape(m, d), Da)
             k = l - 1
+            P = _phi_view(phi, ucodes[k], poff[k], b, d)
             if nkind[k] == NORM_LAYER:
                 # through the activation at u (column sums = dL/dbeta), then the norm
                 _dact_bias_grad(Da, normed[poff[k]:poff[k] + b * d].reshape(b, d), gbeta[boff[k]:boff[l]],
-                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], nt)
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], P, nt)
                 _layer_norm_backward(Da, xhat[poff[k]:poff[k] + b * d].reshape(b, d), rstd[k * B:k * B + b],
                                      gamma[boff[k]:boff[l]], ggamma[boff[k]:boff[l]], nt)
                 _column_sums(Da, gb[boff[k]:boff[l]])
             else:
                 _dact_bias_grad(Da, pres[poff[k]:poff[k] + b * d].reshape(b, d), gb[boff[k]:boff[l]],
-                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], nt)
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], P, nt)
             cur, nxt = nxt, cur
     return total
 
@@ -540,7 +597,7 @@ def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff,
 @njit(**JIT)
 def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, d1, d2,
-                hyper, step0, norm, gmask, s1n, s2n, nt):
+                hyper, step0, norm, gmask, s1n, s2n, phi, nt):
     """One epoch of minibatch training over the rows ``perm`` of ``X``.
 
     ``norm`` as in the module docstring; ``gmask`` (1 where ``gamma``/``beta`` are
@@ -548,8 +605,9 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     ``2 * len(gamma)``) train the LayerNorm parameters like biases (decay ``bias_decay``).
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
-    momentum]``; ``step0`` is the number of optimizer steps taken before this epoch; ``nt``
-    the numba thread count (``numba.get_num_threads()``) for the parallel kernels
+    momentum]``; ``step0`` is the number of optimizer steps taken before this epoch;
+    ``phi`` the float64 GELU work buffer (``poff`` layout, or empty without GELU layers);
+    ``nt`` the numba thread count (``numba.get_num_threads()``) for the parallel kernels
     (AdamW bias correction). Updates ``theta``, ``weff``, ``bias`` and the optimizer
     state (``s1*``: first moment / momentum buffer, ``s2*``: second moment) in place.
     Returns the sum over samples of the loss seen during the epoch (each batch at the
@@ -574,7 +632,8 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     while start < n:
         b = min(batch_size, n - start)
         total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
-                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, nt)
+                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi,
+                                   nt)
         step += 1
         if opt_code == OPT_ADAMW:
             bc1 = 1.0 - beta1 ** step
@@ -600,11 +659,11 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
 
 @njit(**JIT)
 def loss_grad(X, T, labels, loss_code, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, gw, gb,
-              acts, pres, d1, d2, norm, nt):
+              acts, pres, d1, d2, norm, phi, nt):
     """Full-batch mean loss and gradients (``gw`` w.r.t. the effective weights); ``nt``
     numba threads for the parallel kernels."""
     n = X.shape[0]
     perm = np.arange(n)
     total = _forward_backward(X, T, labels, perm, 0, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, nt)
+                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt)
     return total / n

@@ -46,7 +46,7 @@ import numpy as np
 from neuronid.errors import InvalidOptionError
 
 from . import _train_kernels as K
-from .activations import EXTERNAL, IDENTITY
+from .activations import EXTERNAL, GELU, IDENTITY
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
 
@@ -241,6 +241,10 @@ class _Flat:
         self.pres = np.zeros(int(batch * self.boff[L - 1]), dtype=dtype)
         self.d1 = np.zeros(int(batch * sizes.max()), dtype=dtype)
         self.d2 = np.zeros_like(self.d1)
+        # GELU's Phi(z) from the forward pass, float64 so the backward pass is bitwise the
+        # same as recomputing it (see _train_kernels); empty without a GELU hidden layer
+        has_gelu = bool(np.any(self.ucodes[:-1] == GELU))
+        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=np.float64)
         self.gw = np.zeros_like(self.theta)
         self.gb = np.zeros_like(self.bias)
         # LayerNorm state (THEORY N1); gamma = 1, beta = 0 and gmask = 0 where a layer has
@@ -337,7 +341,7 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
     value = K.loss_grad(
         X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm,
+        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
         numba.get_num_threads(),
     )
     gw = flat.gw * flat.mask
@@ -457,7 +461,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                 X, T, labels, perm, batch, loss_code, opt_code, *structure,
                 flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
                 s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
-                flat.norm, flat.gmask, s1n, s2n, nt,
+                flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
             )
             steps += -(-n // batch)
             mean = total / n
