@@ -26,7 +26,7 @@ faster) are printed and written to ``benchmarks/results/training.json``. Without
 the torch columns are skipped.
 
 Run: ``python benchmarks/bench_training.py [--threads 2] [--repeats 5] [--epochs 100]
-[--paper-n 10000] [--skip-e1] [--skip-paper]``.
+[--paper-n 10000] [--skip-e1] [--skip-paper] [--only NAMES]``.
 """
 
 from __future__ import annotations
@@ -242,6 +242,9 @@ def main(argv=None) -> int:
     parser.add_argument("--paper-n", type=int, default=10000, help="rows of the paper-size epoch")
     parser.add_argument("--skip-e1", action="store_true")
     parser.add_argument("--skip-paper", action="store_true")
+    parser.add_argument("--only", default="",
+                        help="comma-separated configurations to run, e.g. 'paper gelu float32,paper relu float64' "
+                             "(default: all)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "training.json"))
     args = parser.parse_args(argv)
     threads = args.threads
@@ -265,12 +268,19 @@ def main(argv=None) -> int:
     except ImportError:
         pass
 
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     results = []
     if not args.skip_e1:
         X, y = e1_data(N)
         net = e1_network()
         for dtype in ("float32", "float64"):
             setup = dict(size="E1", activation="relu", norm=False, dtype=dtype)
+            if not wanted(f"E1 relu {dtype}"):
+                continue
 
             def nrun(warm=False, rep=0, dtype=dtype):
                 if warm:
@@ -292,6 +302,8 @@ def main(argv=None) -> int:
                 net = paper_network(activation, norm)
                 for dtype in ("float32", "float64"):
                     setup = dict(size="paper", activation=activation, norm=norm, dtype=dtype)
+                    if not wanted(f"paper {activation}{' +LN' if norm else ''} {dtype}"):
+                        continue
 
                     def nrun(warm=False, rep=0, net=net, dtype=dtype):
                         if warm:
