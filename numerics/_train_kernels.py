@@ -32,9 +32,13 @@ row-parallel on ``nt`` numba threads above a size threshold (see "row-parallel
 dispatch"), each entry by the same expression as the serial loop and every reduction
 serial, so the result is a deterministic function of the inputs for a given BLAS
 thread count, whatever ``nt``.
+(Length: each elementwise kernel comes as a serial loop plus a thin ``prange`` wrapper
+over row blocks; keeping the pairs next to the forward/backward passes that call them
+makes the module longer than about 600 lines but keeps one concept in one place.)
+
 They work for float32 and float64 alike (numba specializes on the dtype; every
-array temporary has the parameter dtype). They never validate: the public
-functions in ``training.py`` pass clean, contiguous arrays.
+array temporary has the parameter dtype, except GELU's float64 ``phi``). They never
+validate: the public functions in ``training.py`` pass clean, contiguous arrays.
 """
 
 from __future__ import annotations
