@@ -74,7 +74,7 @@ class Correspondence:
         return out
 
 
-def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2") -> Correspondence:
+def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2", traces=None) -> Correspondence:
     """Match hidden layer ``layer`` of B to A by neuron functions on ``X`` (D4).
 
     Parameters
@@ -84,6 +84,9 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
     layer : hidden layer index (0 = first weight matrix).
     metric : ``"l2"`` (minimize summed squared distances) or ``"correlation"``
         (maximize summed Pearson correlation).
+    traces : optional ``(trace_A, trace_B)``, recorded forward passes of A and B on
+        ``X`` to reuse (one pass per network serves every layer; ``X`` is then not
+        read again).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -95,8 +98,11 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= int(layer) < n_hidden:
         raise InvalidOptionError(f"layer {layer!r} is out of range: hidden layers are 0..{n_hidden - 1}")
     layer = int(layer)
-    X = check_inputs(X, A.n_inputs)
-    tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+    if traces is None:
+        X = check_inputs(X, A.n_inputs)
+        tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+    else:
+        tA, tB = traces
     normed = A.layers[layer].norm is not None or B.layers[layer].norm is not None
     HA = tA.pre[layer] if normed else tA.inputs[layer + 1]
     HB = tB.pre[layer] if normed else tB.inputs[layer + 1]

@@ -55,7 +55,7 @@ from neuronid.numerics.activations import parse_activation
 from neuronid.numerics.alignment import align
 from neuronid.numerics.certificate import UNSUPPORTED_NORM, certified_barriers
 from neuronid.numerics.correspondence import correspondence
-from neuronid.numerics.costs import layer_costs
+from neuronid.numerics.costs import network_costs, squared_center_distances
 from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.losses import check_loss, check_targets
 from neuronid.numerics.network import Network, check_inputs
@@ -306,22 +306,48 @@ class CheckContext:
     # --- traces and costs ---------------------------------------------------------
     @cached_property
     def traces(self):
-        return [net.forward(self.Xs, record=True) for net in (self.A, self.B)]
+        """Recorded forward passes of A and B on the support data ``Xs``."""
+        return self._record(self.Xs)
+
+    def _record(self, X) -> list:
+        """``[trace_A, trace_B]`` on ``X``; one pass when B is A."""
+        tA = self.A.forward(X, record=True)
+        return [tA, tA if self.B is self.A else self.B.forward(X, record=True)]
+
+    @cached_property
+    def eval_traces(self):
+        """Recorded forward passes of A and B on the evaluation data ``X`` (one per
+        network, shared by alignment, P5 and T2; the support passes when ``Xs is X``)."""
+        if self.Xs is self.X:
+            return self.traces
+        return self._record(self.X)
+
+    @property
+    def align_traces(self):
+        """Recorded passes of A and B on the matching data ``X_align`` (shared with
+        the support or evaluation passes when it is the same array)."""
+        if self.X_align is self.Xs:
+            return self.traces
+        if self.X_align is self.X:
+            return self.eval_traces
+        if "_align_traces" not in self.__dict__:
+            self.__dict__["_align_traces"] = self._record(self.X_align)
+        return self.__dict__["_align_traces"]
 
     @cached_property
     def costs(self) -> list[list]:
         """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
         out = []
         for net, trace in zip((self.A, self.B), self.traces):
-            out.append([layer_costs(net, layer=l, trace=trace, tau=self.tau, progress=self.progress)
-                        for l in range(self.n_hidden)])
+            # one pass per network; consecutive layers share supports and shape matrices
+            out.append(network_costs(net, trace=trace, tau=self.tau, progress=self.progress))
         return out
 
     @cached_property
     def correspondences(self) -> list:
         if not self.sizes_equal:
             return []
-        return [correspondence(self.A, self.B, self.Xs, l) for l in range(self.n_hidden)]
+        return [correspondence(self.A, self.B, self.Xs, l, traces=self.traces) for l in range(self.n_hidden)]
 
     # --- paths ----------------------------------------------------------------------
     @cached_property
@@ -336,10 +362,10 @@ class CheckContext:
         out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps,
                                               hook=hook)
         for method in self.align:
-            options = ({"X_align": self.X_align, "similarity": "correlation"} if method == "activation"
-                       else {"seed": self.seed})
+            options = ({"X_align": self.X_align, "similarity": "correlation", "align_traces": self.align_traces}
+                       if method == "activation" else {"seed": self.seed})
             # certified_barriers measures the aligned path itself: align only
-            alignment = align(self.A, self.B, self.X, method=method, **options)
+            alignment = align(self.A, self.B, self.X, method=method, trace_B=self.eval_traces[1], **options)
             entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps,
                                        hook=hook)
             entry["alignment"] = alignment.to_json()
@@ -614,7 +640,7 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
             scale = max(_finite_scale(K), float(np.max(np.abs(dot))), 1e-300)
             # K[k, j] = ||a_j - v_k||^2 / p where S_k = p I (P1); worst entry among finite ones
-            G = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)  # G[k, j] = ||a_j - v_k||^2
+            G = squared_center_distances(A, V)  # G[k, j] = ||a_j - v_k||^2, streamed
             iso = lc.anisotropy <= ISO_TOL
             # (unrealizable entries, inf, occur only between different activations: outside P4)
             kd = np.where(iso[:, None] & np.isfinite(K), np.abs(K - G / p), -np.inf)
@@ -695,17 +721,17 @@ def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
     if ctx.B is ctx.A or not ctx.sizes_equal:
         out["note"] = "no second network of the same sizes"
         return out
-    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    tA, tB = ctx.eval_traces
     xa, xb = tA.inputs[l], tB.inputs[l]
-    if np.max(np.abs(xa - xb)) > FUNCTION_TOL * max(float(np.max(np.abs(xa))), 1.0):
+    if np.max(_column_max_abs(xa, xb)) > FUNCTION_TOL * max(float(np.max(_column_max_abs(xa))), 1.0):
         out["note"] = f"A and B feed layer {l} different inputs: realizations are not comparable"
         return out
     la, lb = ctx.A.layers[l], ctx.B.layers[l]
     normed = la.norm is not None or lb.norm is not None
     ha, hb = (tA.pre[l], tB.pre[l]) if normed else (tA.inputs[l + 1], tB.inputs[l + 1])
     names_a, names_b = _neuron_names(la), _neuron_names(lb)
-    scale = np.maximum(np.max(np.abs(ha), axis=0), 1.0)
-    same = (np.max(np.abs(ha - hb), axis=0) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
+    scale = np.maximum(_column_max_abs(ha), 1.0)
+    same = (_column_max_abs(ha, hb) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
     worst = 0.0
     for i in np.flatnonzero(same):
         z_mid = 0.5 * (tA.pre[l][:, i] + tB.pre[l][:, i])
@@ -713,6 +739,18 @@ def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
         err = float(np.max(np.abs(h_mid - ha[:, i]))) / scale[i]
         worst = max(worst, err)
     out.update({"neurons_compared": int(np.sum(same)), "max_relative_midpoint_error": worst})
+    return out
+
+
+def _column_max_abs(a: np.ndarray, b: np.ndarray | None = None, block: int = 1024) -> np.ndarray:
+    """Per column, ``max |a - b|`` over the rows (``max |a|`` without ``b``), in blocks
+    of rows: no full-size temporary (a max is exact, so the result does not depend on
+    the blocks; NaN propagates as with ``np.max``)."""
+    out = np.full(a.shape[1], -np.inf)
+    for start in range(0, a.shape[0], block):
+        part = a[start:start + block]
+        diff = np.abs(part if b is None else part - b[start:start + block])
+        np.maximum(out, np.max(diff, axis=0, initial=-np.inf), out=out)
     return out
 
 
@@ -835,7 +873,7 @@ def check_t1(ctx: CheckContext, *, delta: float = 0.05, n_masks: int = 400) -> l
 def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     """Max relative L2 mismatch of hidden neuron functions under the identity
     correspondence, and of the output pre-activations (T2's H3 and H4)."""
-    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    tA, tB = ctx.eval_traces
     worst = 0.0
     # with normalization layers (THEORY N1) the neuron functions are the pre-activations
     # z; the outputs h are compared too, so equal z and h make every path point equal
