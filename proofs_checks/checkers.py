@@ -54,7 +54,7 @@ import numpy as np
 from neuronid.numerics.activations import parse_activation
 from neuronid.numerics.alignment import align
 from neuronid.numerics.certificate import UNSUPPORTED_NORM, certified_barriers
-from neuronid.numerics.correspondence import correspondence
+from neuronid.numerics.correspondence import correspondence, relative_mismatch
 from neuronid.numerics.costs import layer_costs
 from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.losses import check_loss, check_targets
@@ -117,6 +117,9 @@ class Check:
 
     #: one-line context for the slack lines (e.g. "512/512 neurons in identity correspondence")
     context: str = ""
+    #: what was found for a boolean hypothesis value, by value name, e.g.
+    #: ``{"strictly_increasing": "activation gelu is non_monotone (decreasing on (-inf, -0.752))"}``
+    explanations: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return to_jsonable({
@@ -139,18 +142,21 @@ class Check:
         for name, h in self.hypotheses.items():
             if h.get("holds") is not False:
                 continue
-            text = _atom_text(h.get("worst"))
+            text = _atom_text(h.get("worst"), self.explanations)
             if self.context:
                 text = f"{text}; {self.context}" if text else self.context
             out.append(f"{self.id} {self.scope}: {name} fails" + (f" ({text})" if text else ""))
         return out
 
 
-def _atom_text(atom) -> str:
+def _atom_text(atom, explanations=None) -> str:
     if not atom:
         return ""
-    if atom["op"] == "is":
-        return f"{atom['measured_expr']} is {atom['measured']}"
+    if atom["op"] == "is":  # a boolean: what was found and what the hypothesis expects
+        name = atom["measured_expr"]
+        text = f"{name} is {atom['measured']}, expected {atom['threshold']}"
+        found = (explanations or {}).get(name)
+        return f"{found}: {text}" if found else text
     neg = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "=": "!="}[atom["op"]]
     lhs, rhs = atom["measured_expr"], atom["threshold_expr"]
     right = rhs if _is_number(rhs) else f"{rhs} = {_g(atom['threshold'])}"
@@ -195,12 +201,14 @@ def _slack_fields(v) -> dict:
             "worst": w, "atoms": list(v.atoms)}
 
 
-def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes=(), context: str = "") -> Check:
+def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes=(), context: str = "",
+             explanations=None) -> Check:
     """Evaluate a result's registry predicates on ``values`` and decide the verdict.
 
     Each hypothesis entry carries ``holds``, ``status``, the substituted ``values``,
     and the decisive conjunct's ``measured``, ``threshold`` and ``fails_by`` (0 when
-    it holds), with every conjunct under ``atoms``."""
+    it holds), with every conjunct under ``atoms``. ``explanations`` (value name ->
+    text) say what was found for boolean values, for the slack lines."""
     result = get_result(result_id)
     values = {k: _plain(v) for k, v in values.items()}
     out = result.evaluate(values)
@@ -225,7 +233,8 @@ def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes
         verdict = status
     else:
         verdict = "undetermined"
-    return Check(result_id, scope, verdict, hyps, conclusion, dict(quantities or {}), list(notes), context)
+    return Check(result_id, scope, verdict, hyps, conclusion, dict(quantities or {}), list(notes), context,
+                 dict(explanations or {}))
 
 
 def not_applicable(result_id: str, scope: str, reason: str, quantities=None) -> Check:
@@ -387,6 +396,25 @@ def _monotone(names) -> str:
     return "strictly_increasing"
 
 
+def _monotone_text(names, wanted: str) -> str:
+    """What was found for a monotonicity hypothesis (``wanted``: ``strictly_increasing``
+    or ``non_decreasing``): the activations that miss it, with their decreasing intervals."""
+    order = {"strictly_increasing": 2, "non_decreasing": 1, "non_monotone": 0}
+    parts = []
+    for n in dict.fromkeys(names):
+        act = get_activation(n)
+        if order[act.monotone] >= order[wanted]:
+            continue
+        text = f"activation {n} is {act.monotone.replace('_', ' ')}"
+        dec = act.decreasing_intervals
+        if dec:
+            text += " (decreasing on " + ", ".join(f"({_g(lo)}, {_g(hi)})" for lo, hi in dec) + ")"
+        elif act.monotone == "non_decreasing":
+            text += " (constant on an interval)"
+        parts.append(text)
+    return "; ".join(parts) or f"activations {', '.join(dict.fromkeys(names))}"
+
+
 def _neuron_names(layer) -> list:
     """The activation of each neuron's *function* (THEORY N1): with a normalization after
     the linear map a neuron's function is its pre-activation ``z_i``, i.e. the identity."""
@@ -426,7 +454,8 @@ def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) ->
             quantities["normalization"] = "neuron functions are the pre-activations z (THEORY N1)"
         if mono != "strictly_increasing" or len(set(names)) > 1:
             quantities["note"] = "conclusion not computed: P1's closed form needs one strictly increasing activation"
-            checks.append(evaluate("P1", scope, values, quantities=quantities))
+            why = {"strictly_increasing": _monotone_text(names, "strictly_increasing")}
+            checks.append(evaluate("P1", scope, values, quantities=quantities, explanations=why))
             continue
         pts = ctx.traces[run].inputs[0]
         if pts.shape[0] > max_points:
@@ -480,6 +509,11 @@ def _layer_facts(net: Network, l: int) -> dict:
     }
 
 
+def _activation_text(net: Network, l: int) -> dict:
+    """What was found for ``same_activation``: the layer's distinct neuron activations."""
+    return {"same_activation": "layer mixes activations " + ", ".join(dict.fromkeys(_neuron_names(net.layers[l])))}
+
+
 def check_p2(ctx: CheckContext) -> list[Check]:
     """P2 per hidden layer and run: ``Delta_in = 0`` for standard layers."""
     checks = []
@@ -496,7 +530,8 @@ def check_p2(ctx: CheckContext) -> list[Check]:
             values = {**facts, "delta_in": max_d, "K_kj": K[k, j], "sqnorm_a_j": aa[j],
                       "tol": REL_TOL * max(scale, 1e-300)}
             q = {"max_abs_K": scale, "gamma": lc.gamma, "median_delta": lc.summary()["median_delta"]}
-            checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q))
+            checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q,
+                                   explanations=_activation_text(net, l)))
     return checks
 
 
@@ -520,7 +555,8 @@ def check_p3(ctx: CheckContext) -> list[Check]:
             context = (f"{q['K_violations']}/{q['K_entries_checked']} K entries and {q['delta_violations']}/"
                        f"{q['delta_pairs_checked']} pairs outside the bounds; {q['applicable_neurons']}/"
                        f"{q['neurons']} neurons with eps < p")
-            checks.append(evaluate("P3", ctx.scope(run, l), values, quantities=q, context=context))
+            checks.append(evaluate("P3", ctx.scope(run, l), values, quantities=q, context=context,
+                                   explanations=_activation_text(net, l)))
     return checks
 
 
@@ -624,7 +660,10 @@ def check_p4(ctx: CheckContext) -> list[Check]:
                       "tol": REL_TOL * scale}
             q["K_entry"] = [int(k), int(jk)]
             q["pair"] = [int(i), int(j)]
-            context = f"max anisotropy {float(np.max(lc.anisotropy)):.3g} over {lc.K.shape[0]} neurons"
+            top = int(np.argmax(lc.anisotropy))
+            context = (f"worst pair (i, j) = ({i}, {j}): aniso_i = {_g(lc.anisotropy[i])} (neuron {i}), aniso_j = "
+                       f"{_g(lc.anisotropy[j])} (neuron {j}); max anisotropy {_g(lc.anisotropy[top])} at neuron "
+                       f"{top} of {lc.K.shape[0]}; K entry (k, j) = ({k}, {jk})")
             checks.append(evaluate("P4", ctx.scope(run, l), values, quantities=q, context=context))
     return checks
 
@@ -834,7 +873,9 @@ def check_t1(ctx: CheckContext, *, delta: float = 0.05, n_masks: int = 400) -> l
 # ----------------------------------------------------------------------------- T2-T4
 def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     """Max relative L2 mismatch of hidden neuron functions under the identity
-    correspondence, and of the output pre-activations (T2's H3 and H4)."""
+    correspondence (:func:`~neuronid.numerics.correspondence.relative_mismatch`:
+    relative to the larger norm, 0 for two dead neurons), and of the output
+    pre-activations (T2's H3 and H4)."""
     tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
     worst = 0.0
     # with normalization layers (THEORY N1) the neuron functions are the pre-activations
@@ -843,10 +884,9 @@ def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     pairs += [(tA.pre[l], tB.pre[l]) for l, layer in enumerate(ctx.A.layers[:-1])
               if layer.norm is not None or ctx.B.layers[l].norm is not None]
     for hA, hB in pairs:
-        na = np.linalg.norm(hA, axis=0)
-        diff = np.linalg.norm(hA - hB, axis=0)
-        scale = np.maximum(na, np.max(na, initial=0.0) * 1e-12 + 1e-300)
-        worst = max(worst, float(np.max(diff / scale)))
+        # relative to the larger of the two norms: a dead neuron (zero on the data) in
+        # both runs agrees (0), dead in one run only is mismatch 1, never 1e11
+        worst = max(worst, float(np.max(relative_mismatch(hA, hB), initial=0.0)))
     zA, zB = tA.output, tB.output
     out = float(np.linalg.norm(zA - zB) / max(np.linalg.norm(zA), 1e-300))
     return worst, out
@@ -867,7 +907,10 @@ def check_t2(ctx: CheckContext) -> list[Check]:
               "tol": FUNCTION_TOL}
     q = {"structure_differences": ctx.structure_differences, "max_abs_loss_change": max_barrier,
          "B_lerp": path["B_lerp"], "B_mid": path["B_mid"]}
-    return [evaluate("T2", "pair", values, quantities=q,
+    hidden = [n for layer in ctx.A.layers[:-1] for n in layer.names]
+    why = {"nondecreasing": _monotone_text(hidden, "non_decreasing"),
+           "same_structure": "structures differ: " + "; ".join(map(str, ctx.structure_differences[:3]))}
+    return [evaluate("T2", "pair", values, quantities=q, explanations=why,
                      notes=["max_barrier is max_t |L(t) - L(0)| relative to max(L(0), 1)"],
                      context=f"max relative neuron mismatch {mismatch:.3g}, output mismatch {out_mismatch:.3g}")]
 
@@ -901,7 +944,10 @@ def check_t3(ctx: CheckContext) -> list[Check]:
              "neurons": int(corr.perm.size), "median_mismatch": float(np.median(mism)) if mism.size else None,
              "eps_choice": "eps = max(excess_A, excess_B) + rounding allowance (1e-9 of max |K|): the "
                            "smallest eps for which H2 holds"}
-        checks.append(evaluate("T3", f"layer {l}", values, quantities=q,
+        moved = np.flatnonzero(perm != np.arange(perm.size))[:3]
+        why = {"perm_A_equals_perm_B": "correspondence is not the identity: "
+               + ", ".join(f"A's neuron {i} -> B's {int(perm[i])}" for i in moved)}
+        checks.append(evaluate("T3", f"layer {l}", values, quantities=q, explanations=why,
                                context=f"{fixed}/{perm.size} neurons in identity correspondence"))
     return checks
 
