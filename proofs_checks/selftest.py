@@ -22,6 +22,11 @@ defect smaller than the bound's room passes (on the P3 case here a 1 % change of
 is caught). T4's case is chosen where the elementwise bound is attained (tightness
 1), so any shrinking of the bound is caught there.
 
+Where a bound cannot see a defect (anisotropies returned as zeros, a coherence
+outside ``[r/d, 1]``, a support that is not orthonormal or misses variance), the
+checkers cross-check the measurement against its definition and say
+``undetermined``: those defects are planted with ``expected="undetermined"``.
+
 Example
 -------
 >>> out = run_selftest(["T2"])
