@@ -162,6 +162,13 @@ class Check:
             out.append(f"{self.id} {self.scope}: {name} fails" + (f" ({text})" if text else ""))
         return out
 
+    def conclusion_line(self) -> str:
+        """The failing conclusion of a ``theory violation`` or ``fails`` verdict: what was
+        measured, the threshold and by how much, e.g. ``P6 A layer 0 neuron 3: theory
+        violation: conclusion fails (balanced_minimizer is False, expected True)``."""
+        text = _atom_text(self.conclusion.get("worst"), self.explanations)
+        return f"{self.id} {self.scope}: {self.verdict}: conclusion fails" + (f" ({text})" if text else "")
+
 
 def _atom_text(atom, explanations=None) -> str:
     if not atom:

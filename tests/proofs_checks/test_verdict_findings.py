@@ -196,3 +196,14 @@ def test_support_cross_check_t3():
     rot = {"support": lambda s: dataclasses.replace(s, U=2.0 * s.U)}  # not orthonormal
     (c,) = check_t3(ctx_of(net, mutations=rot))
     assert c.verdict == "undetermined" and "not orthonormal" in c.conclusion["reason"]
+
+
+def test_report_details_show_a_failing_conclusion():
+    from neuronid.proofs_checks.report import Report
+
+    net = w_mlp([6, 7, 3], n_fixed=2, sigma_F=1.0, seed=0)
+    ctx = ctx_of(net, mutations={"P6.norm_cost": lambda c: 2.0 * c})
+    rep = Report("x", ctx, checks=check_p6(ctx))
+    lines = [s for s in rep.verdict_details() if "theory violation: conclusion fails" in s]
+    assert lines and "balanced_minimizer is False, expected True" in lines[0]
+    assert "max relative deviation from c2/s^2 + s^2 ||(w, b)||^2 1" in lines[0]
