@@ -769,7 +769,8 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             q["K_entry"] = [int(k), int(jk)]
             q["pair"] = [int(i), int(j)]
             top = int(np.argmax(eps))
-            context = (f"worst pair (i, j) = ({i}, {j}): aniso_i = {_g(eps[i])} (neuron {i}), aniso_j = "
+            which = "worst pair" if np.isfinite(dev[i, j]) else "no pair with a finite Delta_in; pair"
+            context = (f"{which} (i, j) = ({i}, {j}): aniso_i = {_g(eps[i])} (neuron {i}), aniso_j = "
                        f"{_g(eps[j])} (neuron {j}); max anisotropy {_g(eps[top])} at neuron "
                        f"{top} of {lc.K.shape[0]}; K entry (k, j) = ({k}, {jk})")
             check = evaluate("P4", ctx.scope(run, l), values, quantities=q, context=context)

@@ -143,7 +143,7 @@ def test_p4_context_names_pair_and_neurons():
     (c,) = check_p4(ctx_of(net))
     i, j = c.quantities["pair"]
     aniso = c.hypotheses["H1_isotropic"]["values"]
-    assert f"worst pair (i, j) = ({i}, {j})" in c.context
+    assert f"(i, j) = ({i}, {j})" in c.context
     assert f"(neuron {i})" in c.context and f"(neuron {j})" in c.context and "max anisotropy" in c.context
     assert f"aniso_i = {aniso['aniso_i']:.3g}" in c.context
 
