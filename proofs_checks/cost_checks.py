@@ -375,6 +375,10 @@ def confirm_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int 
     return out
 
 
+#: how many Monte Carlo anisotropies :func:`t1_monte_carlo` reports for cross-checks
+T1_HEAD = 4
+
+
 def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_masks: int = 2000, rng=None,
                   hook=None) -> dict:
     """T1 by Monte Carlo on one support basis ``U`` (d, r): draw ``n_masks`` masks of
@@ -407,6 +411,8 @@ def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_mas
         "tightness": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
         "power": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
         "max_anisotropy": float(np.max(an)), "ok": bool(rate <= delta + 3.0 * se),
+        # the first masks' anisotropies, for an independent cross-check by the T1 checker
+        "anisotropy_head": [float(a) for a in an[:T1_HEAD]],
     }
 
 

@@ -336,6 +336,9 @@ CASES = [
     ("export out=/proc", ["export", "A.safetensors", "--out", "/proc/x.pt"], "/proc"),
     ("lmc json=align data", ["lmc", *PAIR, "--align-data", "B.npz", "--json", "B.npz"], "is an input"),
     ("check missing network", ["check", "missing.safetensors", "B.safetensors", "--data", "d.npz"], "no such file"),
+    ("selftest empty json", ["selftest", "--results", "T2", "--json", ""], "the path is empty"),
+    ("selftest repeated results", ["selftest", "--results", "T2", "--results", "P9"], "no self-test for 'P9'"),
+    ("selftest json=folder", ["selftest", "--results", "T2", "--json", "."], "is a folder"),
 ]
 
 
