@@ -32,7 +32,7 @@ def register(sub) -> None:
             "Run each result's checker on a case where its conclusion holds (must say 'holds') and on "
             "planted defects of the computation it relies on, injected through the documented mutation "
             "hook of CheckContext (must say 'theory violation', or 'undetermined' where nothing can be "
-            "tested). Prints a table and the mutation score; exit status 0 only at 100 %%. "
+            "tested). Prints a table and the mutation score; exit status 0 only at 100 %. "
             f"Results: {', '.join(CHECKED_RESULTS)}."
         ),
     )

@@ -278,6 +278,10 @@ CASES = [
     # 8. flags
     ("train seed -1", ["train", "--seed", "-1", "--out", "x.npz", *TRAIN], "--seed"),
     ("train init-std -1", ["train", "--init-std", "-1", "--out", "x.npz", *TRAIN], "--init-std"),
+    ("train hidden empty entry", ["train", "--hidden", "4,,4", "--out", "x.npz", *TRAIN], "--hidden"),
+    ("train kappa on w-mlp", ["train", "--structure", "w-mlp", "--kappa", "-5", "--out", "x.npz", *TRAIN],
+     "--kappa"),
+    ("train n-fixed on standard", ["train", "--n-fixed", "99", "--out", "x.npz", *TRAIN], "--n-fixed"),
     ("train init-std nan", ["train", "--init-std", "nan", "--out", "x.npz", *TRAIN], "--init-std"),
     ("train lr inf", ["train", "--lr", "inf", "--out", "x.npz", *TRAIN], "--lr"),
     ("train momentum 1.5", ["train", "--momentum", "1.5", "--optimizer", "sgd", "--out", "x.npz", *TRAIN],
