@@ -35,8 +35,8 @@ MAX_STEPS = 100_000
 def int_list(text: str) -> list[int]:
     """``"128,128"`` -> ``[128, 128]`` (argparse type)."""
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:  # also an empty entry ("4,,4"), which would silently drop a layer
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, found {text!r}") from None
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected positive integers, found {text!r}")

@@ -1,6 +1,6 @@
-"""``neuronid selftest [--json PATH] [--results IDS]``: the checkers' mutation self-test.
+"""``neuronid selftest [--json PATH] [--results IDS ...]``: the checkers' mutation self-test.
 
-For every result (P1-P6, T1-T4, or those in ``--results``) the checker runs on a
+For every result (P1-P6, T1-T4, or those in ``--results``, which may be repeated) the checker runs on a
 small case where the conclusion holds (it must say ``holds``) and on planted defects
 of the computation it relies on (it must say ``theory violation``, or
 ``undetermined`` where nothing can be tested); the command prints a table and the
@@ -32,20 +32,24 @@ def register(sub) -> None:
             "Run each result's checker on a case where its conclusion holds (must say 'holds') and on "
             "planted defects of the computation it relies on, injected through the documented mutation "
             "hook of CheckContext (must say 'theory violation', or 'undetermined' where nothing can be "
-            "tested). Prints a table and the mutation score; exit status 0 only at 100 %%. "
+            "tested). Prints a table and the mutation score; exit status 0 only at 100 %. "
             f"Results: {', '.join(CHECKED_RESULTS)}."
         ),
     )
-    p.add_argument("--results", type=_ids, metavar="IDS", help="comma-separated result IDs, e.g. P3,T4 (default: all)")
+    p.add_argument("--results", type=_ids, action="append", metavar="IDS",
+                   help="comma-separated result IDs, e.g. P3,T4; may be repeated (--results P3 --results T4 "
+                        "runs both; default: all)")
     p.add_argument("--json", metavar="PATH", help="also write the rows and the score as one JSON object to PATH")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     _check_json_path(args.json)
-    if args.results is not None and not args.results:
+    # --results may be repeated: the union of every occurrence, in order
+    results = None if args.results is None else [rid for group in args.results for rid in group]
+    if results is not None and (not results or not all(args.results)):
         raise InvalidOptionError(f"--results: give comma-separated result IDs from {', '.join(CHECKED_RESULTS)}")
-    out = run_selftest(args.results)
+    out = run_selftest(results)
     sys.stdout.write(selftest_table(out))
     if args.json:
         write_json(args.json, out)

@@ -59,8 +59,8 @@ def register(sub) -> None:
     p.add_argument("--activation", default="relu", help="hidden activation (catalogue name; see `neuronid symmetries`)")
     p.add_argument("--n-fixed", type=int_list, help="W-MLP: exact fixed entries per row (one value, or one per layer)")
     p.add_argument("--p-fixed", type=real(0.0, 1.0), help="W-MLP: Bernoulli probability of a fixed entry")
-    p.add_argument("--sigma-f", type=real(0.0), default=1.0, help="W-MLP: scale of the fixed part (0 allowed)")
-    p.add_argument("--kappa", type=real(), default=1.0, help="syre: scale of the fixed offset")
+    p.add_argument("--sigma-f", type=real(0.0), help="W-MLP: scale of the fixed part (0 allowed; default 1)")
+    p.add_argument("--kappa", type=real(), help="syre: scale of the fixed offset (default 1)")
     p.add_argument("--structure-seed", type=seed_int, default=0, help="seed of masks/fixed parts (shared by runs of one structure)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the initialization and minibatch order")
     p.add_argument("--init-std", type=real(0.0, lo_open=True), help="normal initialization with this std (default: PyTorch-style uniform)")
@@ -181,9 +181,27 @@ def run_data(args) -> int:
     return 0
 
 
+#: structure -> the structure flags that apply to it (others are refused, not ignored)
+_STRUCTURE_FLAGS = {"w-mlp": ("n_fixed", "p_fixed", "sigma_f"), "syre": ("kappa",)}
+
+
+def _refuse_unused_structure_flags(args) -> None:
+    """A flag of another structure (``--kappa`` with ``--structure w-mlp``) would be
+    silently ignored; refuse it so the user learns the network is not what they asked."""
+    used = _STRUCTURE_FLAGS.get(args.structure, ())
+    for name in ("n_fixed", "p_fixed", "sigma_f", "kappa"):
+        if getattr(args, name, None) is not None and name not in used:
+            flag = "--" + name.replace("_", "-")
+            owner = "w-mlp" if name != "kappa" else "syre"
+            raise InvalidOptionError(
+                f"{flag} applies to --structure {owner}, not to --structure {args.structure}"
+            )
+
+
 def build_network(args, d_in: int, d_out: int):
     sizes = [d_in, *args.hidden, d_out]
     kind = args.structure
+    _refuse_unused_structure_flags(args)
     common = dict(seed=args.seed, init_std=args.init_std, norm=args.norm, norm_eps=args.norm_eps)
     if kind == "standard":
         return STRUCTURES[kind](sizes, activation=args.activation, **common)
@@ -196,11 +214,11 @@ def build_network(args, d_in: int, d_out: int):
             n_fixed = n_fixed * (len(sizes) - 1)
         return STRUCTURES[kind](
             sizes, activation=args.activation, n_fixed=n_fixed, p_fixed=args.p_fixed,
-            sigma_F=args.sigma_f, structure_seed=args.structure_seed, **common,
+            sigma_F=1.0 if args.sigma_f is None else args.sigma_f, structure_seed=args.structure_seed, **common,
         )
     if kind == "syre":
         return STRUCTURES[kind](
-            sizes, activation=args.activation, kappa=args.kappa, structure_seed=args.structure_seed, **common
+            sizes, activation=args.activation, kappa=1.0 if args.kappa is None else args.kappa, structure_seed=args.structure_seed, **common
         )
     return STRUCTURES[kind](sizes, structure_seed=args.structure_seed, **common)
 

@@ -14,6 +14,8 @@ minibatch ``B``:
 - ``acts``: layer inputs, layer ``l``'s input at ``hoff[l]`` with shape
   ``(b, sizes[l])``; slot ``L`` holds the network output;
 - ``pres``: hidden pre-activations, layer ``l`` at ``poff[l]`` (``= B * boff[l]``);
+- ``phi``: float64, ``Phi(z)`` of GELU layers' pre-activations (``poff`` layout; empty
+  when no hidden layer is GELU), so the backward pass does not recompute ``erf``;
 - ``d1``, ``d2``: two ping-pong buffers of ``B * max(sizes)`` for ``dL/dZ`` and
   ``dL/dA``.
 
@@ -24,11 +26,19 @@ layout), the normalized ``u`` that enters the activation (``normed``, ``poff`` l
 ``xhat = (z - mean) * rstd`` and ``rstd = 1 / sqrt(var + eps)`` per sample (``l * B``),
 and a zero vector (the bias of the fused activation loop applied to ``u``).
 
-The kernels are serial and use ``np.dot`` (BLAS) on contiguous operands, so the
-result is a deterministic function of the inputs for a given BLAS thread count.
+The batched matrix products use ``np.dot`` (BLAS) on contiguous operands; the
+elementwise kernels (transcendental activations, LayerNorm, optimizer steps) run
+row-parallel on ``nt`` numba threads above a size threshold (see "row-parallel
+dispatch"), each entry by the same expression as the serial loop and every reduction
+serial, so the result is a deterministic function of the inputs for a given BLAS
+thread count, whatever ``nt``.
+(Length: each elementwise kernel comes as a serial loop plus a thin ``prange`` wrapper
+over row blocks; keeping the pairs next to the forward/backward passes that call them
+makes the module longer than about 600 lines but keeps one concept in one place.)
+
 They work for float32 and float64 alike (numba specializes on the dtype; every
-array temporary has the parameter dtype). They never validate: the public
-functions in ``training.py`` pass clean, contiguous arrays.
+array temporary has the parameter dtype, except GELU's float64 ``phi``). They never
+validate: the public functions in ``training.py`` pass clean, contiguous arrays.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._config import JIT
 from .losses import logsumexp_row
@@ -78,17 +88,15 @@ def _bias_act_loop(Z, H, bl, code, param):
 
 
 @njit(inline="always")
-def _dact_loop(D, Z, gbl, code, param):
+def _dact_loop(D, Z, code, param):
     b, m = Z.shape
     for s in range(b):
         for i in range(m):
-            g = D[s, i] * _dact(code, param, Z[s, i])
-            D[s, i] = g
-            gbl[i] += g
+            D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
 
 
 @njit(**JIT)
-def _bias_act(Z, H, bl, cl, pl, ucode):
+def _bias_act_serial(Z, H, bl, cl, pl, ucode):
     """``Z += bias`` and ``H = sigma(Z)`` for one hidden layer (rows = samples)."""
     p = pl[0]
     if ucode == RELU:
@@ -121,44 +129,173 @@ def _bias_act(Z, H, bl, cl, pl, ucode):
 
 
 @njit(**JIT)
-def _dact_bias_grad(D, Z, gbl, cl, pl, ucode):
-    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``) and ``gbl = column sums of D``."""
-    for i in range(gbl.shape[0]):
-        gbl[i] = 0.0
+def _dact_serial(D, Z, cl, pl, ucode):
+    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples."""
     p = pl[0]
     if ucode == RELU:
-        _dact_loop(D, Z, gbl, RELU, p)
+        _dact_loop(D, Z, RELU, p)
     elif ucode == LEAKY_RELU:
-        _dact_loop(D, Z, gbl, LEAKY_RELU, p)
+        _dact_loop(D, Z, LEAKY_RELU, p)
     elif ucode == GELU:
-        _dact_loop(D, Z, gbl, GELU, p)
+        _dact_loop(D, Z, GELU, p)
     elif ucode == TANH:
-        _dact_loop(D, Z, gbl, TANH, p)
+        _dact_loop(D, Z, TANH, p)
     elif ucode == SIGMOID:
-        _dact_loop(D, Z, gbl, SIGMOID, p)
+        _dact_loop(D, Z, SIGMOID, p)
     elif ucode == SOFTPLUS:
-        _dact_loop(D, Z, gbl, SOFTPLUS, p)
+        _dact_loop(D, Z, SOFTPLUS, p)
     elif ucode == ELU:
-        _dact_loop(D, Z, gbl, ELU, p)
+        _dact_loop(D, Z, ELU, p)
     elif ucode == SILU:
-        _dact_loop(D, Z, gbl, SILU, p)
+        _dact_loop(D, Z, SILU, p)
     elif ucode == HARD_TANH:
-        _dact_loop(D, Z, gbl, HARD_TANH, p)
+        _dact_loop(D, Z, HARD_TANH, p)
     elif ucode == IDENTITY:
-        _dact_loop(D, Z, gbl, IDENTITY, p)
+        _dact_loop(D, Z, IDENTITY, p)
     else:
         b, m = Z.shape
         for s in range(b):
             for i in range(m):
-                g = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
-                D[s, i] = g
-                gbl[i] += g
+                D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
+
+
+# GELU keeps Phi(z) = (1 + erf(z / sqrt 2)) / 2 from the forward pass (float64, ``phi``
+# buffer in the ``poff`` layout) so the backward pass needs one exp instead of erf and exp.
+# The expressions are those of activations._act / _dact, term by term, so the values are
+# bitwise the same as recomputing.
+@njit(**JIT)
+def _bias_gelu_serial(Z, H, bl, P):
+    """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
+    b, m = Z.shape
+    for s in range(b):
+        for i in range(m):
+            z = Z[s, i] + bl[i]
+            Z[s, i] = z
+            e = math.erf(z / math.sqrt(2.0))
+            P[s, i] = 0.5 * (1.0 + e)
+            H[s, i] = 0.5 * z * (1.0 + e)
 
 
 @njit(**JIT)
-def _layer_norm_forward(Z, U, Xh, rs, gl, bel, eps):
-    """``U = gamma * xhat + beta`` with ``xhat = (Z - mean) * rstd`` per row (biased
-    variance, as PyTorch); keeps ``xhat`` and ``rstd`` for the backward pass."""
+def _dgelu_serial(D, Z, P):
+    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
+    b, m = Z.shape
+    for s in range(b):
+        for i in range(m):
+            z = Z[s, i]
+            D[s, i] = D[s, i] * (P[s, i] + z * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
+
+
+@njit(**JIT)
+def _phi_view(phi, ucode, off, b, m):
+    """Layer's ``(b, m)`` block of the ``phi`` buffer for a GELU layer, else an empty array."""
+    if ucode == GELU:
+        return phi[off:off + b * m].reshape(b, m)
+    return phi[0:0].reshape(0, 0)
+
+
+# --- row-parallel dispatch ---------------------------------------------------------------------
+# The batched matrix products go to BLAS (``np.dot``), which is already multi-threaded. What
+# is left is elementwise: activations and their derivatives, LayerNorm, the optimizer step.
+# A transcendental activation costs tens of ns per entry, so at paper size (128 x 512 per
+# layer) these loops dominate an epoch once BLAS runs on 2 threads; they run row-parallel
+# (``prange`` over blocks of rows or of the flat parameter buffer). Every entry is computed
+# by the same expression in either path and no reduction is split across threads (column
+# sums stay serial, in row order), so the result is bitwise identical for any numba thread
+# count. Cheap loops (relu, small layers, E1-size parameter buffers) stay serial: a
+# parallel region costs a few microseconds to start and far more on a busy machine.
+#: minimum entries of a transcendental activation / LayerNorm kernel run in parallel
+PAR_MIN_ACT = 4096
+#: minimum entries of a flat parameter buffer whose optimizer step runs in parallel
+PAR_MIN_OPT = 65536
+#: activations whose kernels are cheap enough to stay serial at any size (memory bound)
+_CHEAP = (RELU, LEAKY_RELU, IDENTITY, HARD_TANH)
+
+
+@njit(**JIT)
+def _blocks(nt, work, minimum):
+    """Number of parallel blocks for ``work`` entries on ``nt`` numba threads: 1 (serial)
+    below ``minimum`` or on one thread, else ``nt``. (``nt`` comes from the caller:
+    ``numba.get_num_threads()`` inside a kernel would make it uncacheable.)"""
+    if nt <= 1 or work < minimum:
+        return 1
+    return nt
+
+
+@njit(**JIT)
+def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
+    if ucode == GELU:
+        _bias_gelu_serial(Z, H, bl, P)
+    else:
+        _bias_act_serial(Z, H, bl, cl, pl, ucode)
+
+
+@njit(parallel=True, **JIT)
+def _bias_act_parallel(Z, H, bl, cl, pl, ucode, P, nb):
+    b = Z.shape[0]
+    for c in prange(nb):
+        s0 = c * b // nb
+        s1 = (c + 1) * b // nb
+        _bias_act_rows(Z[s0:s1], H[s0:s1], bl, cl, pl, ucode, P[s0:s1])
+
+
+@njit(**JIT)
+def _bias_act(Z, H, bl, cl, pl, ucode, P, nt):
+    """``Z += bias`` and ``H = sigma(Z)`` (GELU: also ``P = Phi(Z)``), row-parallel for
+    transcendental activations."""
+    nb = 1
+    if ucode not in _CHEAP:
+        nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
+    if nb <= 1:
+        _bias_act_rows(Z, H, bl, cl, pl, ucode, P)
+    else:
+        _bias_act_parallel(Z, H, bl, cl, pl, ucode, P, nb)
+
+
+@njit(**JIT)
+def _dact_rows(D, Z, cl, pl, ucode, P):
+    if ucode == GELU:
+        _dgelu_serial(D, Z, P)
+    else:
+        _dact_serial(D, Z, cl, pl, ucode)
+
+
+@njit(parallel=True, **JIT)
+def _dact_parallel(D, Z, cl, pl, ucode, P, nb):
+    b = Z.shape[0]
+    for c in prange(nb):
+        s0 = c * b // nb
+        s1 = (c + 1) * b // nb
+        _dact_rows(D[s0:s1], Z[s0:s1], cl, pl, ucode, P[s0:s1])
+
+
+@njit(**JIT)
+def _column_sums(D, out):
+    """``out[i] = sum_s D[s, i]`` in row order (serial: the same order on any thread count)."""
+    b, m = D.shape
+    for i in range(m):
+        out[i] = 0.0
+    for s in range(b):
+        for i in range(m):
+            out[i] += D[s, i]
+
+
+@njit(**JIT)
+def _dact_bias_grad(D, Z, gbl, cl, pl, ucode, P, nt):
+    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``, row-parallel for transcendental
+    activations; GELU reads ``Phi(Z)`` from ``P``) and ``gbl = column sums of D``."""
+    nb = 1
+    if ucode not in _CHEAP:
+        nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
+    if nb <= 1:
+        _dact_rows(D, Z, cl, pl, ucode, P)
+    else:
+        _dact_parallel(D, Z, cl, pl, ucode, P, nb)
+    _column_sums(D, gbl)
+
+
+@njit(**JIT)
+def _layer_norm_forward_rows(Z, U, Xh, rs, gl, bel, eps):
     b, m = Z.shape
     for s in range(b):
         mean = 0.0
@@ -178,20 +315,34 @@ def _layer_norm_forward(Z, U, Xh, rs, gl, bel, eps):
             U[s, i] = gl[i] * xh + bel[i]
 
 
+@njit(parallel=True, **JIT)
+def _layer_norm_forward_parallel(Z, U, Xh, rs, gl, bel, eps, nb):
+    b = Z.shape[0]
+    for c in prange(nb):
+        s0 = c * b // nb
+        s1 = (c + 1) * b // nb
+        _layer_norm_forward_rows(Z[s0:s1], U[s0:s1], Xh[s0:s1], rs[s0:s1], gl, bel, eps)
+
+
 @njit(**JIT)
-def _layer_norm_backward(D, Xh, rs, gl, ggl):
-    """``D``: ``dL/dU`` in, ``dL/dZ`` out (in place). ``ggl`` receives the column sums
-    of ``dL/dU * xhat`` (``dL/dgamma``; ``dL/dbeta``, the column sums of ``dL/dU``, come
-    from the activation step). ``dZ = rstd * (g - mean(g) - xhat *
-    mean(g * xhat))`` with ``g = gamma * dL/dU``."""
+def _layer_norm_forward(Z, U, Xh, rs, gl, bel, eps, nt):
+    """``U = gamma * xhat + beta`` with ``xhat = (Z - mean) * rstd`` per row (biased
+    variance, as PyTorch); keeps ``xhat`` and ``rstd`` for the backward pass. Rows are
+    independent: row-parallel above ``PAR_MIN_ACT`` entries."""
+    nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
+    if nb <= 1:
+        _layer_norm_forward_rows(Z, U, Xh, rs, gl, bel, eps)
+    else:
+        _layer_norm_forward_parallel(Z, U, Xh, rs, gl, bel, eps, nb)
+
+
+@njit(**JIT)
+def _layer_norm_backward_rows(D, Xh, rs, gl):
     b, m = D.shape
-    for i in range(m):
-        ggl[i] = 0.0
     for s in range(b):
         mg = 0.0
         mgx = 0.0
         for i in range(m):
-            ggl[i] += D[s, i] * Xh[s, i]
             g = gl[i] * D[s, i]
             mg += g
             mgx += g * Xh[s, i]
@@ -202,13 +353,42 @@ def _layer_norm_backward(D, Xh, rs, gl, ggl):
             D[s, i] = r * (gl[i] * D[s, i] - mg - Xh[s, i] * mgx)
 
 
+@njit(parallel=True, **JIT)
+def _layer_norm_backward_parallel(D, Xh, rs, gl, nb):
+    b = D.shape[0]
+    for c in prange(nb):
+        s0 = c * b // nb
+        s1 = (c + 1) * b // nb
+        _layer_norm_backward_rows(D[s0:s1], Xh[s0:s1], rs[s0:s1], gl)
+
+
 @njit(**JIT)
-def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm):
+def _layer_norm_backward(D, Xh, rs, gl, ggl, nt):
+    """``D``: ``dL/dU`` in, ``dL/dZ`` out (in place). ``ggl`` receives the column sums
+    of ``dL/dU * xhat`` (``dL/dgamma``, serial in row order; ``dL/dbeta``, the column
+    sums of ``dL/dU``, come from the activation step). ``dZ = rstd * (g - mean(g) -
+    xhat * mean(g * xhat))`` with ``g = gamma * dL/dU``, row-parallel."""
+    b, m = D.shape
+    for i in range(m):
+        ggl[i] = 0.0
+    for s in range(b):
+        for i in range(m):
+            ggl[i] += D[s, i] * Xh[s, i]
+    nb = min(_blocks(nt, D.size, PAR_MIN_ACT), b)
+    if nb <= 1:
+        _layer_norm_backward_rows(D, Xh, rs, gl)
+    else:
+        _layer_norm_backward_parallel(D, Xh, rs, gl, nb)
+
+
+@njit(**JIT)
+def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, phi, nt):
     """Forward pass of the first ``b`` rows held in ``acts`` slot 0.
 
     Fills the hidden pre-activations (``pres``), every layer's input and the output
     (``acts``). Bias add and activation are fused in one loop per layer; a layer with
     a LayerNorm adds the bias, normalizes into ``normed``, then applies the activation.
+    GELU layers also fill their block of ``phi`` (``Phi`` at the activation's input).
     """
     nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero = norm
     B = rstd.shape[0] // max(sizes.shape[0] - 2, 1)
@@ -227,6 +407,7 @@ def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias
                     H[s, i] += bl[i]
         else:
             Z = pres[poff[l]:poff[l] + b * m].reshape(b, m)
+            P = _phi_view(phi, ucodes[l], poff[l], b, m)
             np.dot(A, W.T, Z)
             if nkind[l] == NORM_LAYER:
                 for s in range(b):
@@ -234,10 +415,10 @@ def _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias
                         Z[s, i] += bl[i]
                 U = normed[poff[l]:poff[l] + b * m].reshape(b, m)
                 _layer_norm_forward(Z, U, xhat[poff[l]:poff[l] + b * m].reshape(b, m), rstd[l * B:l * B + b],
-                                    gamma[boff[l]:boff[l + 1]], beta[boff[l]:boff[l + 1]], neps[l])
-                _bias_act(U, H, zero[0:m], codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l])
+                                    gamma[boff[l]:boff[l + 1]], beta[boff[l]:boff[l + 1]], neps[l], nt)
+                _bias_act(U, H, zero[0:m], codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], P, nt)
             else:
-                _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l])
+                _bias_act(Z, H, bl, codes[boff[l]:boff[l + 1]], params[boff[l]:boff[l + 1]], ucodes[l], P, nt)
 
 
 @njit(**JIT)
@@ -273,7 +454,7 @@ def _output_delta(b, loss_code, F, T, labels, start, perm, D):
 
 @njit(**JIT)
 def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm):
+                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt):
     """Loss (summed over the batch) and the gradients of the batch-mean loss.
 
     ``gw`` receives ``dL/dW_eff`` (the caller masks it), ``gb`` ``dL/db``, and for
@@ -289,7 +470,7 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
         r = perm[start + s]
         for j in range(d0):
             A0[s, j] = X[r, j]
-    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm)
+    _forward(b, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, phi, nt)
     o = sizes[L]
     F = acts[hoff[L]:hoff[L] + b * o].reshape(b, o)
     D = d1[0:b * o].reshape(b, o)
@@ -314,53 +495,75 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
             Da = nxt[0:b * d].reshape(b, d)
             np.dot(Dz, weff[woff[l]:woff[l + 1]].reshape(m, d), Da)
             k = l - 1
+            P = _phi_view(phi, ucodes[k], poff[k], b, d)
             if nkind[k] == NORM_LAYER:
                 # through the activation at u (column sums = dL/dbeta), then the norm
                 _dact_bias_grad(Da, normed[poff[k]:poff[k] + b * d].reshape(b, d), gbeta[boff[k]:boff[l]],
-                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k])
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], P, nt)
                 _layer_norm_backward(Da, xhat[poff[k]:poff[k] + b * d].reshape(b, d), rstd[k * B:k * B + b],
-                                     gamma[boff[k]:boff[l]], ggamma[boff[k]:boff[l]])
-                gbk = gb[boff[k]:boff[l]]
-                for i in range(d):
-                    gbk[i] = 0.0
-                for s in range(b):
-                    for i in range(d):
-                        gbk[i] += Da[s, i]
+                                     gamma[boff[k]:boff[l]], ggamma[boff[k]:boff[l]], nt)
+                _column_sums(Da, gb[boff[k]:boff[l]])
             else:
                 _dact_bias_grad(Da, pres[poff[k]:poff[k] + b * d].reshape(b, d), gb[boff[k]:boff[l]],
-                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k])
+                                codes[boff[k]:boff[l]], params[boff[k]:boff[l]], ucodes[k], P, nt)
             cur, nxt = nxt, cur
     return total
 
 
-@njit(**JIT)
-def _adamw_update(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+# error_model="numpy": the only division's denominator is sqrt(v) / sqrt(bc2) + eps >= eps > 0,
+# so the ZeroDivisionError check of the default (Python) error model can never fire; without
+# it LLVM vectorizes the loop (measured 4-7x faster at paper size, same IEEE operations).
+@njit(error_model="numpy", **JIT)
+def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
                   has_weff):
-    """One AdamW update of a flat buffer, entries with ``mask == 0`` untouched.
-
-    Follows ``torch.optim.AdamW`` (single-tensor path): decay first, then
-    ``theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)``.
-    """
     decay = 1.0 - lr * wd
     for j in range(theta.shape[0]):
-        if mask[j] == 0.0:
-            continue
+        # computed for every entry, stored only where mask == 1 (masked stores, not a
+        # branch around the arithmetic, so the loop vectorizes)
         g = grad[j]
         th = theta[j] * decay
         mj = beta1 * m1[j] + (1.0 - beta1) * g
         vj = beta2 * m2[j] + (1.0 - beta2) * g * g
-        m1[j] = mj
-        m2[j] = vj
         th = th - step_size * (mj / (math.sqrt(vj) / bc2_sqrt + eps))
-        theta[j] = th
-        if has_weff:
-            weff[j] = theta[j] + fixed[j]
+        if mask[j] != 0.0:
+            m1[j] = mj
+            m2[j] = vj
+            theta[j] = th
+            if has_weff:
+                weff[j] = theta[j] + fixed[j]
+
+
+@njit(parallel=True, **JIT)
+def _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+                    has_weff, nb):
+    n = theta.shape[0]
+    for c in prange(nb):
+        j0 = c * n // nb
+        j1 = (c + 1) * n // nb
+        _adamw_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], m1[j0:j1], m2[j0:j1],
+                      lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, has_weff)
 
 
 @njit(**JIT)
-def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff):
-    """One SGD update like ``torch.optim.SGD(momentum, dampening=0, nesterov=False)``
-    with L2 ``wd * theta`` added to the gradient; entries with ``mask == 0`` untouched."""
+def _adamw_update(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+                  has_weff, nt):
+    """One AdamW update of a flat buffer, entries with ``mask == 0`` untouched.
+
+    Follows ``torch.optim.AdamW`` (single-tensor path): decay first, then
+    ``theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)``. Elementwise, so blocks of
+    the buffer run in parallel above ``PAR_MIN_OPT`` entries (same result).
+    """
+    nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
+    if nb <= 1:
+        _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+                      has_weff)
+    else:
+        _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+                        has_weff, nb)
+
+
+@njit(**JIT)
+def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff):
     for j in range(theta.shape[0]):
         if mask[j] == 0.0:
             continue
@@ -373,10 +576,32 @@ def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff)
             weff[j] = theta[j] + fixed[j]
 
 
+@njit(parallel=True, **JIT)
+def _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nb):
+    n = theta.shape[0]
+    for c in prange(nb):
+        j0 = c * n // nb
+        j1 = (c + 1) * n // nb
+        _sgd_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], buf[j0:j1], lr, wd,
+                    momentum, has_weff)
+
+
+@njit(**JIT)
+def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nt):
+    """One SGD update like ``torch.optim.SGD(momentum, dampening=0, nesterov=False)``
+    with L2 ``wd * theta`` added to the gradient; entries with ``mask == 0`` untouched.
+    Parallel over blocks above ``PAR_MIN_OPT`` entries (same result)."""
+    nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
+    if nb <= 1:
+        _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff)
+    else:
+        _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nb)
+
+
 @njit(**JIT)
 def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, d1, d2,
-                hyper, step0, norm, gmask, s1n, s2n):
+                hyper, step0, norm, gmask, s1n, s2n, phi, nt):
     """One epoch of minibatch training over the rows ``perm`` of ``X``.
 
     ``norm`` as in the module docstring; ``gmask`` (1 where ``gamma``/``beta`` are
@@ -384,7 +609,9 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     ``2 * len(gamma)``) train the LayerNorm parameters like biases (decay ``bias_decay``).
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
-    momentum]``; ``step0`` is the number of optimizer steps taken before this epoch
+    momentum]``; ``step0`` is the number of optimizer steps taken before this epoch;
+    ``phi`` the float64 GELU work buffer (``poff`` layout, or empty without GELU layers);
+    ``nt`` the numba thread count (``numba.get_num_threads()``) for the parallel kernels
     (AdamW bias correction). Updates ``theta``, ``weff``, ``bias`` and the optimizer
     state (``s1*``: first moment / momentum buffer, ``s2*``: second moment) in place.
     Returns the sum over samples of the loss seen during the epoch (each batch at the
@@ -409,7 +636,8 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     while start < n:
         b = min(batch_size, n - start)
         total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
-                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm)
+                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi,
+                                   nt)
         step += 1
         if opt_code == OPT_ADAMW:
             bc1 = 1.0 - beta1 ** step
@@ -417,28 +645,29 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
             step_size = lr / bc1
             bc2_sqrt = math.sqrt(bc2)
             _adamw_update(theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, True)
+                          bc2_sqrt, True, nt)
             _adamw_update(bias, gb, bmask, bias, bias, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, False)
+                          bc2_sqrt, False, nt)
             _adamw_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, False)
+                          step_size, bc2_sqrt, False, nt)
             _adamw_update(beta, gbeta, gmask, beta, beta, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, False)
+                          step_size, bc2_sqrt, False, nt)
         else:
-            _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, True)
-            _sgd_update(bias, gb, bmask, bias, bias, s1b, lr, bd, momentum, False)
-            _sgd_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], lr, bd, momentum, False)
-            _sgd_update(beta, gbeta, gmask, beta, beta, s1n[nn:], lr, bd, momentum, False)
+            _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, True, nt)
+            _sgd_update(bias, gb, bmask, bias, bias, s1b, lr, bd, momentum, False, nt)
+            _sgd_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], lr, bd, momentum, False, nt)
+            _sgd_update(beta, gbeta, gmask, beta, beta, s1n[nn:], lr, bd, momentum, False, nt)
         start += b
     return total
 
 
 @njit(**JIT)
 def loss_grad(X, T, labels, loss_code, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, gw, gb,
-              acts, pres, d1, d2, norm):
-    """Full-batch mean loss and gradients (``gw`` w.r.t. the effective weights)."""
+              acts, pres, d1, d2, norm, phi, nt):
+    """Full-batch mean loss and gradients (``gw`` w.r.t. the effective weights); ``nt``
+    numba threads for the parallel kernels."""
     n = X.shape[0]
     perm = np.arange(n)
     total = _forward_backward(X, T, labels, perm, 0, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm)
+                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt)
     return total / n

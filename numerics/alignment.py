@@ -365,8 +365,10 @@ def _break_ties(perm, groups, classes, rows_a, rows_b) -> np.ndarray:
     return perm
 
 
-def _hidden_outputs(net: Network, X) -> list[np.ndarray]:
-    trace = net.forward(X, record=True)
+def _hidden_outputs(net: Network, X, trace=None) -> list[np.ndarray]:
+    """Hidden layers' outputs on ``X`` (from ``trace``, a recorded pass on ``X``, if given)."""
+    if trace is None:
+        trace = net.forward(X, record=True)
     return trace.inputs[1:]
 
 
@@ -380,15 +382,19 @@ def activation_matching(A: Network, B: Network, X, *, similarity: str = "correla
     return _activation_matching(A, B, X, similarity)[0]
 
 
-def _activation_matching(A, B, X, similarity):
-    """Permutations and per-layer similarity matrices."""
+def _activation_matching(A, B, X, similarity, traces=None):
+    """Permutations and per-layer similarity matrices (``traces``: optional recorded
+    passes of A and B on ``X`` to reuse)."""
     _check_similarity(similarity)
     groups = _groups(A, B)
-    X = check_inputs(X, A.n_inputs, name="X_align")
+    if traces is None:
+        X = check_inputs(X, A.n_inputs, name="X_align")
+        traces = (None, None)
     perms, matrices = [], []
     WA, WB = A.effective_weights(), B.effective_weights()
     bA, bB = A.biases(), B.biases()
-    for l, (HA, HB, g) in enumerate(zip(_hidden_outputs(A, X), _hidden_outputs(B, X), groups)):
+    hidden_A, hidden_B = _hidden_outputs(A, X, traces[0]), _hidden_outputs(B, X, traces[1])
+    for l, (HA, HB, g) in enumerate(zip(hidden_A, hidden_B, groups)):
         S = similarity_matrix(HA, HB, similarity)
         perm = _assign(S, g)
         if similarity != "dot":
@@ -596,6 +602,8 @@ def align(
     max_iter: int = 100,
     seed: int = 0,
     rtol: float = 1e-9,
+    trace_B=None,
+    align_traces=None,
 ) -> Alignment:
     """Align B to A and check that the permuted B computes B's function on ``X``.
 
@@ -612,6 +620,10 @@ def align(
     restarts, max_iter, seed : weight matching only (see :func:`weight_matching`).
     rtol : float
         Relative tolerance of the function check (see module docstring).
+    trace_B : optional recorded forward pass of B on ``X`` to reuse.
+    align_traces : optional ``(trace_A, trace_B)``, recorded passes of A and B on the
+        activation-matching data (``X_align``, else ``X``) to reuse. A caller that
+        already holds these passes (``neuronid check``) saves recomputing them.
 
     Raises
     ------
@@ -630,7 +642,7 @@ def align(
     details: dict = {}
     if method == "activation":
         Xa = X if X_align is None else check_inputs(X_align, A.n_inputs, name="X_align")
-        perms, matrices = _activation_matching(A, B, Xa, similarity)
+        perms, matrices = _activation_matching(A, B, Xa, similarity, align_traces)
         scores = _matched_scores(matrices, perms)
         objective = float(sum(scores))
         identity_objective = float(sum(_matched_scores(matrices, identity)))
@@ -644,7 +656,7 @@ def align(
         identity_objective = float(sum(_layer_terms(WA, bA, WB, bB, identity)))
         sim = None
     B_perm = permute_network(B, perms)
-    trace = B.forward(X, record=True)
+    trace = B.forward(X, record=True) if trace_B is None else trace_B
     with np.errstate(invalid="ignore", over="ignore"):
         gap = np.abs(trace.output - B_perm.forward(X))
     diff = float("nan") if np.any(np.isnan(gap)) else float(np.max(gap))

@@ -6,14 +6,19 @@ distance ``||h_i^A - h_j^B||^2`` between neuron outputs (default) or on the Pear
 correlation (maximized). Reports the permutation (``perm[i]`` = B's neuron matched to
 A's neuron ``i``), its number of fixed points (how many neurons are already in
 identity correspondence, the situation of T2/T3), and per neuron the relative L2
-mismatch ``||h_i^A - h_{perm(i)}^B|| / ||h_i^A||``.
+mismatch ``||h_i^A - h_{perm(i)}^B|| / max(||h_i^A||, ||h_{perm(i)}^B||)``
+(:func:`relative_mismatch`).
 
 With a normalization after the layer's linear map (THEORY N1) a neuron's function is
 its pre-activation ``z_i`` (``trace.pre``), not its output: LayerNorm mixes all of a
 layer's neurons, so only the linear part belongs to one neuron.
 
-A neuron of A that is zero on the data has mismatch 0 if its partner is zero too,
-``inf`` otherwise (reason in :attr:`Correspondence.notes`).
+The scale is the larger of the two norms, not ``||h_i^A||`` alone: the mismatch is
+symmetric, lies in ``[0, 2]`` (triangle inequality), is 0 exactly when the functions
+agree on the data, and stays meaningful for dead neurons: a neuron that is zero on
+the data in one run and alive in the other has mismatch 1 (a finite, honest "entirely
+different"), two dead neurons have mismatch 0. Dividing by ``||h_i^A||`` alone turned a
+dead A neuron into a mismatch of ``inf`` or, with a small floor, ``1e11``.
 
 Example
 -------
@@ -38,7 +43,7 @@ from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from .network import Network, check_inputs
 
-__all__ = ["Correspondence", "correspondence", "METRICS"]
+__all__ = ["Correspondence", "correspondence", "relative_mismatch", "METRICS"]
 
 METRICS = ("l2", "correlation")
 
@@ -69,12 +74,20 @@ class Correspondence:
             "structure_differences": list(self.structure_differences),
             "notes": list(self.notes),
         }
-        if not np.all(np.isfinite(self.mismatch)):
-            out["mismatch_reason"] = "null entries: A's neuron is zero on the data but its partner is not"
         return out
 
 
-def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2") -> Correspondence:
+def relative_mismatch(HA, HB) -> np.ndarray:
+    """Per column ``||HA[:, i] - HB[:, i]|| / max(||HA[:, i]||, ||HB[:, i]||)``, 0 where
+    both columns are zero: a symmetric relative L2 distance of two neuron functions in
+    ``[0, 2]`` (identity correspondence of T2/T3 means it is 0 up to rounding)."""
+    diff = np.linalg.norm(HA - HB, axis=0)
+    scale = np.maximum(np.linalg.norm(HA, axis=0), np.linalg.norm(HB, axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
+
+
+def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2", traces=None) -> Correspondence:
     """Match hidden layer ``layer`` of B to A by neuron functions on ``X`` (D4).
 
     Parameters
@@ -84,6 +97,9 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
     layer : hidden layer index (0 = first weight matrix).
     metric : ``"l2"`` (minimize summed squared distances) or ``"correlation"``
         (maximize summed Pearson correlation).
+    traces : optional ``(trace_A, trace_B)``, recorded forward passes of A and B on
+        ``X`` to reuse (one pass per network serves every layer; ``X`` is then not
+        read again).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -95,8 +111,11 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= int(layer) < n_hidden:
         raise InvalidOptionError(f"layer {layer!r} is out of range: hidden layers are 0..{n_hidden - 1}")
     layer = int(layer)
-    X = check_inputs(X, A.n_inputs)
-    tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+    if traces is None:
+        X = check_inputs(X, A.n_inputs)
+        tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+    else:
+        tA, tB = traces
     normed = A.layers[layer].norm is not None or B.layers[layer].norm is not None
     HA = tA.pre[layer] if normed else tA.inputs[layer + 1]
     HB = tB.pre[layer] if normed else tB.inputs[layer + 1]
@@ -114,17 +133,15 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2")
         objective = float(np.sum(C[rows, cols]))
     perm = np.empty(HA.shape[1], dtype=np.int64)
     perm[rows] = cols
-    diff = np.linalg.norm(HA - HB[:, perm], axis=0)
+    mismatch = relative_mismatch(HA, HB[:, perm])
     norm = np.linalg.norm(HA, axis=0)
     notes = []
     if normed:
         notes.append("normalized layer: neuron functions are the pre-activations z (THEORY N1)")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mismatch = np.where(norm > 0, diff / np.where(norm > 0, norm, 1.0), np.where(diff > 0, np.inf, 0.0))
     zero = int(np.sum(norm == 0))
     if zero:
         notes.append(f"{zero} neurons of A are zero on the data (dead): mismatch 0 if the partner is zero too, "
-                     "inf otherwise")
+                     "1 otherwise (relative to the larger norm)")
     return Correspondence(
         layer=layer, perm=perm, fixed_points=int(np.sum(perm == np.arange(perm.size))), mismatch=mismatch,
         metric=metric, objective=objective, structure_differences=A.structure_differences(B), notes=notes,

@@ -170,8 +170,10 @@ class EffectiveLayer:
         return self.A.shape[1]
 
 
-def effective_layer(layer: Layer, support: Support) -> EffectiveLayer:
+def effective_layer(layer: Layer, support: Support, *, shapes=None) -> EffectiveLayer:
     """Effective coordinates of every neuron of ``layer`` on ``support`` (D1).
+    ``shapes``: optional ``(S, eigenvalues)`` of ``layer`` on ``support``, already
+    computed (:func:`layer_shapes`).
 
     >>> import numpy as np
     >>> from neuronid.numerics.network import Layer
@@ -187,19 +189,26 @@ def effective_layer(layer: Layer, support: Support) -> EffectiveLayer:
         )
     W = layer.effective_weight()
     U = support.U
-    S = shape_matrices(layer.mask, U)
+    S, lam = layer_shapes(layer, support) if shapes is None else shapes
     return EffectiveLayer(
         A=W @ U,
         c=W @ support.xbar + layer.bias,
         V=layer.fixed @ U,
         S=S,
-        eigenvalues=shape_eigenvalues(S),
+        eigenvalues=lam,
         p=float(layer.mask.mean()),
         trainable=layer.mask.sum(axis=1).astype(np.int64),
         norm_cost=np.sum((layer.mask * layer.weight) ** 2, axis=1),
         names=None if layer.names is None else (
             ("identity",) * layer.shape[0] if layer.norm is not None else tuple(layer.names)),
     )
+
+
+def layer_shapes(layer: Layer, support: Support) -> tuple[np.ndarray, np.ndarray]:
+    """``(S, eigenvalues)``: the shape matrices ``S_i = U^T diag(m_i) U`` of every
+    neuron of ``layer`` on ``support`` and their ascending eigenvalues (D1)."""
+    S = shape_matrices(layer.mask, support.U)
+    return S, shape_eigenvalues(S)
 
 
 # ============================================================== P1 closed form
@@ -733,7 +742,7 @@ class SwapCosts:
 
 def outgoing_swap_costs(next_layer: Layer, next_support: Support, *, eig_rtol: float | None = None,
                         range_rtol: float = 1e-8, max_direct: int = 20000, woodbury_tol: float = 1e-3,
-                        progress: bool = False) -> SwapCosts:
+                        progress: bool = False, shapes=None) -> SwapCosts:
     """``Delta_out(i, j)`` (D3): change of the next layer's summed minimal costs when its
     inputs ``i`` and ``j`` are exchanged (masks and fixed parts stay in place).
 
@@ -755,6 +764,8 @@ def outgoing_swap_costs(next_layer: Layer, next_support: Support, *, eig_rtol: f
       keep their fixed values).
 
     For standard next layers (``m_q = 1``, ``f_q = 0``) ``Delta_out = 0`` exactly.
+    ``shapes``: optional ``(S, eigenvalues)`` of ``next_layer`` on ``next_support``,
+    already computed (:func:`layer_shapes`; the next layer's own costs need them too).
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import standard_mlp
@@ -786,7 +797,8 @@ def outgoing_swap_costs(next_layer: Layer, next_support: Support, *, eig_rtol: f
         _full_rank_out(W, Mk, F, D, counts, range_rtol)
         notes.append("full-rank support (r' = m): exact coordinate formula")
     else:
-        _subspace_out(W, Mk, F, U, D, counts, notes, iu, eig_rtol=eig_rtol, range_rtol=range_rtol,
+        S, lam = layer_shapes(next_layer, next_support) if shapes is None else shapes
+        _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, eig_rtol=eig_rtol, range_rtol=range_rtol,
                       max_direct=max_direct, woodbury_tol=woodbury_tol, progress=progress)
     D = np.where(iu, D, 0.0)
     D = D + D.T
@@ -871,7 +883,7 @@ def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, ra
     return n_direct
 
 
-def _subspace_out(W, Mk, F, U, D, counts, notes, iu, *, eig_rtol, range_rtol, max_direct, woodbury_tol,
+def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_rtol, max_direct, woodbury_tol,
                   progress):
     """Delta_out on a truncated support (r' < m): per next-layer neuron ``q`` the
     matrices ``P = S_q^+``, ``G = U' P U'^T`` and ``y = U' P g_0`` (BLAS), then every
@@ -880,8 +892,6 @@ def _subspace_out(W, Mk, F, U, D, counts, notes, iu, *, eig_rtol, range_rtol, ma
     mq, m = W.shape
     A = W @ U
     V = F @ U
-    S = shape_matrices(Mk, U)
-    lam = shape_eigenvalues(S)
     eig_tol = eig_rtol * max(1.0, float(np.max(lam[:, -1])))
     direct = []  # (q, i, j) arrays, in (q, i, j) order
     unorm = np.linalg.norm(U, axis=1)
@@ -1251,7 +1261,7 @@ def _check_delta(delta) -> float:
 def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float = 0.9, delta: float = 0.05,
                 compute_delta_out: bool = True, eig_rtol: float | None = None, range_rtol: float = 1e-8,
                 rank_rtol: float | None = None, max_direct: int = 20000, max_solver_pairs: int = 2000,
-                solver=None, progress: bool = False) -> LayerCosts:
+                solver=None, progress: bool = False, shared: dict | None = None) -> LayerCosts:
     """Supports, cost matrix, swap costs, margins and the T1 bound of hidden layer
     ``layer`` (indexed from 0) on data ``X`` (D1-D3, P1, T1).
 
@@ -1268,6 +1278,10 @@ def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float 
     max_direct, max_solver_pairs, solver : budgets and solver (see
         :func:`outgoing_swap_costs`, :func:`cost_matrix`).
     progress : tqdm progress bars on stderr.
+    shared : optional dict, the same for consecutive layers of one network on one
+        trace (:func:`network_costs` passes one): layer ``l``'s next support and the
+        next layer's shape matrices are layer ``l + 1``'s support and shape matrices,
+        computed once and kept here.
 
     Returns
     -------
@@ -1282,18 +1296,19 @@ def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float 
         trace = net.forward(X, record=True)
     lay = net.layers[idx]
     pts = trace.inputs[idx]
-    support = compute_support(pts, tau, rank_rtol=rank_rtol, name=f"inputs of layer {idx}")
-    next_pts = trace.inputs[idx + 1]
-    next_support = compute_support(next_pts, tau, rank_rtol=rank_rtol, name=f"inputs of layer {idx + 1}")
-    eff = effective_layer(lay, support)
+    support = _support_of(shared, trace, idx, tau, rank_rtol)
+    next_support = _support_of(shared, trace, idx + 1, tau, rank_rtol)
+    eff = effective_layer(lay, support, shapes=_shapes_of(shared, net, idx, support))
     cm = cost_matrix(lay, support, points=pts, eff=eff, eig_rtol=eig_rtol, range_rtol=range_rtol,
                      max_solver_pairs=max_solver_pairs, solver=solver, progress=progress)
     K = cm.K
     d_in = incoming_swap_costs(K)
     notes = []
     if compute_delta_out:
+        next_shapes = _shapes_of(shared, net, idx + 1, next_support) if next_support.rank < next_support.dim \
+            else None  # a full-rank next support uses the coordinate formula: no shape matrices
         out = outgoing_swap_costs(net.layers[idx + 1], next_support, eig_rtol=eig_rtol, range_rtol=range_rtol,
-                                  max_direct=max_direct, progress=progress)
+                                  max_direct=max_direct, progress=progress, shapes=next_shapes)
         d_out = out.D
     else:
         out = None
@@ -1328,8 +1343,37 @@ def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float 
                       delta_min_pair=pair, anisotropy=aniso, t1=t1, notes=notes)
 
 
-def network_costs(net: Network, X, layers=None, **options) -> list[LayerCosts]:
-    """:func:`layer_costs` for several hidden layers (default: all), one forward pass.
+def _support_of(shared, trace, idx: int, tau, rank_rtol) -> Support:
+    """The support of ``trace.inputs[idx]`` (D1), from ``shared`` when an earlier layer
+    computed it on the same trace and threshold."""
+    pts = trace.inputs[idx]
+    key = ("support", idx, tau, rank_rtol)
+    hit = None if shared is None else shared.get(key)
+    if hit is not None and hit[0] is pts:
+        return hit[1]
+    support = compute_support(pts, tau, rank_rtol=rank_rtol, name=f"inputs of layer {idx}")
+    if shared is not None:
+        shared[key] = (pts, support)
+    return support
+
+
+def _shapes_of(shared, net: Network, idx: int, support: Support):
+    """``(S, eigenvalues)`` of layer ``idx`` on ``support``, from ``shared`` when an
+    earlier layer computed them on the same support object."""
+    key = ("shapes", idx)
+    hit = None if shared is None else shared.get(key)
+    if hit is not None and hit[0] is support and hit[1] is net.layers[idx]:
+        return hit[2]
+    shapes = layer_shapes(net.layers[idx], support)
+    if shared is not None:
+        shared[key] = (support, net.layers[idx], shapes)
+    return shapes
+
+
+def network_costs(net: Network, X=None, layers=None, *, trace=None, **options) -> list[LayerCosts]:
+    """:func:`layer_costs` for several hidden layers (default: all), one forward pass
+    (or ``trace``, a recorded pass to reuse). Consecutive layers share their common
+    support and shape matrices (layer ``l``'s next support is layer ``l + 1``'s).
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import syre_mlp
@@ -1338,10 +1382,15 @@ def network_costs(net: Network, X, layers=None, **options) -> list[LayerCosts]:
     >>> [lc.layer for lc in res], [lc.K.shape for lc in res]
     ([0, 1], [(5, 5), (4, 4)])
     """
-    X = check_inputs(X, net.n_inputs)
-    trace = net.forward(X, record=True)
+    if trace is None:
+        if X is None:
+            raise InvalidDataError("network_costs: give the data X (or a recorded trace)")
+        X = check_inputs(X, net.n_inputs)
+        trace = net.forward(X, record=True)
     if layers is None:
         layers = range(len(net.layers) - 1)
     elif isinstance(layers, (int, np.integer)):
         layers = [layers]
-    return [layer_costs(net, layer=l, trace=trace, **options) for l in layers]
+    shared = options.pop("shared", None)
+    shared = {} if shared is None else shared
+    return [layer_costs(net, layer=l, trace=trace, shared=shared, **options) for l in layers]

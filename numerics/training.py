@@ -13,9 +13,11 @@ Training with BatchNorm is not supported (it would need batch statistics in the
 forward pass and running-statistic updates); :func:`train` refuses such networks.
 
 Reproducibility: the minibatch order of each epoch is a permutation drawn from
-``np.random.default_rng(config.seed)``; the kernels are serial and use BLAS on
-contiguous operands, so the same seed, data, network and BLAS thread count give
-bitwise identical weights.
+``np.random.default_rng(config.seed)``; the matrix products use BLAS on contiguous
+operands and the elementwise kernels run row-parallel on the numba threads
+(``numba.set_num_threads``) without splitting any sum across threads, so the same seed,
+data, network and BLAS thread count give bitwise identical weights (for any numba
+thread count).
 
 Example
 -------
@@ -38,12 +40,13 @@ import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 
 from neuronid.errors import InvalidOptionError
 
 from . import _train_kernels as K
-from .activations import EXTERNAL, IDENTITY
+from .activations import EXTERNAL, GELU, IDENTITY
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
 
@@ -238,6 +241,10 @@ class _Flat:
         self.pres = np.zeros(int(batch * self.boff[L - 1]), dtype=dtype)
         self.d1 = np.zeros(int(batch * sizes.max()), dtype=dtype)
         self.d2 = np.zeros_like(self.d1)
+        # GELU's Phi(z) from the forward pass, float64 so the backward pass is bitwise the
+        # same as recomputing it (see _train_kernels); empty without a GELU hidden layer
+        has_gelu = bool(np.any(self.ucodes[:-1] == GELU))
+        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=np.float64)
         self.gw = np.zeros_like(self.theta)
         self.gb = np.zeros_like(self.bias)
         # LayerNorm state (THEORY N1); gamma = 1, beta = 0 and gmask = 0 where a layer has
@@ -334,7 +341,8 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
     value = K.loss_grad(
         X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm,
+        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
+        numba.get_num_threads(),
     )
     gw = flat.gw * flat.mask
     shapes = [layer.shape for layer in net.layers]
@@ -431,6 +439,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     opt_code = K.OPT_ADAMW if config.optimizer == "adamw" else K.OPT_SGD
     rng = np.random.default_rng(config.seed)
     structure = flat.kernel_structure()
+    nt = numba.get_num_threads()
     history = []
     steps = 0
     bar = None
@@ -452,7 +461,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                 X, T, labels, perm, batch, loss_code, opt_code, *structure,
                 flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
                 s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
-                flat.norm, flat.gmask, s1n, s2n,
+                flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
             )
             steps += -(-n // batch)
             mean = total / n

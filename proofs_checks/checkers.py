@@ -45,6 +45,7 @@ accumulates through the layers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -54,8 +55,8 @@ import numpy as np
 from neuronid.numerics.activations import parse_activation
 from neuronid.numerics.alignment import align
 from neuronid.numerics.certificate import UNSUPPORTED_NORM, certified_barriers
-from neuronid.numerics.correspondence import correspondence
-from neuronid.numerics.costs import layer_costs
+from neuronid.numerics.correspondence import correspondence, relative_mismatch
+from neuronid.numerics.costs import network_costs, squared_center_distances
 from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.losses import check_loss, check_targets
 from neuronid.numerics.network import Network, check_inputs
@@ -66,7 +67,8 @@ from neuronid.theory.activations import get_activation
 from neuronid.errors import InvalidOptionError, UnknownResultError
 from neuronid.theory.registry import get_result
 
-from .cost_checks import confirm_p3, confirm_p4, p4_dot, t1_monte_carlo
+# _sample_masks: the T1 checker redraws the Monte Carlo's first masks to cross-check them
+from .cost_checks import T1_HEAD, _sample_masks, confirm_p3, confirm_p4, p4_dot, t1_monte_carlo
 
 REL_TOL = 1e-9
 FUNCTION_TOL = 1e-8
@@ -75,6 +77,12 @@ P1_REL_TOL = 1e-6
 #: P6: the measured factor phi(t) is a ratio of sums of O(n o) products, each exact
 #: up to 1e-16 relative; phi ~ 1, so 1e-9 is far above rounding, far below any defect.
 P6_PHI_TOL = 1e-9
+#: Cross-checks of a measured quantity against a direct recomputation from its
+#: definition (anisotropy, coherence, explained variance, U^T U): all are O(1), in
+#: [0, 1] or near it, and computed in float64 with errors ~1e-15 r; 1e-9 is far above
+#: rounding and far below any defect worth reporting. A failed cross-check makes the
+#: verdict ``undetermined`` (a defect of the computation, not of the theory).
+CROSS_CHECK_TOL = 1e-9
 
 VERDICTS = ("holds", "fails", "hypotheses not met", "not applicable", "theory violation", "undetermined")
 CHECKED_RESULTS = ("P1", "P2", "P3", "P4", "P5", "P6", "T1", "T2", "T3", "T4")
@@ -86,14 +94,20 @@ ISO_TOL = 1e-9
 #: (point -> what the function receives and must return).
 MUTATION_POINTS = {
     "K": "P2, P3, P4: a layer's cost matrix K (m x m array; Delta_in is derived from it)",
+    "Delta_in": "P3, P4: a layer's incoming swap costs Delta_in on their own (m x m array; K unchanged)",
+    "anisotropy": "P3, P4, T1: the anisotropies ||S_i - p I|| of a layer's neurons (length-m array)",
+    "support": "T1, T3: a layer's support (numerics.supports.Support: U, rank, coherence, ...)",
+    "coherence": "T1: a layer's support coherence nu = max_k ||U^T e_k||^2 (float)",
     "P1.closed_form": "P1: the closed-form cost of one (i, j) pair (float)",
     "P1.solver_cost": "P1: the cvxpy realization cost of one (i, j) pair (float)",
     "P4.centers": "P4: the centers V = U^T f of a layer's neurons (m x r array)",
     "P5.realization": "P5: one min-norm realization (numerics.realization.Realization)",
     "P5.midpoint": "P5: the function computed at the midpoint of two realizations (array)",
-    "P6.activation": "P6: the activation function used to measure phi(t) (callable z -> sigma(z))",
+    "P6.activation": "P6: the activation used to measure phi(t): the function receives the callable "
+                     "z -> sigma(z) and returns the callable to use instead",
     "P6.rescaled": "P6: the rescaled network (c/alpha, alpha w, alpha b) (Network)",
-    "P6.norm_cost": "P6: the orbit's norm costs on the scale grid (array)",
+    "P6.norm_cost": "P6: the orbit's norm costs measured on the scale grid (array; compared with the "
+                    "closed form c2/s^2 + s^2 ||(w, b)||^2)",
     "T1.bound": "T1: the matrix-Bernstein bound at delta (float)",
     "T1.anisotropy": "T1: the Monte Carlo anisotropies ||U^T diag(m) U - p I|| (array)",
     "T2.loss": "T2: the loss curve L(t) on the unaligned path's grid (array)",
@@ -117,6 +131,9 @@ class Check:
 
     #: one-line context for the slack lines (e.g. "512/512 neurons in identity correspondence")
     context: str = ""
+    #: what was found for a boolean hypothesis value, by value name, e.g.
+    #: ``{"strictly_increasing": "activation gelu is non_monotone (decreasing on (-inf, -0.752))"}``
+    explanations: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return to_jsonable({
@@ -139,18 +156,28 @@ class Check:
         for name, h in self.hypotheses.items():
             if h.get("holds") is not False:
                 continue
-            text = _atom_text(h.get("worst"))
+            text = _atom_text(h.get("worst"), self.explanations)
             if self.context:
                 text = f"{text}; {self.context}" if text else self.context
             out.append(f"{self.id} {self.scope}: {name} fails" + (f" ({text})" if text else ""))
         return out
 
+    def conclusion_line(self) -> str:
+        """The failing conclusion of a ``theory violation`` or ``fails`` verdict: what was
+        measured, the threshold and by how much, e.g. ``P6 A layer 0 neuron 3: theory
+        violation: conclusion fails (balanced_minimizer is False, expected True)``."""
+        text = _atom_text(self.conclusion.get("worst"), self.explanations)
+        return f"{self.id} {self.scope}: {self.verdict}: conclusion fails" + (f" ({text})" if text else "")
 
-def _atom_text(atom) -> str:
+
+def _atom_text(atom, explanations=None) -> str:
     if not atom:
         return ""
-    if atom["op"] == "is":
-        return f"{atom['measured_expr']} is {atom['measured']}"
+    if atom["op"] == "is":  # a boolean: what was found and what the hypothesis expects
+        name = atom["measured_expr"]
+        text = f"{name} is {atom['measured']}, expected {atom['threshold']}"
+        found = (explanations or {}).get(name)
+        return f"{found}: {text}" if found else text
     neg = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "=": "!="}[atom["op"]]
     lhs, rhs = atom["measured_expr"], atom["threshold_expr"]
     right = rhs if _is_number(rhs) else f"{rhs} = {_g(atom['threshold'])}"
@@ -195,12 +222,14 @@ def _slack_fields(v) -> dict:
             "worst": w, "atoms": list(v.atoms)}
 
 
-def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes=(), context: str = "") -> Check:
+def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes=(), context: str = "",
+             explanations=None) -> Check:
     """Evaluate a result's registry predicates on ``values`` and decide the verdict.
 
     Each hypothesis entry carries ``holds``, ``status``, the substituted ``values``,
     and the decisive conjunct's ``measured``, ``threshold`` and ``fails_by`` (0 when
-    it holds), with every conjunct under ``atoms``."""
+    it holds), with every conjunct under ``atoms``. ``explanations`` (value name ->
+    text) say what was found for boolean values, for the slack lines."""
     result = get_result(result_id)
     values = {k: _plain(v) for k, v in values.items()}
     out = result.evaluate(values)
@@ -225,7 +254,8 @@ def evaluate(result_id: str, scope: str, values: dict, *, quantities=None, notes
         verdict = status
     else:
         verdict = "undetermined"
-    return Check(result_id, scope, verdict, hyps, conclusion, dict(quantities or {}), list(notes), context)
+    return Check(result_id, scope, verdict, hyps, conclusion, dict(quantities or {}), list(notes), context,
+                 dict(explanations or {}))
 
 
 def not_applicable(result_id: str, scope: str, reason: str, quantities=None) -> Check:
@@ -294,34 +324,80 @@ class CheckContext:
         """``(K, Delta_in)`` of a layer as the checkers see them: the measured matrices,
         or, with a ``"K"`` mutation, the mutated K and the ``Delta_in`` derived from it."""
         lc = self.costs[run][l]
-        if "K" not in self.mutations:
-            return lc.K, lc.delta_in
-        K = np.array(self.mutate("K", lc.K.copy()), dtype=np.float64)
-        d = np.diag(K)
-        with np.errstate(invalid="ignore"):
-            D = K + K.T - d[:, None] - d[None, :]
-        np.fill_diagonal(D, 0.0)
+        K, D = lc.K, lc.delta_in
+        if "K" in self.mutations:
+            K = np.array(self.mutate("K", lc.K.copy()), dtype=np.float64)
+            d = np.diag(K)
+            with np.errstate(invalid="ignore"):
+                D = K + K.T - d[:, None] - d[None, :]
+            np.fill_diagonal(D, 0.0)
+        if "Delta_in" in self.mutations:
+            D = np.array(self.mutate("Delta_in", D.copy()), dtype=np.float64)
         return K, D
+
+    def layer_anisotropy(self, run: int, l: int) -> np.ndarray:
+        """The anisotropies ``||S_i - p I||`` of a layer's neurons as the checkers see
+        them (mutation point ``"anisotropy"``)."""
+        aniso = self.costs[run][l].anisotropy
+        if "anisotropy" not in self.mutations:
+            return aniso
+        return np.array(self.mutate("anisotropy", aniso.copy()), dtype=np.float64)
+
+    def layer_support(self, run: int, l: int):
+        """A layer's support as the checkers see it (mutation points ``"support"``, then
+        ``"coherence"``)."""
+        sup = self.costs[run][l].support
+        if "support" in self.mutations:
+            sup = self.mutate("support", dataclasses.replace(sup, U=sup.U.copy()))
+        if "coherence" in self.mutations:
+            sup = dataclasses.replace(sup, coherence=float(self.mutate("coherence", sup.coherence)))
+        return sup
 
     # --- traces and costs ---------------------------------------------------------
     @cached_property
     def traces(self):
-        return [net.forward(self.Xs, record=True) for net in (self.A, self.B)]
+        """Recorded forward passes of A and B on the support data ``Xs``."""
+        return self._record(self.Xs)
+
+    def _record(self, X) -> list:
+        """``[trace_A, trace_B]`` on ``X``; one pass when B is A."""
+        tA = self.A.forward(X, record=True)
+        return [tA, tA if self.B is self.A else self.B.forward(X, record=True)]
+
+    @cached_property
+    def eval_traces(self):
+        """Recorded forward passes of A and B on the evaluation data ``X`` (one per
+        network, shared by alignment, P5 and T2; the support passes when ``Xs is X``)."""
+        if self.Xs is self.X:
+            return self.traces
+        return self._record(self.X)
+
+    @property
+    def align_traces(self):
+        """Recorded passes of A and B on the matching data ``X_align`` (shared with
+        the support or evaluation passes when it is the same array)."""
+        if self.X_align is self.Xs:
+            return self.traces
+        if self.X_align is self.X:
+            return self.eval_traces
+        if "_align_traces" not in self.__dict__:
+            self.__dict__["_align_traces"] = self._record(self.X_align)
+        return self.__dict__["_align_traces"]
 
     @cached_property
     def costs(self) -> list[list]:
         """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
         out = []
         for net, trace in zip((self.A, self.B), self.traces):
-            out.append([layer_costs(net, layer=l, trace=trace, tau=self.tau, progress=self.progress)
-                        for l in range(self.n_hidden)])
+            # one pass per network; consecutive layers share supports and shape matrices
+            out.append(network_costs(net, trace=trace, tau=self.tau, progress=self.progress))
         return out
 
     @cached_property
     def correspondences(self) -> list:
         if not self.sizes_equal:
             return []
-        return [correspondence(self.A, self.B, self.Xs, l) for l in range(self.n_hidden)]
+        return [correspondence(self.A, self.B, self.Xs, l, traces=self.traces) for l in range(self.n_hidden)]
 
     # --- paths ----------------------------------------------------------------------
     @cached_property
@@ -336,10 +412,10 @@ class CheckContext:
         out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps,
                                               hook=hook)
         for method in self.align:
-            options = ({"X_align": self.X_align, "similarity": "correlation"} if method == "activation"
-                       else {"seed": self.seed})
+            options = ({"X_align": self.X_align, "similarity": "correlation", "align_traces": self.align_traces}
+                       if method == "activation" else {"seed": self.seed})
             # certified_barriers measures the aligned path itself: align only
-            alignment = align(self.A, self.B, self.X, method=method, **options)
+            alignment = align(self.A, self.B, self.X, method=method, trace_B=self.eval_traces[1], **options)
             entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps,
                                        hook=hook)
             entry["alignment"] = alignment.to_json()
@@ -387,6 +463,25 @@ def _monotone(names) -> str:
     return "strictly_increasing"
 
 
+def _monotone_text(names, wanted: str) -> str:
+    """What was found for a monotonicity hypothesis (``wanted``: ``strictly_increasing``
+    or ``non_decreasing``): the activations that miss it, with their decreasing intervals."""
+    order = {"strictly_increasing": 2, "non_decreasing": 1, "non_monotone": 0}
+    parts = []
+    for n in dict.fromkeys(names):
+        act = get_activation(n)
+        if order[act.monotone] >= order[wanted]:
+            continue
+        text = f"activation {n} is {act.monotone.replace('_', ' ')}"
+        dec = act.decreasing_intervals
+        if dec:
+            text += " (decreasing on " + ", ".join(f"({_g(lo)}, {_g(hi)})" for lo, hi in dec) + ")"
+        elif act.monotone == "non_decreasing":
+            text += " (constant on an interval)"
+        parts.append(text)
+    return "; ".join(parts) or f"activations {', '.join(dict.fromkeys(names))}"
+
+
 def _neuron_names(layer) -> list:
     """The activation of each neuron's *function* (THEORY N1): with a normalization after
     the linear map a neuron's function is its pre-activation ``z_i``, i.e. the identity."""
@@ -405,6 +500,71 @@ def _runs(ctx: CheckContext):
 def _finite_scale(*arrays) -> float:
     vals = [float(np.max(np.abs(a[np.isfinite(a)]))) for a in arrays if np.any(np.isfinite(a))]
     return max(vals, default=0.0)
+
+
+def _direct_anisotropy(U: np.ndarray, mask_row: np.ndarray, p: float) -> float:
+    """``||U^T diag(m) U - p I||_2`` straight from the definition (spectral norm of the
+    r x r matrix; independent of the eigenvalue route of the cost computation)."""
+    return float(np.linalg.norm(U.T @ (mask_row[:, None] * U) - p * np.eye(U.shape[1]), 2))
+
+
+def _anisotropy_defects(ctx: CheckContext, run: int, l: int, eps: np.ndarray, neurons) -> list[str]:
+    """Cross-check the anisotropies ``eps`` the checker uses at ``neurons`` (the ones
+    its verdict rests on, plus the extremes) against :func:`_direct_anisotropy`."""
+    lc = ctx.costs[run][l]
+    U, mask = lc.support.U, (ctx.A, ctx.B)[run].layers[l].mask
+    if U.shape[1] == 0 or eps.size == 0:
+        return []
+    out = []
+    for i in dict.fromkeys([int(n) for n in neurons] + [int(np.argmax(eps)), int(np.argmin(eps))]):
+        direct = _direct_anisotropy(U, mask[i], lc.eff.p)
+        if not abs(float(eps[i]) - direct) <= CROSS_CHECK_TOL:
+            out.append(f"anisotropy of neuron {i} is {_g(float(eps[i]))}, but ||U^T diag(m_{i}) U - p I|| = "
+                       f"{_g(direct)} from the definition")
+    return out
+
+
+def _support_defects(ctx: CheckContext, run: int, l: int, sup) -> list[str]:
+    """Cross-check a layer's support against its definition (D1): ``U`` orthonormal with
+    ``rank`` columns, ``coherence = max_k ||U^T e_k||^2`` in ``[r/d, 1]``, and the
+    explained variance of the centered layer inputs on ``U`` as recorded."""
+    U, r = np.asarray(sup.U, dtype=np.float64), int(sup.rank)
+    if U.ndim != 2 or U.shape[1] != r:
+        return [f"support basis has shape {U.shape} but rank {r}"]
+    if r == 0:
+        return []
+    out = []
+    ortho = float(np.max(np.abs(U.T @ U - np.eye(r))))
+    if not ortho <= CROSS_CHECK_TOL:
+        out.append(f"support basis is not orthonormal (max |U^T U - I| = {_g(ortho)})")
+    nu_direct = float(np.max(np.sum(U * U, axis=1)))
+    d = U.shape[0]
+    if not abs(sup.coherence - nu_direct) <= CROSS_CHECK_TOL:
+        out.append(f"coherence {_g(sup.coherence)} differs from max_k ||U^T e_k||^2 = {_g(nu_direct)}")
+    if not r / d - CROSS_CHECK_TOL <= sup.coherence <= 1.0 + CROSS_CHECK_TOL:
+        out.append(f"coherence {_g(sup.coherence)} outside [r/d, 1] = [{_g(r / d)}, 1] (impossible for an "
+                   "orthonormal basis)")
+    centered = ctx.traces[run].inputs[l] - sup.xbar
+    total = float(np.sum(centered ** 2))
+    if total > 0:
+        ev = float(np.sum((centered @ U) ** 2)) / total
+        if not abs(ev - sup.explained_variance) <= CROSS_CHECK_TOL:
+            out.append(f"explained variance on U is {_g(ev)}, recorded {_g(sup.explained_variance)}")
+    return out
+
+
+def _with_defects(check: Check, defects: list[str]) -> Check:
+    """``check`` made ``undetermined`` when a measurement it rests on failed its
+    cross-check: the number is wrong, so neither ``holds`` nor a theory verdict can be
+    trusted; the reason goes into the conclusion and the notes."""
+    if not defects:
+        return check
+    reason = "measurement failed its cross-check: " + "; ".join(defects)
+    check.verdict = "undetermined"
+    check.conclusion = {**check.conclusion, "status": "undetermined", "reason": reason}
+    check.notes.append(reason + " (a defect of the computation, not of the theory)")
+    check.context = f"{reason}; {check.context}" if check.context else reason
+    return check
 
 
 # ----------------------------------------------------------------------------- P1
@@ -426,7 +586,8 @@ def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) ->
             quantities["normalization"] = "neuron functions are the pre-activations z (THEORY N1)"
         if mono != "strictly_increasing" or len(set(names)) > 1:
             quantities["note"] = "conclusion not computed: P1's closed form needs one strictly increasing activation"
-            checks.append(evaluate("P1", scope, values, quantities=quantities))
+            why = {"strictly_increasing": _monotone_text(names, "strictly_increasing")}
+            checks.append(evaluate("P1", scope, values, quantities=quantities, explanations=why))
             continue
         pts = ctx.traces[run].inputs[0]
         if pts.shape[0] > max_points:
@@ -480,6 +641,11 @@ def _layer_facts(net: Network, l: int) -> dict:
     }
 
 
+def _activation_text(net: Network, l: int) -> dict:
+    """What was found for ``same_activation``: the layer's distinct neuron activations."""
+    return {"same_activation": "layer mixes activations " + ", ".join(dict.fromkeys(_neuron_names(net.layers[l])))}
+
+
 def check_p2(ctx: CheckContext) -> list[Check]:
     """P2 per hidden layer and run: ``Delta_in = 0`` for standard layers."""
     checks = []
@@ -496,7 +662,8 @@ def check_p2(ctx: CheckContext) -> list[Check]:
             values = {**facts, "delta_in": max_d, "K_kj": K[k, j], "sqnorm_a_j": aa[j],
                       "tol": REL_TOL * max(scale, 1e-300)}
             q = {"max_abs_K": scale, "gamma": lc.gamma, "median_delta": lc.summary()["median_delta"]}
-            checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q))
+            checks.append(evaluate("P2", ctx.scope(run, l), values, quantities=q,
+                                   explanations=_activation_text(net, l)))
     return checks
 
 
@@ -511,8 +678,9 @@ def check_p3(ctx: CheckContext) -> list[Check]:
         for l in range(ctx.n_hidden):
             lc = ctx.costs[run][l]
             K, D = ctx.layer_K(run, l)
+            eps = ctx.layer_anisotropy(run, l)
             facts = _layer_facts(net, l)
-            summary = {**_p3_worst_pair(lc, D), **_p3_worst_entry(lc, K)}
+            summary = {**_p3_worst_pair(lc, D, eps), **_p3_worst_entry(lc, K, eps)}
             q = {k: v for k, v in confirm_p3(net, None, l, costs=lc, K=K, delta_in=D, eig_tol=ISO_TOL).items()
                  if k not in ("result", "layer")}
             values = {"fixed_norm": facts["fixed_norm"], "same_activation": facts["same_activation"],
@@ -520,7 +688,10 @@ def check_p3(ctx: CheckContext) -> list[Check]:
             context = (f"{q['K_violations']}/{q['K_entries_checked']} K entries and {q['delta_violations']}/"
                        f"{q['delta_pairs_checked']} pairs outside the bounds; {q['applicable_neurons']}/"
                        f"{q['neurons']} neurons with eps < p")
-            checks.append(evaluate("P3", ctx.scope(run, l), values, quantities=q, context=context))
+            check = evaluate("P3", ctx.scope(run, l), values, quantities=q, context=context,
+                             explanations=_activation_text(net, l))
+            used = summary.get("pair", []) + summary.get("entry", [])[:1]
+            checks.append(_with_defects(check, _anisotropy_defects(ctx, run, l, eps, used)))
     return checks
 
 
@@ -532,23 +703,22 @@ def _worst_entry(dev) -> tuple[int, int]:
     return int(k), int(j)
 
 
-def _p3_eta(lc):
+def _p3_eta(lc, eps):
     """``eta = eps / (p (p - eps))`` for neurons with ``eps < p - ISO_TOL`` (P3's H4), else inf."""
-    p, eps = lc.eff.p, lc.anisotropy
+    p = lc.eff.p
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(p - eps > ISO_TOL, eps / (p * (p - eps)), np.inf)
 
 
-def _p3_worst_pair(lc, D) -> dict:
+def _p3_worst_pair(lc, D, eps) -> dict:
     p = lc.eff.p
-    eps = lc.anisotropy
     aa = np.sum(lc.eff.A ** 2, axis=1)
     m = aa.size
     if m < 2:
         return {"p": p, "eps_i": eps[0] if m else 0.0, "eps_j": eps[0] if m else 0.0,
                 "aniso_i": eps[0] if m else 0.0, "aniso_j": eps[0] if m else 0.0,
                 "delta_in": 0.0, "norm_a_i": 0.0, "norm_a_j": 0.0}
-    eta = _p3_eta(lc)
+    eta = _p3_eta(lc, eps)
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = (eta[:, None] + eta[None, :]) * (aa[:, None] + aa[None, :])
         ratio = np.abs(D) / bound
@@ -566,14 +736,13 @@ def _p3_worst_pair(lc, D) -> dict:
             "pair": [int(i), int(j)]}
 
 
-def _p3_worst_entry(lc, K) -> dict:
+def _p3_worst_entry(lc, K, eps) -> dict:
     """The entry ``K[k, j]`` with the largest ``|K - ||a_j||^2/p| / (||a_j||^2 eta_k)``."""
     p = lc.eff.p
-    eps = lc.anisotropy
     aa = np.sum(lc.eff.A ** 2, axis=1)
     if aa.size == 0:
         return {"eps_k": 0.0, "aniso_k": 0.0, "K_kj": 0.0, "sqnorm_a_j": 0.0}
-    eta = _p3_eta(lc)
+    eta = _p3_eta(lc, eps)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.abs(K - aa[None, :] / p)
         bound = aa[None, :] * eta[:, None]
@@ -600,6 +769,7 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             if lc.K.shape[0] < 2:
                 continue
             K, D = ctx.layer_K(run, l)
+            eps = ctx.layer_anisotropy(run, l)
             p = lc.eff.p
             A = lc.eff.A
             V = np.asarray(ctx.mutate("P4.centers", lc.eff.V.copy()), dtype=np.float64)
@@ -614,18 +784,23 @@ def check_p4(ctx: CheckContext) -> list[Check]:
             i, j = np.unravel_index(int(np.argmax(dev)), dev.shape)
             scale = max(_finite_scale(K), float(np.max(np.abs(dot))), 1e-300)
             # K[k, j] = ||a_j - v_k||^2 / p where S_k = p I (P1); worst entry among finite ones
-            G = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)  # G[k, j] = ||a_j - v_k||^2
-            iso = lc.anisotropy <= ISO_TOL
+            G = squared_center_distances(A, V)  # G[k, j] = ||a_j - v_k||^2, streamed
+            iso = eps <= ISO_TOL
             # (unrealizable entries, inf, occur only between different activations: outside P4)
             kd = np.where(iso[:, None] & np.isfinite(K), np.abs(K - G / p), -np.inf)
             k, jk = _worst_entry(kd)
-            values = {"aniso_i": lc.anisotropy[i], "aniso_j": lc.anisotropy[j], "p": p, "iso_tol": ISO_TOL,
+            values = {"aniso_i": eps[i], "aniso_j": eps[j], "p": p, "iso_tol": ISO_TOL,
                       "delta_in": D[i, j], "dot_av": dot[i, j], "K_kj": K[k, jk], "sqnorm_g_kj": G[k, jk],
                       "tol": REL_TOL * scale}
             q["K_entry"] = [int(k), int(jk)]
             q["pair"] = [int(i), int(j)]
-            context = f"max anisotropy {float(np.max(lc.anisotropy)):.3g} over {lc.K.shape[0]} neurons"
-            checks.append(evaluate("P4", ctx.scope(run, l), values, quantities=q, context=context))
+            top = int(np.argmax(eps))
+            which = "worst pair" if np.isfinite(dev[i, j]) else "no pair with a finite Delta_in; pair"
+            context = (f"{which} (i, j) = ({i}, {j}): aniso_i = {_g(eps[i])} (neuron {i}), aniso_j = "
+                       f"{_g(eps[j])} (neuron {j}); max anisotropy {_g(eps[top])} at neuron "
+                       f"{top} of {lc.K.shape[0]}; K entry (k, j) = ({k}, {jk})")
+            check = evaluate("P4", ctx.scope(run, l), values, quantities=q, context=context)
+            checks.append(_with_defects(check, _anisotropy_defects(ctx, run, l, eps, [i, j, k])))
     return checks
 
 
@@ -695,17 +870,17 @@ def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
     if ctx.B is ctx.A or not ctx.sizes_equal:
         out["note"] = "no second network of the same sizes"
         return out
-    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    tA, tB = ctx.eval_traces
     xa, xb = tA.inputs[l], tB.inputs[l]
-    if np.max(np.abs(xa - xb)) > FUNCTION_TOL * max(float(np.max(np.abs(xa))), 1.0):
+    if np.max(_column_max_abs(xa, xb)) > FUNCTION_TOL * max(float(np.max(_column_max_abs(xa))), 1.0):
         out["note"] = f"A and B feed layer {l} different inputs: realizations are not comparable"
         return out
     la, lb = ctx.A.layers[l], ctx.B.layers[l]
     normed = la.norm is not None or lb.norm is not None
     ha, hb = (tA.pre[l], tB.pre[l]) if normed else (tA.inputs[l + 1], tB.inputs[l + 1])
     names_a, names_b = _neuron_names(la), _neuron_names(lb)
-    scale = np.maximum(np.max(np.abs(ha), axis=0), 1.0)
-    same = (np.max(np.abs(ha - hb), axis=0) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
+    scale = np.maximum(_column_max_abs(ha), 1.0)
+    same = (_column_max_abs(ha, hb) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
     worst = 0.0
     for i in np.flatnonzero(same):
         z_mid = 0.5 * (tA.pre[l][:, i] + tB.pre[l][:, i])
@@ -713,6 +888,18 @@ def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
         err = float(np.max(np.abs(h_mid - ha[:, i]))) / scale[i]
         worst = max(worst, err)
     out.update({"neurons_compared": int(np.sum(same)), "max_relative_midpoint_error": worst})
+    return out
+
+
+def _column_max_abs(a: np.ndarray, b: np.ndarray | None = None, block: int = 1024) -> np.ndarray:
+    """Per column, ``max |a - b|`` over the rows (``max |a|`` without ``b``), in blocks
+    of rows: no full-size temporary (a max is exact, so the result does not depend on
+    the blocks; NaN propagates as with ``np.max``)."""
+    out = np.full(a.shape[1], -np.inf)
+    for start in range(0, a.shape[0], block):
+        part = a[start:start + block]
+        diff = np.abs(part if b is None else part - b[start:start + block])
+        np.maximum(out, np.max(diff, axis=0, initial=-np.inf), out=out)
     return out
 
 
@@ -781,8 +968,17 @@ def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
     wb2 = float(np.sum(W0A ** 2) + bA ** 2)
     s_star = (c2 / wb2) ** 0.25 if wb2 > 0 and c2 > 0 else 1.0
     grid = s_star * np.exp(np.linspace(-1, 1, 201))  # s_star is the middle point
-    costs = np.asarray(ctx.mutate("P6.norm_cost", c2 / grid ** 2 + grid ** 2 * wb2), dtype=np.float64)
-    balanced = bool(int(np.argmin(costs)) == 100)
+    # measured: the squared norms of the rescaled parameters (c/s, s w, s b) themselves
+    wb = np.append(W0A, bA)
+    measured = np.sum((cA[None, :] / grid[:, None]) ** 2, axis=1) + np.sum((grid[:, None] * wb[None, :]) ** 2, axis=1)
+    costs = np.asarray(ctx.mutate("P6.norm_cost", measured), dtype=np.float64)
+    # THEORY P6: along the orbit the cost is c2/s^2 + s^2 ||(w, b)||^2, minimal (2 sqrt(c2 wb2))
+    # at the balanced s_star; the whole curve is compared, not only its argmin (a curve x 2 or
+    # tilted 2 % keeps the argmin). Sums of squares: rounding ~1e-16 relative, tolerance P6_PHI_TOL.
+    closed = c2 / grid ** 2 + grid ** 2 * wb2
+    curve_error = float(np.max(np.abs(costs - closed) / np.maximum(closed, 1e-300))) if costs.shape == closed.shape \
+        else math.inf
+    balanced = bool(int(np.argmin(costs)) == 100) and curve_error <= P6_PHI_TOL
     # phi(0) = phi(1) = 1 by definition; the claim phi >= 1 is about the interior
     values = {"alpha": alpha, "homogeneous_degree_one": True, "phi": min(factors[1:-1]),
               "phi_error": factor_error, "tol": P6_PHI_TOL, "function_change": same / out_scale,
@@ -790,9 +986,12 @@ def check_p6(ctx: CheckContext, *, alpha: float = 2.0) -> list[Check]:
     q = {"function_change": same, "relative_function_change": same / out_scale, "phi_measured": factors,
          "phi_formula": formula, "max_phi_error": factor_error, "max_relative_residual": max(residuals),
          "balanced_scale": s_star,
-         "balanced_is_grid_minimum": balanced,
+         "balanced_is_grid_minimum": balanced, "norm_cost_curve_relative_error": curve_error,
          "norm_cost_at_alpha": c2 / alpha ** 2 + alpha ** 2 * wb2, "norm_cost_balanced": 2 * math.sqrt(c2 * wb2)}
     return [evaluate("P6", scope, values, quantities=q,
+                     explanations={"balanced_minimizer": f"measured norm-cost curve: argmin at grid point "
+                                   f"{int(np.argmin(costs))} (balanced point: 100), max relative deviation from "
+                                   f"c2/s^2 + s^2 ||(w, b)||^2 {_g(curve_error)} (tolerance {P6_PHI_TOL:g})"},
                      notes=[f"phi(t) measured from the neuron's contribution (projection on the base and the "
                             f"relative residual ||contrib_t - phi(t) base|| / ||base||); max deviation from the "
                             f"formula {factor_error:.2e} (exact identity: rounding only, tolerance {P6_PHI_TOL:g})"])]
@@ -807,35 +1006,57 @@ def check_t1(ctx: CheckContext, *, delta: float = 0.05, n_masks: int = 400) -> l
         net = (ctx.A, ctx.B)[run]
         for l in range(ctx.n_hidden):
             lc = ctx.costs[run][l]
+            sup = ctx.layer_support(run, l)
+            eps = ctx.layer_anisotropy(run, l)
             p = lc.eff.p
             scope = ctx.scope(run, l)
             if p >= 1.0:
                 checks.append(not_applicable("T1", scope, "all weights trainable (p = 1): no random mask"))
                 continue
-            if lc.support.rank == 0:
+            if sup.rank == 0:
                 checks.append(not_applicable("T1", scope, "the support has rank 0"))
                 continue
             hook = (lambda name, v: ctx.mutate(f"T1.{name}", v)) if ctx.mutations else None
-            mc = t1_monte_carlo(lc.support.U, p, delta, model="bernoulli", n_masks=n_masks,
+            mc = t1_monte_carlo(sup.U, p, delta, model="bernoulli", n_masks=n_masks,
                                 rng=np.random.default_rng([ctx.seed, run, l]), hook=hook)
-            values = {"p": p, "delta": delta, "nu": lc.support.coherence, "r": lc.support.rank,
-                      "d": lc.support.dim, "violation_rate": mc["violation_rate"],
+            values = {"p": p, "delta": delta, "nu": sup.coherence, "r": sup.rank,
+                      "d": sup.dim, "violation_rate": mc["violation_rate"],
                       "sampling_margin": mc["allowed"] - delta}
             q = {"monte_carlo": mc, "power": mc["power"], "layer_mask_model": lc.t1["mask_model"],
-                 "layer_bound": lc.t1["bound"], "layer_max_anisotropy": float(np.max(lc.anisotropy)),
+                 "layer_bound": lc.t1["bound"], "layer_max_anisotropy": float(np.max(eps)),
                  "layer_violations": lc.t1["violations"]}
             notes = [f"power = (1 - delta) quantile / bound = {mc['power']:.3g}: a bound multiplied by any "
                      f"factor above {mc['power']:.3g} would still pass this Monte Carlo test"]
-            checks.append(evaluate("T1", scope, values, quantities=q, notes=notes,
-                                   context=f"power {mc['power']:.3g}, coherence {lc.support.coherence:.3g}"))
+            check = evaluate("T1", scope, values, quantities=q, notes=notes,
+                             context=f"power {mc['power']:.3g}, coherence {sup.coherence:.3g}")
+            defects = (_support_defects(ctx, run, l, sup) + _anisotropy_defects(ctx, run, l, eps, [])
+                       + _t1_sample_defects(ctx, run, l, sup.U, p, n_masks, mc))
+            checks.append(_with_defects(check, defects))
     return checks
+
+
+def _t1_sample_defects(ctx: CheckContext, run: int, l: int, U, p: float, n_masks: int, mc: dict) -> list[str]:
+    """Cross-check the Monte Carlo's first anisotropies against the definition on the
+    same masks (redrawn from the same seed): a one-sided bound cannot see an anisotropy
+    computation that returns zeros or is scaled down; this can."""
+    masks = _sample_masks(np.random.default_rng([ctx.seed, run, l]), "bernoulli", n_masks, U.shape[0], p)
+    out = []
+    for k, got in enumerate(mc["anisotropy_head"][:T1_HEAD]):
+        direct = _direct_anisotropy(U, masks[k], p)
+        if not abs(got - direct) <= CROSS_CHECK_TOL:
+            out.append(f"Monte Carlo anisotropy of mask {k} is {_g(got)}, but ||U^T diag(m) U - p I|| = "
+                       f"{_g(direct)} from the definition")
+            break
+    return out
 
 
 # ----------------------------------------------------------------------------- T2-T4
 def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     """Max relative L2 mismatch of hidden neuron functions under the identity
-    correspondence, and of the output pre-activations (T2's H3 and H4)."""
-    tA, tB = ctx.A.forward(ctx.X, record=True), ctx.B.forward(ctx.X, record=True)
+    correspondence (:func:`~neuronid.numerics.correspondence.relative_mismatch`:
+    relative to the larger norm, 0 for two dead neurons), and of the output
+    pre-activations (T2's H3 and H4)."""
+    tA, tB = ctx.eval_traces
     worst = 0.0
     # with normalization layers (THEORY N1) the neuron functions are the pre-activations
     # z; the outputs h are compared too, so equal z and h make every path point equal
@@ -843,10 +1064,9 @@ def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
     pairs += [(tA.pre[l], tB.pre[l]) for l, layer in enumerate(ctx.A.layers[:-1])
               if layer.norm is not None or ctx.B.layers[l].norm is not None]
     for hA, hB in pairs:
-        na = np.linalg.norm(hA, axis=0)
-        diff = np.linalg.norm(hA - hB, axis=0)
-        scale = np.maximum(na, np.max(na, initial=0.0) * 1e-12 + 1e-300)
-        worst = max(worst, float(np.max(diff / scale)))
+        # relative to the larger of the two norms: a dead neuron (zero on the data) in
+        # both runs agrees (0), dead in one run only is mismatch 1, never 1e11
+        worst = max(worst, float(np.max(relative_mismatch(hA, hB), initial=0.0)))
     zA, zB = tA.output, tB.output
     out = float(np.linalg.norm(zA - zB) / max(np.linalg.norm(zA), 1e-300))
     return worst, out
@@ -867,7 +1087,10 @@ def check_t2(ctx: CheckContext) -> list[Check]:
               "tol": FUNCTION_TOL}
     q = {"structure_differences": ctx.structure_differences, "max_abs_loss_change": max_barrier,
          "B_lerp": path["B_lerp"], "B_mid": path["B_mid"]}
-    return [evaluate("T2", "pair", values, quantities=q,
+    hidden = [n for layer in ctx.A.layers[:-1] for n in layer.names]
+    why = {"nondecreasing": _monotone_text(hidden, "non_decreasing"),
+           "same_structure": "structures differ: " + "; ".join(map(str, ctx.structure_differences[:3]))}
+    return [evaluate("T2", "pair", values, quantities=q, explanations=why,
                      notes=["max_barrier is max_t |L(t) - L(0)| relative to max(L(0), 1)"],
                      context=f"max relative neuron mismatch {mismatch:.3g}, output mismatch {out_mismatch:.3g}")]
 
@@ -882,7 +1105,8 @@ def check_t3(ctx: CheckContext) -> list[Check]:
     for l in range(ctx.n_hidden):
         lcA, lcB = ctx.costs[0][l], ctx.costs[1][l]
         corr = ctx.correspondences[l]
-        UA, UB = lcA.support.U, lcB.support.U
+        supA, supB = ctx.layer_support(0, l), ctx.layer_support(1, l)
+        UA, UB = supA.U, supB.U
         support_mismatch = _support_mismatch(UA, UB)
         excess_A, excess_B = _excess(lcA.gamma), _excess(lcB.gamma)
         # costs carry rounding of REL_TOL relative to their scale: "within eps of the
@@ -901,8 +1125,12 @@ def check_t3(ctx: CheckContext) -> list[Check]:
              "neurons": int(corr.perm.size), "median_mismatch": float(np.median(mism)) if mism.size else None,
              "eps_choice": "eps = max(excess_A, excess_B) + rounding allowance (1e-9 of max |K|): the "
                            "smallest eps for which H2 holds"}
-        checks.append(evaluate("T3", f"layer {l}", values, quantities=q,
-                               context=f"{fixed}/{perm.size} neurons in identity correspondence"))
+        moved = np.flatnonzero(perm != np.arange(perm.size))[:3]
+        why = {"perm_A_equals_perm_B": "correspondence is not the identity: "
+               + ", ".join(f"A's neuron {i} -> B's {int(perm[i])}" for i in moved)}
+        check = evaluate("T3", f"layer {l}", values, quantities=q, explanations=why,
+                         context=f"{fixed}/{perm.size} neurons in identity correspondence")
+        checks.append(_with_defects(check, _support_defects(ctx, 0, l, supA) + _support_defects(ctx, 1, l, supB)))
     return checks
 
 

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from neuronid.numerics.costs import closed_form_cost, layer_costs
+from neuronid.numerics.costs import closed_form_cost, layer_costs, pair_difference_dots, squared_center_distances
 from neuronid.numerics.network import Network
 from neuronid.numerics.realization import Realizer
 from neuronid.numerics.structures import standard_mlp, syre_mlp, w_mlp
@@ -243,7 +243,7 @@ def confirm_p3(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None,
 # ============================================================== P4
 def p4_dot(A, V) -> np.ndarray:
     """``dot[i, j] = (a_i - a_j) . (v_i - v_j)`` for rows ``a``, ``v`` of ``A``, ``V``."""
-    return np.einsum("ijk,ijk->ij", A[:, None, :] - A[None, :, :], V[:, None, :] - V[None, :, :])
+    return pair_difference_dots(A, V)  # streamed: no (m, m, r) temporary
 
 
 def confirm_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None, K=None, delta_in=None, V=None,
@@ -264,7 +264,7 @@ def confirm_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None,
     eps = lc.anisotropy
     ideal = (2.0 / p) * (p4_dot(A, V) if dot is None else dot)
     dev = np.abs(D - ideal)
-    G = np.sum((A[None, :, :] - V[:, None, :]) ** 2, axis=2)  # G[i, j] = ||a_j - v_i||^2
+    G = squared_center_distances(A, V)  # G[i, j] = ||a_j - v_i||^2, streamed
     gd = np.diag(G)
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(eps < p, eps / (p * (p - eps)), np.inf)
@@ -375,6 +375,10 @@ def confirm_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int 
     return out
 
 
+#: how many Monte Carlo anisotropies :func:`t1_monte_carlo` reports for cross-checks
+T1_HEAD = 4
+
+
 def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_masks: int = 2000, rng=None,
                   hook=None) -> dict:
     """T1 by Monte Carlo on one support basis ``U`` (d, r): draw ``n_masks`` masks of
@@ -407,6 +411,8 @@ def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_mas
         "tightness": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
         "power": float(np.quantile(an, 1.0 - delta) / bound) if bound > 0 else float("nan"),
         "max_anisotropy": float(np.max(an)), "ok": bool(rate <= delta + 3.0 * se),
+        # the first masks' anisotropies, for an independent cross-check by the T1 checker
+        "anisotropy_head": [float(a) for a in an[:T1_HEAD]],
     }
 
 

@@ -133,12 +133,15 @@ class Report:
 
     def verdict_details(self) -> list[str]:
         """One line per failing hypothesis of each ``hypotheses not met`` verdict (what was
-        measured, the threshold, by how much), per T1 check its power, per T4 path its
+        measured, the threshold, by how much), the failing conclusion of each ``theory
+        violation`` or ``fails`` verdict, per T1 check its power, per T4 path its
         elementwise and loss-level tightness, and each undetermined verdict's reason."""
         out = []
         for c in self.checks:
             if c.verdict == "hypotheses not met":
                 out += c.slack_lines()
+            elif c.verdict in ("theory violation", "fails"):
+                out.append(c.conclusion_line())
             elif c.verdict == "undetermined":
                 reason = c.conclusion.get("reason") or "; ".join(c.notes[-1:])
                 out.append(f"{c.id} {c.scope}: undetermined ({reason})")
@@ -230,7 +233,7 @@ class Report:
             md.append(f"| {c.id} | {c.scope} | {verdict} | {hyps} | {concl} |")
         details = self.verdict_details()
         if details:
-            md += ["", "### Why: hypotheses not met (with slack), power and tightness", ""]
+            md += ["", "### Why: hypotheses not met (with slack), failing conclusions, power and tightness", ""]
             md += [f"- {line}" for line in details]
         md += ["", "Every number behind each verdict is in `report.json` (`results[].hypotheses[].values`, "
                "`results[].quantities`)."]

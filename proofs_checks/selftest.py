@@ -22,6 +22,11 @@ defect smaller than the bound's room passes (on the P3 case here a 1 % change of
 is caught). T4's case is chosen where the elementwise bound is attained (tightness
 1), so any shrinking of the bound is caught there.
 
+Where a bound cannot see a defect (anisotropies returned as zeros, a coherence
+outside ``[r/d, 1]``, a support that is not orthonormal or misses variance), the
+checkers cross-check the measurement against its definition and say
+``undetermined``: those defects are planted with ``expected="undetermined"``.
+
 Example
 -------
 >>> out = run_selftest(["T2"])
@@ -155,6 +160,26 @@ def _tilted_costs(costs):
     return costs * (1.0 + 0.1 * np.linspace(-1.0, 1.0, costs.size))
 
 
+def _drop_last_direction(sup):
+    """The support without its last principal direction (rank and coherence recomputed,
+    explained variance left as recorded): a support that no longer reaches tau."""
+    U = sup.U[:, :-1]
+    return dataclasses.replace(sup, U=U, rank=U.shape[1], coherence=float(np.max(np.sum(U * U, axis=1))))
+
+
+def _delta_in_shift_1pct(D):
+    """Delta_in off-diagonal + 1 % of its max |entry| (K unchanged)."""
+    D = D + 0.01 * max(np.max(np.abs(D[np.isfinite(D)]), initial=0.0), 1e-3)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def _delta_in_shift_10max(D):
+    D = D + 10.0 * max(np.max(np.abs(D[np.isfinite(D)]), initial=0.0), 1e-3)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
 def _bump_loss(loss):
     loss = loss.copy()
     loss[loss.size // 2] += 1e-3 * max(abs(float(loss[0])), 1.0)
@@ -185,12 +210,16 @@ CASES: tuple[Case, ...] = (
          lambda: _same(w_mlp([24, 6, 3], activation="tanh", n_fixed=[4, 1], sigma_F=0.0, seed=0),
                        *_subspace_data(), tau=1.0),
          (Mutation("K + 10 max|K| (Delta_in unchanged)", {"K": _shift_10max}),
-          Mutation("K x 2", {"K": lambda K: 2.0 * K}))),
+          Mutation("K x 2", {"K": lambda K: 2.0 * K}),
+          Mutation("Delta_in + 10 max|Delta_in| (K unchanged)", {"Delta_in": _delta_in_shift_10max}),
+          Mutation("anisotropies x 0.5", {"anisotropy": lambda a: 0.5 * a}, expected="undetermined"))),
     Case("P4", "syre tanh layer (S = I): the swap-cost identity",
          lambda: _same(syre_mlp([6, 7, 3], kappa=1.0, activation="tanh", seed=0), *_data()),
          (Mutation("K perturbed 1 %", {"K": _perturb_1pct}),
           Mutation("K + 1 % of max|K| (Delta_in unchanged)", {"K": _shift_1pct}),
-          Mutation("centers with flipped sign", {"P4.centers": lambda V: -V}))),
+          Mutation("centers with flipped sign", {"P4.centers": lambda V: -V}),
+          Mutation("Delta_in + 1 % of max|Delta_in| (K unchanged)", {"Delta_in": _delta_in_shift_1pct}),
+          Mutation("anisotropies + 0.1", {"anisotropy": lambda a: a + 0.1}, expected="undetermined"))),
     Case("P5", "standard ReLU layer: midpoints of two realizations",
          lambda: _same(standard_mlp([6, 5, 3], activation="relu", seed=0), *_data()),
          (Mutation("every realization failing", {"P5.realization": _fail_realization}, expected="undetermined"),
@@ -200,11 +229,18 @@ CASES: tuple[Case, ...] = (
          (Mutation("phi measured with relu^1.5", {"P6.activation": _relu_15}),
           Mutation("phi measured with leaky_relu:0.1", {"P6.activation": _leaky}),
           Mutation("rescaled network's output x 1.01", {"P6.rescaled": _scaled_output}),
-          Mutation("norm costs tilted 10 %", {"P6.norm_cost": _tilted_costs}))),
+          Mutation("norm costs tilted 10 %", {"P6.norm_cost": _tilted_costs}),
+          Mutation("norm costs tilted 2 %", {"P6.norm_cost": lambda c: c * (1.0 + 0.02 * np.linspace(-1, 1, c.size))}),
+          Mutation("norm costs x 2", {"P6.norm_cost": lambda c: 2.0 * c}))),
     Case("T1", "W-MLP layer with half the entries masked (p = 1/2, d = 24)",
          lambda: _same(w_mlp([24, 8, 3], n_fixed=[12, 1], sigma_F=0.0, seed=0), *_data(d=24, n=200)),
          (Mutation("bound x 0.05", {"T1.bound": lambda b: 0.05 * b}),
-          Mutation("anisotropies x 20", {"T1.anisotropy": lambda a: 20.0 * a}))),
+          Mutation("anisotropies x 20", {"T1.anisotropy": lambda a: 20.0 * a}, expected="undetermined"),
+          Mutation("anisotropies all 0", {"T1.anisotropy": np.zeros_like}, expected="undetermined"),
+          Mutation("coherence 1.5", {"coherence": lambda nu: 1.5}, expected="undetermined"),
+          Mutation("layer anisotropies x 0.5", {"anisotropy": lambda a: 0.5 * a}, expected="undetermined"),
+          Mutation("support without its last direction", {"support": _drop_last_direction},
+                   expected="undetermined"))),
     Case("T2", "a ReLU network with itself",
          lambda: _same(standard_mlp([6, 8, 3], activation="relu", seed=0), *_data()),
          (Mutation("loss bump at t = 1/2", {"T2.loss": _bump_loss}),
@@ -212,7 +248,9 @@ CASES: tuple[Case, ...] = (
     Case("T3", "an identifiable tanh W-MLP (sigma_F = 1) with itself",
          lambda: _same(w_mlp([6, 7, 3], activation="tanh", n_fixed=2, sigma_F=1.0, seed=0), *_data()),
          (Mutation("two neurons swapped in the correspondence", {"T3.permutation": _swap01}),
-          Mutation("correspondence rolled by one", {"T3.permutation": lambda p: np.roll(p, 1)}))),
+          Mutation("correspondence rolled by one", {"T3.permutation": lambda p: np.roll(p, 1)}),
+          Mutation("support without its last direction", {"support": _drop_last_direction},
+                   expected="undetermined"))),
     Case("T4", "a 1-1-1 ReLU pair whose bound is attained",
          _one_neuron_pair,
          (Mutation("elementwise bound x 0.5", {"T4.bound": lambda b: 0.5 * b}),
@@ -280,11 +318,11 @@ def run_selftest(ids=None, cases=CASES) -> dict:
 
 def selftest_table(out: dict) -> str:
     """The terminal table of :func:`run_selftest`'s result."""
-    lines = [f"{'result':<7}{'planted defect':<44}{'expected':<19}{'got':<26}ok"]
+    lines = [f"{'result':<7}{'planted defect':<48}{'expected':<19}{'got':<26}ok"]
     for r in out["rows"]:
         name = "(none: conclusion holds)" if r["mutation"] is None else r["mutation"]
         got = ", ".join(sorted(set(r["verdicts"]))) or "-"
-        lines.append(f"{r['result']:<7}{name:<44}{r['expected']:<19}{got:<26}{'yes' if r['ok'] else 'NO'}")
+        lines.append(f"{r['result']:<7}{name:<48}{r['expected']:<19}{got:<26}{'yes' if r['ok'] else 'NO'}")
     lines.append(f"mutation score {out['detected']}/{out['mutations']} = {100 * out['score']:.0f} %; "
                  f"holds cases {out['holds_passed']}/{out['holds_cases']}; "
                  f"{'PASSED' if out['passed'] else 'FAILED'} ({out['seconds']:.1f} s)")

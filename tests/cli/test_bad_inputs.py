@@ -278,6 +278,10 @@ CASES = [
     # 8. flags
     ("train seed -1", ["train", "--seed", "-1", "--out", "x.npz", *TRAIN], "--seed"),
     ("train init-std -1", ["train", "--init-std", "-1", "--out", "x.npz", *TRAIN], "--init-std"),
+    ("train hidden empty entry", ["train", "--hidden", "4,,4", "--out", "x.npz", *TRAIN], "--hidden"),
+    ("train kappa on w-mlp", ["train", "--structure", "w-mlp", "--kappa", "-5", "--out", "x.npz", *TRAIN],
+     "--kappa"),
+    ("train n-fixed on standard", ["train", "--n-fixed", "99", "--out", "x.npz", *TRAIN], "--n-fixed"),
     ("train init-std nan", ["train", "--init-std", "nan", "--out", "x.npz", *TRAIN], "--init-std"),
     ("train lr inf", ["train", "--lr", "inf", "--out", "x.npz", *TRAIN], "--lr"),
     ("train momentum 1.5", ["train", "--momentum", "1.5", "--optimizer", "sgd", "--out", "x.npz", *TRAIN],
@@ -336,6 +340,9 @@ CASES = [
     ("export out=/proc", ["export", "A.safetensors", "--out", "/proc/x.pt"], "/proc"),
     ("lmc json=align data", ["lmc", *PAIR, "--align-data", "B.npz", "--json", "B.npz"], "is an input"),
     ("check missing network", ["check", "missing.safetensors", "B.safetensors", "--data", "d.npz"], "no such file"),
+    ("selftest empty json", ["selftest", "--results", "T2", "--json", ""], "the path is empty"),
+    ("selftest repeated results", ["selftest", "--results", "T2", "--results", "P9"], "no self-test for 'P9'"),
+    ("selftest json=folder", ["selftest", "--results", "T2", "--json", "."], "is a folder"),
 ]
 
 

@@ -47,7 +47,7 @@ def test_selftest_cli(tmp_path, capsys):
     path = tmp_path / "selftest.json"
     assert main(["selftest", "--results", "t2,P4", "--json", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "mutation score 5/5 = 100 %" in text and "PASSED" in text
+    assert "mutation score 7/7 = 100 %" in text and "PASSED" in text
     d = json.loads(path.read_text())
     assert d["score"] == 1.0 and {r["result"] for r in d["rows"]} == {"T2", "P4"}
 
