@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from neuronid._cli_common import (
     add_force_option,
@@ -21,9 +24,10 @@ from neuronid._cli_common import (
     json_output,
     maybe_write_json,
     output_file,
+    real,
     require,
 )
-from neuronid.errors import FileFormatError
+from neuronid.errors import FileFormatError, InvalidNetworkError
 from neuronid.numerics.io import NETWORK_SUFFIXES, load_network, save_network
 from neuronid.numerics.torch_convert import (
     LAYOUTS,
@@ -38,10 +42,15 @@ from neuronid.numerics.torch_convert import (
 
 
 def _float_list(text: str) -> list[float]:
+    """``"1,0.5"`` -> ``[1.0, 0.5]``: finite numbers only (a NaN mask constant would
+    make every fixed entry NaN)."""
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, found {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, found {text!r}")
+    return values
 
 
 def register(sub) -> None:
@@ -67,7 +76,7 @@ def register(sub) -> None:
                    help="hidden activation: one, or one per hidden layer (e.g. relu or gelu,gelu)")
     p.add_argument("--norm", choices=NORM_CHOICES, help="normalization when the state dict cannot show it "
                    "(LayerNorm without affine parameters has no tensors)")
-    p.add_argument("--norm-eps", type=float, help="eps of the norm layers (default: torch's 1e-5)")
+    p.add_argument("--norm-eps", type=real(0.0), help="eps of the norm layers (default: torch's 1e-5)")
     p.add_argument("--mask-constant", metavar="C[,C...]", type=_float_list,
                    help="W-asymmetric / noise constant: one, or one per linear layer")
     p.add_argument("--key", metavar="NAME", help="which state dict of a .pt checkpoint holding several "
@@ -158,11 +167,16 @@ def run_export(args) -> int:
     text = module_list_text(modules)
     sd = torch_state_dict(net)
     dtype = args.dtype
+    for key, value in sd.items():  # a cast to float32 must not turn large weights into inf
+        cast = np.asarray(value, dtype=dtype)
+        if not np.all(np.isfinite(cast)):
+            raise InvalidNetworkError(
+                f"{args.NET}: tensor '{key}' does not fit {dtype} (max |entry| "
+                f"{float(np.max(np.abs(value))):.3g}); export with --dtype float64 or rescale the network")
     meta = json.dumps(modules)
     from neuronid.numerics.io import _atomic_write  # the one atomic writer
 
     if suffix == ".safetensors":
-        import numpy as np
         from safetensors.numpy import save_file
 
         tensors = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sd.items()}
