@@ -152,16 +152,9 @@ def test_t1_reports_power_and_flags_a_shrunk_bound():
 # --- T4: the elementwise statement and box bounds ----------------------------------------
 def one_neuron_pair():
     """A 1-1-1 ReLU pair whose only hidden neuron changes sign at t = 1/2 on x = 1: the
-    elementwise bound is attained there (tightness 1)."""
-    A = standard_mlp([1, 1, 1], seed=0)
-    B = A.copy()
-    for net, w in ((A, 1.0), (B, -1.0)):
-        net.layers[0].weight[:] = w
-        net.layers[0].bias[:] = 0.0
-        net.layers[1].weight[:] = 1.0
-        net.layers[1].bias[:] = 0.0
-    X = np.array([[1.0], [0.5], [-2.0]])
-    return A, B, X, X[:, :1] * 0.3
+    elementwise bound is attained there (tightness 1). The self-test's case, reused."""
+    A, B, X, y, _ = selftest_one_neuron_pair()
+    return A, B, X, y
 
 
 def test_t4_tests_the_elementwise_statement():
@@ -274,6 +267,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from neuronid.proofs_checks.strategies import network_pairs  # noqa: E402
+from neuronid.proofs_checks.selftest import _one_neuron_pair as selftest_one_neuron_pair
 
 
 @settings(deadline=None)
