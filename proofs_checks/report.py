@@ -287,6 +287,7 @@ def plot_paths(report: Report, path) -> Path:
     import matplotlib.pyplot as plt
 
     paths = report.context.paths
+    band_heights = []  # max height of each panel's certificate band (None: no band)
     fig, axes = plt.subplots(1, len(paths), figsize=(4.6 * len(paths), 3.8), squeeze=False, sharey=True)
     for ax, (name, entry) in zip(axes[0], paths.items()):
         p = entry["path"]
@@ -303,16 +304,27 @@ def plot_paths(report: Report, path) -> Path:
                             cert["max_norm"])
             upper = chord + c.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
             ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
+            band_heights.append(float(np.max(upper - chord)))
+        else:
+            band_heights.append(None)
         tight = entry["tightness"]["B_lerp"]
         ax.set_title(f"{name}: B_lerp = {_f(p['B_lerp'], 3)}" + (f", tightness {tight:.2f}" if tight else ""))
         ax.set_xlabel("t (A at 0, B at 1)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"{report.context.loss} loss")
     axes[0][0].legend(fontsize=8, loc="upper left")
-    ymax = max(float(np.max(np.asarray(e["path"]["loss"], dtype=float))) for e in paths.values())
-    for ax in axes[0]:
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, min(hi, max(3 * ymax, 1e-12)))
+    # the loss axis follows the measured losses (a vacuous band would flatten them);
+    # a band taller than the axis is drawn clipped and labelled with its true height
+    losses = np.concatenate([np.asarray(e["path"]["loss"], dtype=float) for e in paths.values()])
+    ymin, ymax = float(np.min(losses)), float(np.max(losses))
+    top = ymax + max(2.0 * (ymax - ymin), 0.1 * abs(ymax), 1e-12)
+    bottom = ymin - 0.05 * (top - ymin)
+    for ax, height in zip(axes[0], band_heights):
+        ax.set_ylim(bottom, top)
+        if height is not None and height > top - bottom:
+            ax.text(0.5, 0.6, f"certificate band clipped:\nheight up to {height:.3g}",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8, color="tab:red",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     fig.suptitle(f"{report.label}: linear paths (D5) and T4 certificate", fontsize=11)
     fig.tight_layout()
     path = Path(path)
