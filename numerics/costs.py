@@ -680,6 +680,15 @@ def _squared_center_distances(A, V, out):
     return out
 
 
+def _paired_rows(what: str, A, V) -> tuple[np.ndarray, np.ndarray]:
+    """``A`` and ``V`` as contiguous float64 ``(m, r)`` arrays of equal shape."""
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    if A.ndim != 2 or A.shape != V.shape:
+        raise InvalidDataError(f"{what}: A {A.shape} and V {V.shape} must be equal (m, r) arrays")
+    return A, V
+
+
 def pair_difference_dots(A, V) -> np.ndarray:
     """``out[i, j] = (a_i - a_j) . (v_i - v_j)`` (the P4 identity's right-hand side)
     for rows of ``A`` and ``V`` (m, r), streamed over pairs: no ``(m, m, r)``
@@ -691,10 +700,7 @@ def pair_difference_dots(A, V) -> np.ndarray:
     >>> pair_difference_dots(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]])).tolist()
     [[0.0, 2.0], [2.0, 0.0]]
     """
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    V = np.ascontiguousarray(V, dtype=np.float64)
-    if A.ndim != 2 or A.shape != V.shape:
-        raise InvalidDataError(f"pair_difference_dots: A {A.shape} and V {V.shape} must be equal (m, r) arrays")
+    A, V = _paired_rows("pair_difference_dots", A, V)
     return _pair_difference_dots(A, V, np.empty((A.shape[0], A.shape[0])))
 
 
@@ -707,10 +713,7 @@ def squared_center_distances(A, V) -> np.ndarray:
     >>> squared_center_distances(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]])).tolist()
     [[1.0, 9.0], [0.0, 4.0]]
     """
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    V = np.ascontiguousarray(V, dtype=np.float64)
-    if A.ndim != 2 or A.shape != V.shape:
-        raise InvalidDataError(f"squared_center_distances: A {A.shape} and V {V.shape} must be equal (m, r) arrays")
+    A, V = _paired_rows("squared_center_distances", A, V)
     return _squared_center_distances(A, V, np.empty((A.shape[0], A.shape[0])))
 
 

@@ -61,3 +61,22 @@ def test_hostile_expression_is_undetermined_within_the_budget(monkeypatch):
 def test_ordinary_expression_is_analysed_exactly_in_isolation():
     a = analyze_within_budget(sp.tanh(Z))
     assert a.undetermined is None and a.lipschitz.exact == 1 and a.monotone == "strictly_increasing"
+
+
+def test_child_results_rebuild_only_allowed_classes():
+    """The child's result is decoded with a whitelist: SymPy values and exceptions come
+    back; a function (here os.system, via a pickled reference) is refused."""
+    import os
+    import pickle
+
+    import pytest
+    import sympy as sp
+
+    from neuronid.theory._budget import _load_child_result
+
+    z = sp.Symbol("z")
+    assert _load_child_result(pickle.dumps(("ok", sp.tanh(z) * z))) == ("ok", sp.tanh(z) * z)
+    kind, exc = _load_child_result(pickle.dumps(("error", ValueError("x"))))
+    assert kind == "error" and isinstance(exc, ValueError)
+    with pytest.raises(pickle.UnpicklingError, match="os.system|posix.system"):
+        _load_child_result(pickle.dumps(("ok", os.system)))
