@@ -69,6 +69,10 @@ from neuronid.numerics.datasets import gaussian_mixture_subspace  # noqa: E402
 from neuronid.numerics.paths import linear_path, path_grid  # noqa: E402
 from neuronid.numerics.structures import w_mlp  # noqa: E402
 
+# the bare products of one path, shared with bench_paths (benchmarks run as scripts,
+# so this folder is on sys.path)
+from bench_paths import make_bare  # noqa: E402
+
 
 def make_pair(activation: str):
     build = [w_mlp(list(SIZES), activation=activation, n_fixed=N_FIXED, sigma_F=1.0, seed=seed, structure_seed=0)
@@ -79,27 +83,6 @@ def make_pair(activation: str):
 def make_data(n: int):
     data = gaussian_mixture_subspace(n, k=INTRINSIC_DIM, ambient=SIZES[0], n_classes=SIZES[-1], seed=0)
     return np.ascontiguousarray(data.X, dtype=np.float64), data.y
-
-
-def make_bare(A, B, X):
-    """One path's unavoidable work: weight interpolation + the 4 products per grid point."""
-    WA, WB = A.effective_weights(), B.effective_weights()
-    D = [wb - wa for wa, wb in zip(WA, WB)]
-    W = [np.empty_like(w) for w in WA]
-    Z = [np.empty((X.shape[0], w.shape[0])) for w in WA]
-
-    def bare(grid):
-        for t in grid:
-            for l in range(len(W)):
-                np.multiply(D[l], t, out=W[l])
-                W[l] += WA[l]
-            h = X
-            for l in range(len(W)):
-                np.matmul(h, W[l].T, out=Z[l])
-                h = Z[l]
-        return h
-
-    return bare
 
 
 def child_check(args) -> int:
