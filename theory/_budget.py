@@ -128,6 +128,31 @@ _SAFE_BUILTINS = frozenset({"set", "frozenset", "complex", "slice", "range", "tu
                             "int", "float", "str", "bytes", "bool", "object"})
 
 
+def _describe_exception(exc: BaseException) -> tuple[str, str, str]:
+    """An exception as plain strings (module, class name, message) for the pipe: some
+    installed packages (tblib, via dask) pickle exceptions through helper functions,
+    which :func:`_load_child_result` rightly refuses."""
+    return type(exc).__module__, type(exc).__qualname__, str(exc)
+
+
+def _rebuild_exception(described) -> BaseException:
+    """The exception :func:`_describe_exception` described, with its class when that
+    is an allowed exception type (SymPy, mpmath, neuronid, builtins), else a
+    ``RuntimeError`` naming it."""
+    import importlib
+
+    module, name, message = described
+    cls = None
+    if module.split(".")[0] in ("sympy", "mpmath", "neuronid", "builtins") and "." not in name:
+        cls = getattr(importlib.import_module(module), name, None)
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        try:
+            return cls(message)
+        except Exception:  # a constructor with other arguments
+            pass
+    return RuntimeError(f"{name}: {message}")
+
+
 def _load_child_result(data: bytes):
     """Decode the ``(kind, value)`` pair that :func:`run_isolated`'s forked child wrote
     into its private pipe. These bytes come from our own child, never from a user
@@ -208,11 +233,11 @@ def run_isolated(fn: Callable[[], T], *, seconds: float | None = None,
             except MemoryError:
                 payload = ("memory", None)
             except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
-                payload = ("error", exc)
+                payload = ("error", _describe_exception(exc))
             try:
                 data = pickle.dumps(payload)
             except Exception as exc:  # an unpicklable result or exception
-                data = pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                data = pickle.dumps(("error", ("builtins", "RuntimeError", f"{type(exc).__name__}: {exc}")))
             with os.fdopen(write_fd, "wb") as fh:
                 fh.write(data)
         except MemoryError:
@@ -259,6 +284,7 @@ def run_isolated(fn: Callable[[], T], *, seconds: float | None = None,
         return value
     if kind == "memory":
         raise BudgetExhausted(f"{what} exceeded its budget ({budget}): ran out of memory")
+    value = _rebuild_exception(value)
     if isinstance(value, BudgetExceeded):
         raise BudgetExhausted(f"{what} exceeded its budget ({budget}): ran out of CPU time")
     raise value

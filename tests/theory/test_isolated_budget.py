@@ -72,11 +72,16 @@ def test_child_results_rebuild_only_allowed_classes():
     import pytest
     import sympy as sp
 
-    from neuronid.theory._budget import _load_child_result
+    from neuronid.theory._budget import _describe_exception, _load_child_result, _rebuild_exception
 
     z = sp.Symbol("z")
     assert _load_child_result(pickle.dumps(("ok", sp.tanh(z) * z))) == ("ok", sp.tanh(z) * z)
-    kind, exc = _load_child_result(pickle.dumps(("error", ValueError("x"))))
-    assert kind == "error" and isinstance(exc, ValueError)
+    # exceptions travel as (module, class, message) strings and are rebuilt only as
+    # allowed exception types
+    kind, described = _load_child_result(pickle.dumps(("error", _describe_exception(ValueError("x")))))
+    exc = _rebuild_exception(described)
+    assert kind == "error" and type(exc) is ValueError and str(exc) == "x"
+    assert type(_rebuild_exception(("neuronid.errors", "InvalidDataError", "bad"))).__name__ == "InvalidDataError"
+    assert type(_rebuild_exception(("os", "system", "rm"))) is RuntimeError
     with pytest.raises(pickle.UnpicklingError, match="os.system|posix.system"):
         _load_child_result(pickle.dumps(("ok", os.system)))
