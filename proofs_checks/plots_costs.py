@@ -211,7 +211,7 @@ def plot_anisotropy(lc, path, *, title: str | None = None) -> None:
 
 def plot_t1_monte_carlo(result: dict, path) -> None:
     """Monte Carlo ``(1 - delta)``-quantile of the anisotropy vs the T1 bound per case
-    of :func:`~neuronid.proofs_checks.cost_checks.confirm_t1`."""
+    of :func:`~neuronid.proofs_checks.checkers.t1.confirm_t1`."""
     cases = result["cases"]
     labels = [f"{c['coherence_kind']} nu={c['coherence']:.2f}\n{c['mask_model']}" for c in cases]
     x = np.arange(len(cases))

@@ -12,7 +12,7 @@ import pytest
 
 from neuronid.numerics.network import Network
 from neuronid.numerics.structures import w_mlp
-from neuronid.proofs_checks.checkers import _column_max_abs
+from neuronid.proofs_checks.checkers._common import _column_max_abs
 from neuronid.proofs_checks.report import full_check
 
 

@@ -253,7 +253,7 @@ def test_report_shows_slack_power_and_elementwise_tightness():
 
 @pytest.mark.parametrize("name", ["neuronid.proofs_checks.checkers", "neuronid.proofs_checks.selftest",
                                   "neuronid.numerics.certificate", "neuronid.numerics.supports",
-                                  "neuronid.numerics.alignment", "neuronid.proofs_checks.cost_checks"])
+                                  "neuronid.numerics.alignment", "neuronid.proofs_checks.checkers.p1"])
 def test_doctests(name):
     import doctest
     import importlib

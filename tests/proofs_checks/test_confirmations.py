@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuronid.numerics.structures import standard_mlp, syre_mlp, w_mlp
-from neuronid.proofs_checks.cost_checks import (
-    P1_RTOL,
+from neuronid.proofs_checks.checkers import (
+    P1_REL_TOL,
     confirm_p1,
     confirm_p2,
     confirm_p3,
@@ -32,7 +32,7 @@ from neuronid.errors import InvalidOptionError
 @given(seed=st.integers(0, 1_000_000), d=st.integers(2, 6), dr=st.integers(0, 4),
        realizable=st.booleans(), act=st.sampled_from(["identity", "tanh", "softplus"]))
 def test_p1_property_cvxpy_equals_closed_form(seed, d, dr, realizable, act):
-    """P1: relative agreement 1e-6 (P1_RTOL), both inf for unrealizable targets."""
+    """P1: relative agreement 1e-6 (P1_REL_TOL), both inf for unrealizable targets."""
     rng = np.random.default_rng(seed)
     r = max(1, d - dr)
     X = random_support_points(rng, r + 2 + int(rng.integers(0, 6)), d, r, spread=2.0)
@@ -47,14 +47,14 @@ def test_p1_property_cvxpy_equals_closed_form(seed, d, dr, realizable, act):
     assert out["agree"], out
     if realizable:
         assert out["feasible"]
-    assert P1_RTOL == 1e-6
+    assert P1_REL_TOL == 1e-6
 
 
 def test_check_p1_generated_including_infeasible():
     out = confirm_p1(n_cases=12, seed=3)
     assert out["ok"] and out["infeasible_cases"] >= 1 and out["feasible_cases"] >= 1
     assert out["agree_infeasible"] == out["infeasible_cases"]
-    assert out["max_relative_error"] <= P1_RTOL
+    assert out["max_relative_error"] <= P1_REL_TOL
 
 
 def test_p2_standard_layers_zero_swap_cost():

@@ -1,0 +1,246 @@
+"""The :class:`CheckContext`: networks, data and every shared measurement of a check.
+
+One context serves all checkers of a pair: it records one forward pass per network
+per data set (supports, costs, correspondence, alignment and paths all read it) and
+computes each expensive quantity (layer costs, paths, certificates) once, lazily.
+
+Mutation hook (for ``neuronid selftest`` and for users extending the registry): a
+checker must flag a planted defect of the computation it relies on. ``CheckContext``
+takes ``mutations={point: function}``; at each point of :data:`MUTATION_POINTS` the
+checker passes the measured quantity through ``ctx.mutate(point, value)``, which
+returns ``function(value)`` (the identity when the point is not mutated). No code is
+edited and nothing is monkeypatched: a mutation is data given to the context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+import numpy as np
+
+from neuronid.errors import InvalidOptionError
+from neuronid.numerics.alignment import align
+from neuronid.numerics.certificate import certified_barriers
+from neuronid.numerics.correspondence import correspondence
+from neuronid.numerics.costs import network_costs
+from neuronid.numerics.losses import check_loss, check_targets
+from neuronid.numerics.network import Network, check_inputs
+from neuronid.numerics.repair import repaired_path
+
+#: Where a checker passes a measured quantity through :meth:`CheckContext.mutate`
+#: (point -> what the function receives and must return).
+MUTATION_POINTS = {
+    "K": "P2, P3, P4: a layer's cost matrix K (m x m array; Delta_in is derived from it)",
+    "Delta_in": "P3, P4: a layer's incoming swap costs Delta_in on their own (m x m array; K unchanged)",
+    "anisotropy": "P3, P4, T1: the anisotropies ||S_i - p I|| of a layer's neurons (length-m array)",
+    "support": "T1, T3: a layer's support (numerics.supports.Support: U, rank, coherence, ...)",
+    "coherence": "T1: a layer's support coherence nu = max_k ||U^T e_k||^2 (float)",
+    "P1.closed_form": "P1: the closed-form cost of one (i, j) pair (float)",
+    "P1.solver_cost": "P1: the cvxpy realization cost of one (i, j) pair (float)",
+    "P4.centers": "P4: the centers V = U^T f of a layer's neurons (m x r array)",
+    "P5.realization": "P5: one min-norm realization (numerics.realization.Realization)",
+    "P5.midpoint": "P5: the function computed at the midpoint of two realizations (array)",
+    "P6.activation": "P6: the activation used to measure phi(t): the function receives the callable "
+                     "z -> sigma(z) and returns the callable to use instead",
+    "P6.rescaled": "P6: the rescaled network (c/alpha, alpha w, alpha b) (Network)",
+    "P6.norm_cost": "P6: the orbit's norm costs measured on the scale grid (array; compared with the "
+                    "closed form c2/s^2 + s^2 ||(w, b)||^2)",
+    "T1.bound": "T1: the matrix-Bernstein bound at delta (float)",
+    "T1.anisotropy": "T1: the Monte Carlo anisotropies ||U^T diag(m) U - p I|| (array)",
+    "T2.loss": "T2: the loss curve L(t) on the unaligned path's grid (array)",
+    "T3.permutation": "T3: the matched correspondence permutation of a layer (int array)",
+    "T4.bound": "T4: the elementwise bound t(1-t) R^L(x) on the grid (T x n x o array)",
+    "T4.outputs": "T4: the path outputs f_t(x) on the grid (T x n x o array)",
+}
+
+
+# ----------------------------------------------------------------------------- context
+class CheckContext:
+    """Networks, data and every shared measurement, computed lazily once.
+
+    Parameters
+    ----------
+    A, B : the two networks (B may be A itself).
+    X, y : data; supports (D1) and costs use ``X`` (or ``X_support``), paths use
+        ``X, y``.
+    loss : ``"ce"`` or ``"mse"``.
+    tau : explained-variance threshold of the supports (D1).
+    steps : grid points of the paths (D5).
+    align : alignment methods for aligned paths (D6).
+    X_support : optional separate data for supports, costs and activation matching
+        (the default check uses training data there and test data for paths).
+    X_align : optional data for activation matching and REPAIR statistics (default
+        ``X_support``, else ``X``).
+    repair : also measure the REPAIRed twin of every path (THEORY N3), in
+        :attr:`repaired_paths` (not in :attr:`paths`: T4 bounds linear paths only).
+    max_support_points : supports use at most this many rows (seeded subset) so
+        cost matrices stay cheap on large data sets.
+    mutations : optional ``{point: function}`` planting defects for mutation tests
+        (points: :data:`MUTATION_POINTS`); ``None`` in normal use.
+    """
+
+    def __init__(self, A: Network, B: Network, X, y, *, loss: str, tau: float = 0.9, steps: int = 21,
+                 align=("activation", "weight"), X_support=None, max_support_points: int = 4096,
+                 names=("A", "B"), seed: int = 0, progress: bool = False, X_align=None, repair: bool = False,
+                 mutations=None):
+        self.mutations = _check_mutations(mutations)
+        self.A, self.B = A, B
+        self.loss = check_loss(loss)
+        self.X = check_inputs(X, A.n_inputs)
+        self.y = check_targets(loss, y, A.n_outputs, self.X.shape[0])
+        Xs = self.X if X_support is None else check_inputs(X_support, A.n_inputs, name="X_support")
+        if Xs.shape[0] > max_support_points:
+            idx = np.sort(np.random.default_rng(seed).choice(Xs.shape[0], max_support_points, replace=False))
+            Xs = Xs[idx]
+        self.Xs = Xs
+        if X_align is not None:
+            self.X_align = check_inputs(X_align, A.n_inputs, name="X_align")
+        else:
+            self.X_align = self.X if X_support is None else Xs
+        self.repair = bool(repair)
+        self.tau, self.steps, self.align = tau, steps, tuple(align)
+        self.names = tuple(names)
+        self.seed = seed
+        self.progress = progress
+        self.sizes_equal = A.sizes == B.sizes
+        self.structure_differences = A.structure_differences(B)
+        self.n_hidden = len(A.layers) - 1
+
+    def mutate(self, point: str, value):
+        """``value`` passed through the mutation planted at ``point`` (identity if none)."""
+        fn = self.mutations.get(point)
+        return value if fn is None else fn(value)
+
+    def layer_K(self, run: int, l: int):
+        """``(K, Delta_in)`` of a layer as the checkers see them: the measured matrices,
+        or, with a ``"K"`` mutation, the mutated K and the ``Delta_in`` derived from it."""
+        lc = self.costs[run][l]
+        K, D = lc.K, lc.delta_in
+        if "K" in self.mutations:
+            K = np.array(self.mutate("K", lc.K.copy()), dtype=np.float64)
+            d = np.diag(K)
+            with np.errstate(invalid="ignore"):
+                D = K + K.T - d[:, None] - d[None, :]
+            np.fill_diagonal(D, 0.0)
+        if "Delta_in" in self.mutations:
+            D = np.array(self.mutate("Delta_in", D.copy()), dtype=np.float64)
+        return K, D
+
+    def layer_anisotropy(self, run: int, l: int) -> np.ndarray:
+        """The anisotropies ``||S_i - p I||`` of a layer's neurons as the checkers see
+        them (mutation point ``"anisotropy"``)."""
+        aniso = self.costs[run][l].anisotropy
+        if "anisotropy" not in self.mutations:
+            return aniso
+        return np.array(self.mutate("anisotropy", aniso.copy()), dtype=np.float64)
+
+    def layer_support(self, run: int, l: int):
+        """A layer's support as the checkers see it (mutation points ``"support"``, then
+        ``"coherence"``)."""
+        sup = self.costs[run][l].support
+        if "support" in self.mutations:
+            sup = self.mutate("support", dataclasses.replace(sup, U=sup.U.copy()))
+        if "coherence" in self.mutations:
+            sup = dataclasses.replace(sup, coherence=float(self.mutate("coherence", sup.coherence)))
+        return sup
+
+    # --- traces and costs ---------------------------------------------------------
+    @cached_property
+    def traces(self):
+        """Recorded forward passes of A and B on the support data ``Xs``."""
+        return self._record(self.Xs)
+
+    def _record(self, X) -> list:
+        """``[trace_A, trace_B]`` on ``X``; one pass when B is A."""
+        tA = self.A.forward(X, record=True)
+        return [tA, tA if self.B is self.A else self.B.forward(X, record=True)]
+
+    @cached_property
+    def eval_traces(self):
+        """Recorded forward passes of A and B on the evaluation data ``X`` (one per
+        network, shared by alignment, P5 and T2; the support passes when ``Xs is X``)."""
+        if self.Xs is self.X:
+            return self.traces
+        return self._record(self.X)
+
+    @property
+    def align_traces(self):
+        """Recorded passes of A and B on the matching data ``X_align`` (shared with
+        the support or evaluation passes when it is the same array)."""
+        if self.X_align is self.Xs:
+            return self.traces
+        if self.X_align is self.X:
+            return self.eval_traces
+        if "_align_traces" not in self.__dict__:
+            self.__dict__["_align_traces"] = self._record(self.X_align)
+        return self.__dict__["_align_traces"]
+
+    @cached_property
+    def costs(self) -> list[list]:
+        """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
+        out = []
+        for net, trace in zip((self.A, self.B), self.traces):
+            # one pass per network; consecutive layers share supports and shape matrices
+            out.append(network_costs(net, trace=trace, tau=self.tau, progress=self.progress))
+        return out
+
+    @cached_property
+    def correspondences(self) -> list:
+        if not self.sizes_equal:
+            return []
+        return [correspondence(self.A, self.B, self.Xs, l, traces=self.traces) for l in range(self.n_hidden)]
+
+    # --- paths ----------------------------------------------------------------------
+    @cached_property
+    def paths(self) -> dict:
+        """``{"unaligned": certified_barriers dict, "activation": ..., "weight": ...}``
+        (each with ``"path"``, ``"bound"``, ``"measured"``, ``"tightness"``), plus
+        ``"alignment"`` details for aligned ones."""
+        out = {}
+        if not self.sizes_equal:
+            return out
+        hook = (lambda name, v: self.mutate(f"T4.{name}", v)) if self.mutations else None
+        out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps,
+                                              hook=hook)
+        for method in self.align:
+            options = ({"X_align": self.X_align, "similarity": "correlation", "align_traces": self.align_traces}
+                       if method == "activation" else {"seed": self.seed})
+            # certified_barriers measures the aligned path itself: align only
+            alignment = align(self.A, self.B, self.X, method=method, trace_B=self.eval_traces[1], **options)
+            entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps,
+                                       hook=hook)
+            entry["alignment"] = alignment.to_json()
+            entry["aligned_network"] = alignment.network
+            out[method] = entry
+        return out
+
+    @cached_property
+    def repaired_paths(self) -> dict:
+        """``{"unaligned+repair": PathResult JSON, ...}`` when ``repair`` (else empty):
+        each path REPAIRed with statistics on ``X_align`` (THEORY N3)."""
+        if not (self.repair and self.sizes_equal):
+            return {}
+        out = {}
+        for name, entry in self.paths.items():
+            B = entry.get("aligned_network", self.B)
+            out[f"{name}+repair"] = repaired_path(self.A, B, self.X, self.y, X_align=self.X_align, loss=self.loss,
+                                                  steps=self.steps, allow_structure_mismatch=True).to_json()
+        return out
+
+    def scope(self, run: int, layer: int) -> str:
+        return f"{self.names[run]} layer {layer}"
+
+
+# ----------------------------------------------------------------------------- helpers
+def _check_mutations(mutations) -> dict:
+    if mutations is None:
+        return {}
+    if not isinstance(mutations, dict):
+        raise InvalidOptionError(f"mutations must be a dict {{point: function}}, found {type(mutations).__name__}")
+    for point, fn in mutations.items():
+        if point not in MUTATION_POINTS:
+            raise InvalidOptionError(f"unknown mutation point {point!r}; valid: {', '.join(MUTATION_POINTS)}")
+        if not callable(fn):
+            raise InvalidOptionError(f"mutation {point!r} must be callable (value -> value), found {fn!r}")
+    return dict(mutations)
