@@ -152,7 +152,7 @@ def run(args) -> int:
             if c.structure_differences:
                 print(f"    structure differs: {'; '.join(c.structure_differences[:3])}")
     if args.plots:
-        from neuronid.proofs_checks.plots_costs import write_cost_plots
+        from neuronid.proofs_checks.plots import write_cost_plots
 
         written = []
         for k, (path, lcs) in enumerate(zip(paths, results)):

@@ -162,6 +162,7 @@ from .paths import PathResult, _PathEvaluator, check_pair, path_grid
 
 __all__ = [
     "Certificate",
+    "CertifiedPath",
     "certificate",
     "certified_barriers",
     "activation_constants",
@@ -212,8 +213,8 @@ class ActivationConstants:
     def to_json(self) -> dict:
         return {
             "activation": self.name,
-            "lipschitz": _num(self.lipschitz),
-            "curvature": None if self.curvature < 0 else _num(self.curvature),
+            "lipschitz": float(self.lipschitz),
+            "curvature": None if self.curvature < 0 else float(self.curvature),
             "kinks": [[float(c), float(j)] for c, j in self.kinks],
             "monotone": self.monotone,
             "gap_rule": self.gap_rule,
@@ -398,13 +399,6 @@ class _HiddenPlan:
 
 
 # --------------------------------------------------------------------------- result
-def _num(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 @dataclass
 class Certificate:
     """The T4 certificate of one pair on one data set.
@@ -567,8 +561,10 @@ class Certificate:
         }
 
     def to_json(self) -> dict:
+        """Plain values for :func:`neuronid.numerics.io.to_jsonable`, which writes the
+        non-finite ones (an unsupported certificate's ``inf``) as ``null`` with a reason."""
         def arr(a):
-            return None if a is None else [_num(v) for v in a]
+            return None if a is None else [float(v) for v in a]
 
         return {
             "result": self.result,
@@ -576,14 +572,14 @@ class Certificate:
             "reason": self.reason,
             "n_samples": self.n_samples,
             "n_outputs": self.n_outputs,
-            "rho": _num(self.rho),
-            "mean_norm": _num(self.mean_norm),
-            "max_norm": _num(self.max_norm),
+            "rho": float(self.rho),
+            "mean_norm": float(self.mean_norm),
+            "max_norm": float(self.max_norm),
             "non_finite_reason": None if self.ok and math.isfinite(self.rho) else (self.reason or "infinite"),
             "coord_mean": arr(self.coord_mean),
             "coord_rms": arr(self.coord_rms),
             "coord_max": arr(self.coord_max),
-            "layers": [{k: (_num(v) if isinstance(v, float) else v) for k, v in d.items()} for d in self.layers],
+            "layers": [dict(d) for d in self.layers],
             "constants": self.constants,
             "structure_differences": list(self.structure_differences),
         }
@@ -855,6 +851,61 @@ def box_bounds(F: np.ndarray, bound: np.ndarray, grid, y, loss: str) -> np.ndarr
     return out
 
 
+@dataclass
+class CertifiedPath:
+    """T4 on one measured linear path (:func:`certified_barriers`): typed, with plain
+    floats (``inf`` where a bound is infinite); :func:`neuronid.numerics.io.to_jsonable`
+    writes the non-finite ones as ``null`` with a reason when a report is serialized.
+
+    Attributes
+    ----------
+    status, reason : the certificate's status (``"ok"``, ``"unsupported"``, ...) and why.
+    loss, L_A, L_B : the loss function and the endpoint losses.
+    bound : the smaller of ``bound_global`` and ``bound_box``, keyed by ``B_lerp``,
+        ``B_peak``, ``B_mid``, ``B_mean``.
+    bound_global : the certificate's bounds over the continuum ``[0, 1]``.
+    bound_box : per-sample box bounds maximized over the grid (they bound the barriers
+        measured on that grid); ``inf`` without a certificate.
+    measured : the measured barriers.
+    tightness : measured / bound (``None`` when the bound is not positive or not finite).
+    holds : measured <= bound up to the relative slack :data:`FLOAT_SLACK`.
+    elementwise : :func:`elementwise_statement` (``None`` without a certificate).
+    t_lerp, t_peak : where the global bounds peak.
+    slack : :data:`FLOAT_SLACK`.
+    certificate : the :class:`Certificate`.
+    path : the measured :class:`~neuronid.numerics.paths.PathResult`.
+    """
+
+    status: str
+    reason: str | None
+    loss: str
+    L_A: float
+    L_B: float
+    bound: dict
+    bound_global: dict
+    bound_box: dict
+    measured: dict
+    tightness: dict
+    holds: dict
+    elementwise: dict | None
+    t_lerp: float
+    t_peak: float
+    slack: float
+    certificate: Certificate
+    path: PathResult
+    result: str = "T4"
+
+    def to_json(self) -> dict:
+        """Plain values (``inf`` kept) for :func:`neuronid.numerics.io.to_jsonable`,
+        which writes the non-finite ones as ``null`` with a reason."""
+        out = {k: getattr(self, k) for k in ("result", "status", "reason", "loss", "L_A", "L_B", "bound",
+                                             "bound_global", "bound_box", "measured", "tightness", "holds",
+                                             "elementwise", "t_lerp", "t_peak", "slack")}
+        out["certificate"] = self.certificate.to_json()
+        out["path"] = self.path.to_json()
+        return out
+
+
 def certified_barriers(
     A: Network,
     B: Network,
@@ -865,9 +916,9 @@ def certified_barriers(
     steps=21,
     block: int = 4096,
     hook=None,
-) -> dict:
+) -> CertifiedPath:
     """T4 barrier bounds, the elementwise statement, the measured path, and tightness,
-    as one JSON-ready dict.
+    as one :class:`CertifiedPath`.
 
     The path is measured on ``steps`` as :func:`neuronid.numerics.paths.linear_path`
     measures it (same grid and loss; interpolating effective weights, so masks and
@@ -883,17 +934,8 @@ def certified_barriers(
 
     Returns
     -------
-    dict with ``result`` ("T4"), ``status``, ``reason``, ``loss``, ``L_A``, ``L_B``,
-    ``bound`` (the smaller of ``bound_global`` and ``bound_box``) / ``bound_global``
-    (over the continuum ``[0, 1]``) / ``bound_box`` (per-sample box bounds, maximized
-    over the grid: they bound the barriers measured on that grid) / ``measured`` /
-    ``tightness`` / ``holds`` (each keyed by ``B_lerp``, ``B_peak``, ``B_mid``,
-    ``B_mean``; tightness = measured / bound, ``None`` when the bound is not positive
-    or not finite), ``elementwise`` (:func:`elementwise_statement`), ``t_lerp``,
-    ``t_peak`` (where the global bounds peak), ``slack`` (the relative floating-point
-    slack of ``holds``), ``certificate`` (:meth:`Certificate.to_json`) and ``path``
-    (:meth:`PathResult.to_json`). Infinite bounds are written as ``None`` with
-    ``reason``.
+    :class:`CertifiedPath` (bounds keyed by ``B_lerp``, ``B_peak``, ``B_mid``,
+    ``B_mean``; infinite bounds stay ``inf`` until a report serializes them).
 
     Examples
     --------
@@ -902,7 +944,7 @@ def certified_barriers(
     >>> A, B = standard_mlp([3, 6, 2], seed=0), standard_mlp([3, 6, 2], seed=1)
     >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = np.arange(64) % 2
     >>> out = certified_barriers(A, B, X, y, loss="ce")
-    >>> out["status"], all(out["holds"].values()), out["elementwise"]["violations"]
+    >>> out.status, all(out.holds.values()), out.elementwise["violations"]
     ('ok', True, 0)
     """
     check_loss(loss)
@@ -943,26 +985,14 @@ def certified_barriers(
         b = bounds[k]
         tight[k] = measured[k] / b if (math.isfinite(b) and b > 0) else None
         holds[k] = not _exceeds(measured[k], b, scale)
-    return {
-        "result": "T4",
-        "status": cert.status,
-        "reason": cert.reason,
-        "loss": loss,
-        "L_A": L_A,
-        "L_B": L_B,
-        "bound": {k: _num(bounds[k]) for k in _BARRIERS},
-        "bound_global": {k: _num(glob[k]) for k in _BARRIERS},
-        "bound_box": {k: _num(box[k]) for k in _BARRIERS},
-        "measured": measured,
-        "tightness": tight,
-        "holds": holds,
-        "elementwise": elementwise,
-        "t_lerp": glob["t_lerp"],
-        "t_peak": glob["t_peak"],
-        "slack": FLOAT_SLACK,
-        "certificate": cert.to_json(),
-        "path": path.to_json(),
-    }
+    return CertifiedPath(
+        status=cert.status, reason=cert.reason, loss=loss, L_A=L_A, L_B=L_B,
+        bound={k: float(bounds[k]) for k in _BARRIERS},
+        bound_global={k: float(glob[k]) for k in _BARRIERS},
+        bound_box={k: float(box[k]) for k in _BARRIERS},
+        measured=measured, tightness=tight, holds=holds, elementwise=elementwise,
+        t_lerp=glob["t_lerp"], t_peak=glob["t_peak"], slack=FLOAT_SLACK, certificate=cert, path=path,
+    )
 
 
 # --------------------------------------------------------------------------- property run

@@ -215,13 +215,6 @@ def barriers(steps, values) -> dict:
     return out
 
 
-def _json_number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 @dataclass
 class PathResult:
     """Losses, error rates and barriers along one linear path (THEORY.md D5).
@@ -269,25 +262,26 @@ class PathResult:
         )
 
     def to_json(self) -> dict:
-        """The ``lmc`` JSON block: plain numbers and lists; non-finite values as ``null``
-        with a ``<key>_reason`` beside them; error entries ``null`` for regression."""
+        """The ``lmc`` JSON block: plain numbers and lists, with a reason beside each
+        non-finite value (:func:`neuronid.numerics.io.to_jsonable` writes it as ``null``);
+        error entries ``None`` for regression."""
         out = {
             "steps": [float(t) for t in self.steps],
-            "loss": [_json_number(v) for v in self.loss],
-            "error": None if self.error is None else [_json_number(v) for v in self.error],
+            "loss": [float(v) for v in self.loss],
+            "error": None if self.error is None else [float(v) for v in self.error],
         }
         for key in _BARRIER_KEYS:
-            out[key] = _json_number(getattr(self, key))
-            if out[key] is None:
+            out[key] = float(getattr(self, key))
+            if not math.isfinite(out[key]):
                 out[f"{key}_reason"] = "non-finite loss on the path"
         for key in _BARRIER_KEYS:
             value = getattr(self, f"{key}_error")
-            out[f"{key}_error"] = _json_number(value)
-            if value is not None and out[f"{key}_error"] is None:
+            out[f"{key}_error"] = None if value is None else float(value)
+            if value is not None and not math.isfinite(value):
                 out[f"{key}_error_reason"] = "non-finite error rate on the path"
         if self.error is None:
             out["error_reason"] = "real-valued targets: no error rate"
-        if any(v is None for v in out["loss"]):
+        if not np.all(np.isfinite(self.loss)):
             out["loss_reason"] = "non-finite loss values (overflow) are written as null"
         if self.structure_differences:
             out["structure_differences"] = list(self.structure_differences)

@@ -1,8 +1,17 @@
 """Compare two networks along linear paths, unaligned and aligned (D5, D6).
 
-One :class:`PairComparison` holds what ``neuronid lmc`` prints and what the default
-``neuronid check`` reports per pair: endpoint losses and errors, and the barriers of
-the unaligned path and of the activation- and weight-matched paths.
+:func:`measure_paths` is the one orchestration of a pair's paths, shared by ``neuronid
+lmc`` (:func:`compare_pair`, also used by the experiments) and ``neuronid check``
+(:attr:`~neuronid.proofs_checks.checkers.CheckContext.paths`): the unaligned path,
+then per alignment method B aligned to A (:func:`~neuronid.numerics.alignment.align`)
+and the path to the aligned B, each optionally with its REPAIRed twin (THEORY N3).
+``lmc`` measures plain paths (:func:`~neuronid.numerics.paths.linear_path`); ``check``
+certifies them (:func:`~neuronid.numerics.certificate.certified_barriers`, which
+measures the path from the same outputs it certifies).
+
+One :class:`PairComparison` holds what ``neuronid lmc`` prints: endpoint losses and
+errors, and the barriers of the unaligned path and of the activation- and
+weight-matched paths.
 """
 
 from __future__ import annotations
@@ -11,13 +20,75 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronid.numerics.alignment import aligned_path
-from neuronid.numerics.paths import linear_path
+from neuronid.errors import InvalidOptionError
+from neuronid.numerics.alignment import Alignment
+from neuronid.numerics.alignment import align as align_networks
+from neuronid.numerics.certificate import CertifiedPath, certified_barriers
+from neuronid.numerics.paths import PathResult, linear_path
 from neuronid.numerics.repair import repaired_path
 
 ALIGNMENTS = ("none", "activation", "weight")
 #: suffix of the REPAIRed path beside each plain one (THEORY N3)
 REPAIR_SUFFIX = "+repair"
+
+
+@dataclass
+class MeasuredPath:
+    """One path of a pair: the measured path, its T4 certificate when certified
+    (``check``), and the alignment that permuted B (aligned paths only)."""
+
+    path: PathResult
+    certified: CertifiedPath | None = None
+    alignment: Alignment | None = None
+
+
+def measure_paths(A, B, X, y, *, loss: str, align=("activation", "weight"), steps: int = 21, X_align=None,
+                  similarity: str = "correlation", restarts: int = 5, seed: int = 0,
+                  allow_structure_mismatch: bool = False, repair: bool = False, reset_bn: bool = False,
+                  certify: bool = False, hook=None, trace_B=None, align_traces=None) -> dict:
+    """``{name: MeasuredPath}``: ``"unaligned"``, then one entry per method of ``align``
+    (``"none"`` skipped), each followed by its ``"<name>+repair"`` twin when ``repair``.
+
+    Activation matching and REPAIR statistics use ``X_align`` (default ``X``); with
+    ``reset_bn`` every path recomputes its BatchNorm statistics on it. ``certify``
+    certifies every (non-REPAIRed) path instead of only measuring it (``hook``: the
+    mutation hook of :func:`~neuronid.numerics.certificate.certified_barriers`).
+    ``trace_B`` (B's recorded pass on ``X``) and ``align_traces`` (A's and B's on
+    ``X_align``) let a caller that holds them skip recomputing them.
+    """
+    if certify and reset_bn:
+        raise InvalidOptionError("reset_bn paths are not linear in the parameters: the T4 certificate does not "
+                                 "cover them (certify=False, or reset_bn=False)")
+    X_match = X if X_align is None else X_align
+    reset = {"reset_bn": True, "reset_data": X_match} if reset_bn else {}
+
+    def measure(B_end, allow: bool) -> MeasuredPath:
+        if certify:
+            cert = certified_barriers(A, B_end, X, y, loss=loss, steps=steps, hook=hook)
+            return MeasuredPath(cert.path, cert)
+        return MeasuredPath(linear_path(A, B_end, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow,
+                                        **reset))
+
+    def repaired(B_end, allow: bool) -> MeasuredPath:
+        return MeasuredPath(repaired_path(A, B_end, X, y, X_align=X_match, loss=loss, steps=steps,
+                                          allow_structure_mismatch=allow))
+
+    out = {"unaligned": measure(B, allow_structure_mismatch)}
+    if repair:
+        out["unaligned" + REPAIR_SUFFIX] = repaired(B, allow_structure_mismatch)
+    for method in align:
+        if method == "none":
+            continue
+        alignment = align_networks(A, B, X, method=method, similarity=similarity, X_align=X_align,
+                                   restarts=restarts, seed=seed, trace_B=trace_B,
+                                   align_traces=align_traces if method == "activation" else None)
+        # the permuted B carries its masks and fixed parts along: effective-weight path
+        entry = measure(alignment.network, True)
+        entry.alignment = alignment
+        out[method] = entry
+        if repair:
+            out[method + REPAIR_SUFFIX] = repaired(alignment.network, True)
+    return out
 
 
 @dataclass
@@ -90,35 +161,12 @@ def compare_pair(
     statistics come from ``X_align`` too. With ``reset_bn`` every path recomputes its
     BatchNorm statistics on ``X_align`` (THEORY N1, as Git Re-Basin does).
     """
-    result = PairComparison(label=label, loss=loss, reset_bn=bool(reset_bn))
-    reset = {"reset_bn": True, "reset_data": X if X_align is None else X_align} if reset_bn else {}
-    result.paths["unaligned"] = linear_path(
-        A, B, X, y, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch, **reset
-    )
-    X_align = X if X_align is None else X_align
-    if repair:
-        result.paths["unaligned" + REPAIR_SUFFIX] = repaired_path(
-            A, B, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=allow_structure_mismatch
-        )
-    for method in align:
-        if method == "none":
-            continue
-        options = (
-            {"X_align": X_align, "similarity": similarity}
-            if method == "activation"
-            else {"restarts": restarts, "seed": seed}
-        )
-        path, alignment = aligned_path(
-            A, B, X, y, method=method, loss=loss, steps=steps,
-            allow_structure_mismatch=allow_structure_mismatch, **options, **reset,
-        )
-        result.paths[method] = path
-        result.alignments[method] = alignment
-        if repair:
-            result.paths[method + REPAIR_SUFFIX] = repaired_path(
-                A, alignment.network, X, y, X_align=X_align, loss=loss, steps=steps, allow_structure_mismatch=True
-            )
-    return result
+    measured = measure_paths(A, B, X, y, loss=loss, align=align, steps=steps, X_align=X_align,
+                             similarity=similarity, restarts=restarts, seed=seed,
+                             allow_structure_mismatch=allow_structure_mismatch, repair=repair, reset_bn=reset_bn)
+    return PairComparison(label=label, loss=loss, reset_bn=bool(reset_bn),
+                          paths={name: m.path for name, m in measured.items()},
+                          alignments={name: m.alignment for name, m in measured.items() if m.alignment is not None})
 
 
 def _fmt(value) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuronid.numerics.certificate import UNSUPPORTED_NORM, Certificate
+from neuronid.numerics.certificate import UNSUPPORTED_NORM
 from neuronid.numerics.io import to_jsonable, write_json
 
 from .checkers import CHECKED_RESULTS, CheckContext, run_checks
@@ -39,38 +39,38 @@ class Report:
 
     # --- data ------------------------------------------------------------------------
     def paths_json(self) -> dict:
+        """The ``paths`` block of ``report.json`` from the typed paths (plain values;
+        :func:`~neuronid.numerics.io.to_jsonable` writes non-finite ones as ``null``)."""
         out = {}
-        for name, entry in self.context.paths.items():
-            path = entry["path"]
-            block = {k: path[k] for k in BARRIERS}
-            block.update({f"{k}_error": path.get(f"{k}_error") for k in BARRIERS})
-            block["certificate"] = entry["bound"]  # the smaller of the global and the box bounds
-            block["certificate_global"] = entry.get("bound_global")
-            block["certificate_box"] = entry.get("bound_box")
-            block["elementwise"] = entry.get("elementwise")
-            block["certificate_status"] = entry["status"]
-            if entry.get("reason"):
-                block["certificate_reason"] = entry["reason"]
-            block["tightness"] = entry["tightness"]
-            block["certificate_holds"] = entry["holds"]
-            block["steps"] = path["steps"]
-            block["loss"] = path["loss"]
-            block["error"] = path.get("error")
-            block["rho"] = entry["certificate"]["rho"]
-            block["mean_norm"] = entry["certificate"]["mean_norm"]
-            if "alignment" in entry:
-                al = entry["alignment"]
+        for name, measured in self.context.paths.items():
+            entry, path = measured.certified, measured.path
+            block = {k: getattr(path, k) for k in BARRIERS}
+            block.update({f"{k}_error": getattr(path, f"{k}_error") for k in BARRIERS})
+            block["certificate"] = entry.bound  # the smaller of the global and the box bounds
+            block["certificate_global"] = entry.bound_global
+            block["certificate_box"] = entry.bound_box
+            block["elementwise"] = entry.elementwise
+            block["certificate_status"] = entry.status
+            if entry.reason:
+                block["certificate_reason"] = entry.reason
+            block["tightness"] = entry.tightness
+            block["certificate_holds"] = entry.holds
+            block.update(_curves(path))
+            block["rho"] = entry.certificate.rho
+            block["mean_norm"] = entry.certificate.mean_norm
+            if measured.alignment is not None:
+                al = measured.alignment.to_json()
                 block["alignment"] = {k: al[k] for k in ("method", "fixed_points", "max_output_difference") if k in al}
             out[name] = block
         for name, path in self.context.repaired_paths.items():
-            block = {k: path[k] for k in BARRIERS}
-            block.update({f"{k}_error": path.get(f"{k}_error") for k in BARRIERS})
+            block = {k: getattr(path, k) for k in BARRIERS}
+            block.update({f"{k}_error": getattr(path, f"{k}_error") for k in BARRIERS})
             block["certificate"] = dict.fromkeys(BARRIERS)
             block["certificate_status"] = "not applicable"
             block["certificate_reason"] = "a REPAIRed path is not linear in the parameters (T4 bounds linear paths)"
             block["tightness"] = dict.fromkeys(BARRIERS)
             block["certificate_holds"] = None
-            block.update(steps=path["steps"], loss=path["loss"], error=path.get("error"), rho=None, mean_norm=None)
+            block.update(_curves(path), rho=None, mean_norm=None)
             out[name] = block
         return out
 
@@ -159,7 +159,7 @@ class Report:
 
     def terminal(self) -> str:
         lines = [f"{self.label}  (loss {self.context.loss}, {len(self.context.X)} samples)"]
-        paths = self.paths_json()
+        paths = to_jsonable(self.paths_json())  # as report.json shows them (null: '-')
         width = max(11, *(len(name) + 1 for name in paths)) if paths else 11
         lines.append(f"  {'path':<{width}}{'B_lerp':>10} {'B_peak':>10} {'B_mid':>10} {'T4 bound':>10} {'tight':>6}")
         for name, p in paths.items():
@@ -207,7 +207,7 @@ class Report:
         md += ["## Paths (D5, D6) and the T4 certificate", "",
                "| path | B_lerp | B_peak | B_mid | B_mean | T4 bound on B_lerp | tightness |",
                "|---|---|---|---|---|---|---|"]
-        for name, p in self.paths_json().items():
+        for name, p in to_jsonable(self.paths_json()).items():
             md.append(f"| {name} | {_f(p['B_lerp'])} | {_f(p['B_peak'])} | {_f(p['B_mid'])} | {_f(p['B_mean'])} "
                       f"| {_f(p['certificate']['B_lerp'])} | {_f(p['tightness']['B_lerp'], 3)} |")
         if self._norm_note():
@@ -250,7 +250,8 @@ class Report:
         return files
 
     def plots(self, out_dir) -> list[str]:
-        from .plots_costs import plot_swap_heatmap
+        # imported here: matplotlib (about 0.5 s) loads only when plots are written
+        from .plots import plot_paths, plot_swap_heatmap
 
         out = Path(out_dir)
         files = [str(plot_paths(self, out / "barriers.png"))]
@@ -267,6 +268,12 @@ class Report:
         return files
 
 
+def _curves(path) -> dict:
+    """``steps``, ``loss`` and ``error`` of a path as its ``lmc`` block writes them."""
+    curves = path.to_json()
+    return {"steps": curves["steps"], "loss": curves["loss"], "error": curves["error"]}
+
+
 def _f(value, digits: int = 4) -> str:
     if value is None:
         return "-"
@@ -277,60 +284,6 @@ def _f(value, digits: int = 4) -> str:
     if not np.isfinite(value):
         return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
     return f"{value:.{digits}g}"
-
-
-def plot_paths(report: Report, path) -> Path:
-    """Loss along each path with the T4 certificate band ``lerp(t) + bound(t)``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = report.context.paths
-    band_heights = []  # max height of each panel's certificate band (None: no band)
-    fig, axes = plt.subplots(1, len(paths), figsize=(4.6 * len(paths), 3.8), squeeze=False, sharey=True)
-    for ax, (name, entry) in zip(axes[0], paths.items()):
-        p = entry["path"]
-        t = np.asarray(p["steps"], dtype=float)
-        loss = np.asarray(p["loss"], dtype=float)
-        L_A, L_B = float(loss[0]), float(loss[-1])
-        fine = np.linspace(0.0, 1.0, 201)
-        chord = (1 - fine) * L_A + fine * L_B
-        cert = entry["certificate"]
-        ax.plot(t, loss, "o-", ms=3, color="tab:blue", label="measured loss L(t)")
-        ax.plot(fine, chord, "--", color="gray", lw=1, label="chord (1-t) L_A + t L_B")
-        if entry["status"] == "ok":
-            c = Certificate("ok", None, cert["n_samples"], cert["n_outputs"], cert["rho"], cert["mean_norm"],
-                            cert["max_norm"])
-            upper = chord + c.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
-            ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
-            band_heights.append(float(np.max(upper - chord)))
-        else:
-            band_heights.append(None)
-        tight = entry["tightness"]["B_lerp"]
-        ax.set_title(f"{name}: B_lerp = {_f(p['B_lerp'], 3)}" + (f", tightness {tight:.2f}" if tight else ""))
-        ax.set_xlabel("t (A at 0, B at 1)")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"{report.context.loss} loss")
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    # the loss axis follows the measured losses (a vacuous band would flatten them);
-    # a band taller than the axis is drawn clipped and labelled with its true height
-    losses = np.concatenate([np.asarray(e["path"]["loss"], dtype=float) for e in paths.values()])
-    ymin, ymax = float(np.min(losses)), float(np.max(losses))
-    top = ymax + max(2.0 * (ymax - ymin), 0.1 * abs(ymax), 1e-12)
-    bottom = ymin - 0.05 * (top - ymin)
-    for ax, height in zip(axes[0], band_heights):
-        ax.set_ylim(bottom, top)
-        if height is not None and height > top - bottom:
-            ax.text(0.5, 0.6, f"certificate band clipped:\nheight up to {height:.3g}",
-                    transform=ax.transAxes, ha="center", va="center", fontsize=8, color="tab:red",
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
-    fig.suptitle(f"{report.label}: linear paths (D5) and T4 certificate", fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 class StageTimer:

@@ -20,13 +20,13 @@ from functools import cached_property
 import numpy as np
 
 from neuronid.errors import InvalidOptionError
-from neuronid.numerics.alignment import align
-from neuronid.numerics.certificate import certified_barriers
 from neuronid.numerics.correspondence import correspondence
 from neuronid.numerics.costs import network_costs
 from neuronid.numerics.losses import check_loss, check_targets
 from neuronid.numerics.network import Network, check_inputs
 from neuronid.numerics.repair import repaired_path
+
+from ..pairs import REPAIR_SUFFIX, measure_paths
 
 #: Where a checker passes a measured quantity through :meth:`CheckContext.mutate`
 #: (point -> what the function receives and must return).
@@ -194,38 +194,29 @@ class CheckContext:
     # --- paths ----------------------------------------------------------------------
     @cached_property
     def paths(self) -> dict:
-        """``{"unaligned": certified_barriers dict, "activation": ..., "weight": ...}``
-        (each with ``"path"``, ``"bound"``, ``"measured"``, ``"tightness"``), plus
-        ``"alignment"`` details for aligned ones."""
-        out = {}
+        """``{"unaligned": MeasuredPath, "activation": ..., "weight": ...}``
+        (:func:`~neuronid.proofs_checks.pairs.measure_paths` with ``certify=True``: each
+        entry's ``certified`` is a :class:`~neuronid.numerics.certificate.CertifiedPath`,
+        aligned ones carry their ``alignment``); empty when the sizes differ."""
         if not self.sizes_equal:
-            return out
+            return {}
         hook = (lambda name, v: self.mutate(f"T4.{name}", v)) if self.mutations else None
-        out["unaligned"] = certified_barriers(self.A, self.B, self.X, self.y, loss=self.loss, steps=self.steps,
-                                              hook=hook)
-        for method in self.align:
-            options = ({"X_align": self.X_align, "similarity": "correlation", "align_traces": self.align_traces}
-                       if method == "activation" else {"seed": self.seed})
-            # certified_barriers measures the aligned path itself: align only
-            alignment = align(self.A, self.B, self.X, method=method, trace_B=self.eval_traces[1], **options)
-            entry = certified_barriers(self.A, alignment.network, self.X, self.y, loss=self.loss, steps=self.steps,
-                                       hook=hook)
-            entry["alignment"] = alignment.to_json()
-            entry["aligned_network"] = alignment.network
-            out[method] = entry
-        return out
+        return measure_paths(self.A, self.B, self.X, self.y, loss=self.loss, align=self.align, steps=self.steps,
+                             X_align=self.X_align, similarity="correlation", seed=self.seed,
+                             allow_structure_mismatch=True, certify=True, hook=hook,
+                             trace_B=self.eval_traces[1], align_traces=self.align_traces)
 
     @cached_property
     def repaired_paths(self) -> dict:
-        """``{"unaligned+repair": PathResult JSON, ...}`` when ``repair`` (else empty):
-        each path REPAIRed with statistics on ``X_align`` (THEORY N3)."""
+        """``{"unaligned+repair": PathResult, ...}`` when ``repair`` (else empty): each
+        path REPAIRed with statistics on ``X_align`` (THEORY N3)."""
         if not (self.repair and self.sizes_equal):
             return {}
         out = {}
         for name, entry in self.paths.items():
-            B = entry.get("aligned_network", self.B)
-            out[f"{name}+repair"] = repaired_path(self.A, B, self.X, self.y, X_align=self.X_align, loss=self.loss,
-                                                  steps=self.steps, allow_structure_mismatch=True).to_json()
+            B = self.B if entry.alignment is None else entry.alignment.network
+            out[name + REPAIR_SUFFIX] = repaired_path(self.A, B, self.X, self.y, X_align=self.X_align,
+                                                      loss=self.loss, steps=self.steps, allow_structure_mismatch=True)
         return out
 
     def scope(self, run: int, layer: int) -> str:

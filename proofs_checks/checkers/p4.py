@@ -65,7 +65,8 @@ def confirm_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None,
     # rounding scale of Delta_in: the four K entries it is made of
     Kabs = np.abs(K)
     kd = np.diag(Kabs)
-    rounding = REL_TOL * (Kabs + Kabs.T + kd[:, None] + kd[None, :] + np.abs(ideal))
+    rounding_scale = Kabs + Kabs.T + kd[:, None] + kd[None, :] + np.abs(ideal)
+    rounding = REL_TOL * rounding_scale
     exact_case = bool(np.max(eps, initial=0.0) <= ISO_TOL)
     viol = dev > bound + rounding
     np.fill_diagonal(viol, False)
@@ -79,7 +80,7 @@ def confirm_p4(net: Network, X, layer: int = 0, *, tau: float = 1.0, costs=None,
         "max_anisotropy": float(np.max(eps)) if eps.size else 0.0,
         "exact_identity_case": exact_case,
         "max_abs_identity_error": float(np.max(dev[off])) if np.any(off) else 0.0,
-        "max_relative_identity_error": _max_ratio(dev, rounding / REL_TOL, off),
+        "max_relative_identity_error": _max_ratio(dev, rounding_scale, off),
         "pairs_checked": int(np.sum(np.isfinite(bound[off]))) // 2,
         "violations": int(np.sum(np.triu(viol, 1))),
         "max_bound_ratio": float(np.max(ratio[off])) if np.any(off) else 0.0,

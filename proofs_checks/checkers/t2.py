@@ -39,15 +39,15 @@ def check_t2(ctx: CheckContext) -> list[Check]:
         return [evaluate("T2", "pair", {"same_structure": False},
                          notes=[f"sizes differ: {ctx.A.sizes} vs {ctx.B.sizes}"])]
     mismatch, out_mismatch = _neuron_mismatch(ctx)
-    path = ctx.paths["unaligned"]["path"]
-    loss = np.asarray(ctx.mutate("T2.loss", np.asarray(path["loss"], dtype=float).copy()), dtype=float)
+    path = ctx.paths["unaligned"].path
+    loss = np.asarray(ctx.mutate("T2.loss", np.array(path.loss, dtype=float)), dtype=float)
     max_barrier = float(np.max(np.abs(loss - loss[0])))
     L0 = max(abs(float(loss[0])), 1.0)
     values = {"same_structure": not ctx.structure_differences, "nondecreasing": _hidden_monotone(ctx.A) != "non_monotone",
               "max_mismatch": mismatch, "out_mismatch": out_mismatch, "max_barrier": max_barrier / L0,
               "tol": FUNCTION_TOL}
     q = {"structure_differences": ctx.structure_differences, "max_abs_loss_change": max_barrier,
-         "B_lerp": path["B_lerp"], "B_mid": path["B_mid"]}
+         "B_lerp": path.B_lerp, "B_mid": path.B_mid}
     hidden = [n for layer in ctx.A.layers[:-1] for n in layer.names]
     why = {"nondecreasing": _monotone_text(hidden, "non_decreasing"),
            "same_structure": "structures differ: " + "; ".join(map(str, ctx.structure_differences[:3]))}

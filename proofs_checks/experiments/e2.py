@@ -320,7 +320,7 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
 
 
 def plot(cfg: dict, results: dict, out_dir) -> list:
-    from neuronid.proofs_checks.plots_costs import plot_swap_heatmap
+    from neuronid.proofs_checks.plots import plot_swap_heatmap
 
     from .plots import plot_e2_heatmaps, plot_e2_median
 

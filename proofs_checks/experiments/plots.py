@@ -1,10 +1,10 @@
-"""Plots of E1-E3 (matplotlib Agg, 110 dpi; heatmaps reuse :mod:`..plots_costs`).
+"""Plots of E1-E3 (matplotlib Agg, 110 dpi; heatmaps reuse :mod:`..plots`).
 
 - :func:`plot_e1`: barrier vs coherence for both embedding families (mean, IQR band,
   every pair as a dot) and the T4 certificate bound beside the measured mean.
 - :func:`plot_e2_heatmaps`: one swap-cost heatmap per ``(k, sigma_F)`` (signed
   square-root colors, as the paper's Figure 5) in one grid, plus one file per panel
-  through :func:`~neuronid.proofs_checks.plots_costs.plot_swap_heatmap`.
+  through :func:`~neuronid.proofs_checks.plots.plot_swap_heatmap`.
 - :func:`plot_e2_median`: median swap cost and fraction of negative entries vs ``k``.
 - :func:`plot_e3`: grouped barriers per structure and alignment, with the T4
   certificate.
@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neuronid.proofs_checks.plots_costs import DPI, signed_sqrt  # noqa: E402
+from neuronid.proofs_checks.plots import DPI, signed_sqrt  # noqa: E402
 
 __all__ = ["plot_e1", "plot_e2_heatmaps", "plot_e2_median", "plot_e3", "DPI"]
 

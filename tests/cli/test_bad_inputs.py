@@ -130,7 +130,7 @@ def _preload() -> None:
 
     build_parser()
     for name in ("neuronid.numerics.costs", "neuronid.numerics.correspondence", "neuronid.proofs_checks.report",
-                 "neuronid.proofs_checks.pairs", "neuronid.proofs_checks.plots_costs",
+                 "neuronid.proofs_checks.pairs", "neuronid.proofs_checks.plots",
                  "neuronid.proofs_checks.experiments", "neuronid.theory.symmetries", "safetensors.numpy"):
         importlib.import_module(name)
 

@@ -22,6 +22,7 @@ from neuronid.numerics.certificate import (
     certified_barriers,
     run_certificate_property,
 )
+from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.paths import interpolate, linear_path
 from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
@@ -368,14 +369,14 @@ def test_loss_bounds_hold(loss, kind, act):
     rng = np.random.default_rng(3)
     y = rng.integers(0, 3, size=50) if loss == "ce" else rng.normal(size=(50, 3))
     out = certified_barriers(A, B, X, y, loss=loss, steps=201)
-    assert out["status"] == "ok" and all(out["holds"].values()), out["measured"]
+    assert out.status == "ok" and all(out.holds.values()), out.measured
     # the pointwise bound along the whole grid
     cert = certificate(A, B, X)
     path = linear_path(A, B, X, y, loss=loss, steps=201)
     chord = (1 - path.steps) * path.loss[0] + path.steps * path.loss[-1]
     bound = cert.bound(path.steps, path.loss[0], path.loss[-1], loss)
     assert np.all(path.loss - chord <= bound + FLOAT_SLACK * (np.abs(path.loss) + bound))
-    json.dumps(out)
+    json.dumps(to_jsonable(out.to_json()), allow_nan=False)
 
 
 def test_mse_bound_is_tight_for_a_linear_deviation():
@@ -416,9 +417,10 @@ def test_unsupported_activation_is_a_status():
     assert c.status == "unsupported" and "Lipschitz" in c.reason
     assert c.bound(0.5, 1.0, 1.0, "mse") == math.inf
     out = certified_barriers(A, B, X, np.zeros((40, 1)), loss="mse")
-    assert out["status"] == "unsupported" and out["bound"]["B_lerp"] is None
-    assert out["tightness"]["B_lerp"] is None
-    js = json.loads(json.dumps(out))
+    assert out.status == "unsupported" and out.bound["B_lerp"] == math.inf
+    assert out.tightness["B_lerp"] is None
+    js = json.loads(json.dumps(to_jsonable(out.to_json()), allow_nan=False))  # to_jsonable writes the nulls
+    assert js["bound"]["B_lerp"] is None and js["bound"]["B_lerp_reason"]
     assert js["certificate"]["rho"] is None and js["certificate"]["non_finite_reason"]
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuronid.numerics import paths as paths_mod
+from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.losses import error_rate, loss_value
 from neuronid.numerics.paths import (
     PathResult,
@@ -205,9 +206,12 @@ def test_json_block_keys_and_values():
 
 def test_non_finite_values_are_null_with_reason():
     r = PathResult.from_curves(path_grid(3), [1.0, np.inf, 1.0], None)
-    block = r.to_json()
-    assert block["loss"][1] is None and block["B_lerp"] is None and "B_lerp_reason" in block
-    json.dumps(block)
+    raw = r.to_json()  # plain values: inf stays inf, the reason is beside it
+    assert raw["B_lerp"] == np.inf and raw["B_lerp_reason"] == "non-finite loss on the path"
+    block = to_jsonable(raw)  # the one place that writes nulls
+    assert block["loss"][1] is None and block["B_lerp"] is None
+    assert block["B_lerp_reason"] == "non-finite loss on the path" and "loss_reason" in block
+    json.dumps(block, allow_nan=False)
 
 
 def test_blocks_of_rows_give_the_same_curve(monkeypatch):

@@ -117,7 +117,7 @@ def test_generated_layer_checks_all_ok():
 
 def test_cost_plots(tmp_path):
     from neuronid.numerics.costs import network_costs
-    from neuronid.proofs_checks.plots_costs import (
+    from neuronid.proofs_checks.plots import (
         effective_classes_demo,
         plot_swap_heatmap,
         plot_t1_monte_carlo,

@@ -24,7 +24,7 @@ def test_small_default_check_runs_and_saves_files(tmp_path):
     for report in check.reports:
         assert set(report.context.paths) == {"unaligned", "activation", "weight"}
         for entry in report.context.paths.values():
-            assert len(entry["path"]["steps"]) == 11 and np.all(np.isfinite(entry["path"]["loss"]))
+            assert len(entry.path.steps) == 11 and np.all(np.isfinite(entry.path.loss))
         assert report.violations == []
     text = format_default_check(check)
     assert "standard A vs standard B" in text and "B_lerp" in text and "verdicts side by side" in text
@@ -37,7 +37,7 @@ def test_small_default_check_runs_and_saves_files(tmp_path):
                  "--data", str(tmp_path / "test.npz"), "--steps", "11", "--json", str(out)])
     assert code == 0
     saved = json.loads(out.read_text())["unaligned"]["loss"]
-    np.testing.assert_allclose(saved, check.reports[0].context.paths["unaligned"]["path"]["loss"], rtol=1e-12)
+    np.testing.assert_allclose(saved, check.reports[0].context.paths["unaligned"].path.loss, rtol=1e-12)
     wa = load_network(tmp_path / "w-mlp_A.safetensors")
     wb = load_network(tmp_path / "w-mlp_B.safetensors")
     assert wa.structure_differences(wb) == []

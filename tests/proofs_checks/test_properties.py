@@ -74,7 +74,7 @@ def test_certificate_never_exceeded(pair, seed):
     n, o = X.shape[0], A.n_outputs
     for loss, y in (("mse", rng.normal(size=(n, o))), ("ce", rng.integers(0, o, size=n))):
         out = certified_barriers(A, B, X, y, loss=loss, steps=201)
-        assert all(out["holds"].values()), (loss, out["measured"], out["bound"])
+        assert all(out.holds.values()), (loss, out.measured, out.bound)
 
 
 # ----------------------------------------------------------------------------- T2
@@ -129,7 +129,7 @@ def test_P5_gelu_counterexample():
     assert path.B_mid > 1e-4 and path.B_lerp > 1e-4
     # the certificate still bounds it (T4 does not need monotonicity)
     out = certified_barriers(A, B, X, A(X), loss="mse", steps=201)
-    assert all(out["holds"].values()) and out["bound"]["B_lerp"] > 0
+    assert all(out.holds.values()) and out.bound["B_lerp"] > 0
     # the same construction with a monotone activation is impossible: tanh is injective
     assert np.tanh(z1) != np.tanh(z2)
 

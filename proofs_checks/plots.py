@@ -1,5 +1,12 @@
-"""Plots of costs and supports (THEORY.md D1-D3, P2-P4, T1).
+"""The plots of the reports and commands (one plots module; THEORY.md D1-D5, P2-P4, T1, T4).
 
+The experiment figures (E1-E4) live in :mod:`neuronid.proofs_checks.experiments.plots`,
+which reuses :data:`DPI` and :func:`signed_sqrt` from here; everything a command or a
+``check`` report draws is here.
+
+- :func:`plot_paths`: loss along each path of a ``check`` report with the T4
+  certificate band (``barriers.png``); the loss axis follows the measured losses and a
+  band taller than the axis is drawn clipped and labelled with its true height.
 - :func:`plot_swap_heatmap`: a swap-cost matrix (``Delta``, ``Delta_in``, ...) with a
   signed square-root color scale ``sign(x) sqrt(|x|)`` (as in the paper's Figure 5),
   diverging around 0; unrealizable (``inf``) entries in gray.
@@ -35,9 +42,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neuronid.numerics.costs import layer_costs  # noqa: E402
+from neuronid.numerics.structures import standard_mlp, w_mlp  # noqa: E402
+
 __all__ = [
+    "plot_paths",
     "signed_sqrt",
     "plot_swap_heatmap",
     "effective_panel",
@@ -170,8 +182,6 @@ def plot_effective_classes(panels, path, *, suptitle: str = "effective function 
         ax.set_title(panel["title"], fontsize=10)
         ax.set_xlabel("effective coordinate a_1 (PC1)")
         ax.set_ylabel("effective coordinate a_2 (PC2)")
-    from matplotlib.lines import Line2D
-
     handles = [
         Line2D([], [], color="0.3", lw=1.4, label="level set C_i(a) = c (center v_i, shape S_i)"),
         Line2D([], [], color="0.3", marker="x", ls="", ms=7, mew=1.8, label="center v_i = U^T f_i"),
@@ -271,9 +281,6 @@ def effective_classes_demo(path, *, seed: int = 0, d: int = 12, m: int = 6, n: i
     standard MLP (all ellipses equal), W-MLP ``sigma_F = 0`` (different shapes, common
     center) and W-MLP ``sigma_F > 0`` (separate centers). Untrained networks with one
     shared mask draw; returns the panels."""
-    from neuronid.numerics.costs import layer_costs
-    from neuronid.numerics.structures import standard_mlp, w_mlp
-
     rng = np.random.default_rng(seed)
     B = np.linalg.qr(rng.normal(size=(d, 2)))[0]
     X = rng.normal(size=(n, 2)) @ np.diag([1.5, 0.8]) @ B.T
@@ -290,6 +297,56 @@ def effective_classes_demo(path, *, seed: int = 0, d: int = 12, m: int = 6, n: i
         panels.append(effective_panel(lc, title, max_neurons=m, level=1.0))
     plot_effective_classes(panels, path, suptitle="effective function classes on a rank-2 support")
     return panels
+
+
+def plot_paths(report, path) -> Path:
+    """Loss along each path of a ``check`` report (a
+    :class:`~neuronid.proofs_checks.report.Report`) with the T4 certificate band
+    ``lerp(t) + bound(t)``, drawn from the path's typed
+    :class:`~neuronid.numerics.certificate.Certificate`."""
+    paths = report.context.paths
+    band_heights = []  # max height of each panel's certificate band (None: no band)
+    fig, axes = plt.subplots(1, len(paths), figsize=(4.6 * len(paths), 3.8), squeeze=False, sharey=True)
+    for ax, (name, measured) in zip(axes[0], paths.items()):
+        p, entry = measured.path, measured.certified
+        t = np.asarray(p.steps, dtype=float)
+        loss = np.asarray(p.loss, dtype=float)
+        L_A, L_B = float(loss[0]), float(loss[-1])
+        fine = np.linspace(0.0, 1.0, 201)
+        chord = (1 - fine) * L_A + fine * L_B
+        ax.plot(t, loss, "o-", ms=3, color="tab:blue", label="measured loss L(t)")
+        ax.plot(fine, chord, "--", color="gray", lw=1, label="chord (1-t) L_A + t L_B")
+        if entry.status == "ok":
+            upper = chord + entry.certificate.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
+            ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
+            band_heights.append(float(np.max(upper - chord)))
+        else:
+            band_heights.append(None)
+        tight = entry.tightness["B_lerp"]
+        b_lerp = f"{p.B_lerp:.3g}" if np.isfinite(p.B_lerp) else str(p.B_lerp)
+        ax.set_title(f"{name}: B_lerp = {b_lerp}" + (f", tightness {tight:.2f}" if tight else ""))
+        ax.set_xlabel("t (A at 0, B at 1)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"{report.context.loss} loss")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    # the loss axis follows the measured losses (a vacuous band would flatten them);
+    # a band taller than the axis is drawn clipped and labelled with its true height
+    losses = np.concatenate([np.asarray(m.path.loss, dtype=float) for m in paths.values()])
+    ymin, ymax = float(np.min(losses)), float(np.max(losses))
+    top = ymax + max(2.0 * (ymax - ymin), 0.1 * abs(ymax), 1e-12)
+    bottom = ymin - 0.05 * (top - ymin)
+    for ax, height in zip(axes[0], band_heights):
+        ax.set_ylim(bottom, top)
+        if height is not None and height > top - bottom:
+            ax.text(0.5, 0.6, f"certificate band clipped:\nheight up to {height:.3g}",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8, color="tab:red",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    fig.suptitle(f"{report.label}: linear paths (D5) and T4 certificate", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":  # pragma: no cover - manual preview
