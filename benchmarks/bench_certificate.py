@@ -14,7 +14,7 @@ Cases: a 784-512-512-512-10 ReLU MLP and a 64-128-128-10 tanh MLP, ``n = --n``
 (default 10,000). Each method is warmed up once (JIT compile / cache load), then
 the methods run interleaved ``--repeats`` times; medians and ratios are reported.
 
-Property run (``--pairs N``): :func:`neuronid.numerics.certificate.run_certificate_property`
+Property run (``--pairs N``): :func:`neuronid.proofs_checks.strategies.run_certificate_property`
 on ``N`` random pairs (four structure kinds, eleven activations, MSE and CE, a
 201-point grid): pairs, violations (must be 0), tightness.
 
@@ -56,7 +56,8 @@ if ARGS is not None:
 
 import numpy as np  # noqa: E402
 
-from neuronid.numerics.certificate import certificate, run_certificate_property  # noqa: E402
+from neuronid.numerics.certificate import certificate  # noqa: E402
+from neuronid.proofs_checks.strategies import run_certificate_property  # noqa: E402
 from neuronid.numerics.structures import standard_mlp  # noqa: E402
 
 CASES = (

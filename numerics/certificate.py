@@ -126,6 +126,10 @@ hidden layer two BLAS products for the forward passes, one product
 where ``D = R = 0``), and one fused numba pass (see :mod:`._certificate_kernels`).
 The output layer needs only the ``Q`` product (``f_A``, ``f_B`` are not needed).
 
+Length. About 1,000 lines, most of them this proof and the activation constants it
+relies on: the proof stays next to the code that implements it (the T4 property
+harness lives in :func:`neuronid.proofs_checks.strategies.run_certificate_property`).
+
 Example
 -------
 >>> import numpy as np
@@ -166,10 +170,10 @@ __all__ = [
     "certificate",
     "certified_barriers",
     "activation_constants",
-    "run_certificate_property",
     "elementwise_statement",
     "box_bounds",
     "FLOAT_SLACK",
+    "exceeds_bound",
 ]
 
 #: Relative slack for "the bound is never exceeded" comparisons. The computed path
@@ -766,7 +770,7 @@ def certificate(A: Network, B: Network, X, *, block: int = 4096, keep_samples: b
     )
 
 
-def _exceeds(measured: float, bound: float, scale: float) -> bool:
+def exceeds_bound(measured: float, bound: float, scale: float) -> bool:
     """True when ``measured`` exceeds ``bound`` beyond floating-point slack."""
     if math.isnan(measured):
         return True
@@ -984,7 +988,7 @@ def certified_barriers(
     for k in _BARRIERS:
         b = bounds[k]
         tight[k] = measured[k] / b if (math.isfinite(b) and b > 0) else None
-        holds[k] = not _exceeds(measured[k], b, scale)
+        holds[k] = not exceeds_bound(measured[k], b, scale)
     return CertifiedPath(
         status=cert.status, reason=cert.reason, loss=loss, L_A=L_A, L_B=L_B,
         bound={k: float(bounds[k]) for k in _BARRIERS},
@@ -993,140 +997,3 @@ def certified_barriers(
         measured=measured, tightness=tight, holds=holds, elementwise=elementwise,
         t_lerp=glob["t_lerp"], t_peak=glob["t_peak"], slack=FLOAT_SLACK, certificate=cert, path=path,
     )
-
-
-# --------------------------------------------------------------------------- property run
-_POOL = ("relu", "leaky_relu:0.1", "tanh", "sigmoid", "gelu", "softplus", "elu", "elu:0.5", "silu",
-         "hard_tanh", "identity")
-
-
-def _random_pair(rng):
-    """A random pair of one structure (numpy only; see :func:`run_certificate_property`)."""
-    from .structures import sigma_asymmetric_mlp, standard_mlp, syre_mlp, w_mlp
-
-    depth = int(rng.integers(1, 4))
-    sizes = [int(rng.integers(1, 7))] + [int(rng.integers(1, 9)) for _ in range(depth)] + [int(rng.integers(1, 4))]
-    kind = ("standard", "w-mlp", "syre", "sigma-asym")[int(rng.integers(0, 4))]
-    act = _POOL[int(rng.integers(0, len(_POOL)))]
-    sseed = int(rng.integers(0, 2**31))
-    seeds = [int(s) for s in rng.integers(0, 2**31, size=2)]
-    if kind == "standard":
-        nets = [standard_mlp(sizes, activation=act, seed=s) for s in seeds]
-    elif kind == "w-mlp":
-        n_fixed = [int(rng.integers(0, sizes[l] + 1)) for l in range(len(sizes) - 1)]
-        sF = float(rng.choice([0.0, 1.0]))
-        nets = [w_mlp(sizes, activation=act, n_fixed=n_fixed, sigma_F=sF, seed=s, structure_seed=sseed) for s in seeds]
-    elif kind == "syre":
-        nets = [syre_mlp(sizes, activation=act, kappa=float(rng.uniform(0, 1)), seed=s, structure_seed=sseed)
-                for s in seeds]
-    else:
-        nets = [sigma_asymmetric_mlp(sizes, activations=list(_POOL), seed=s, structure_seed=sseed) for s in seeds]
-    out = []
-    for net in nets:
-        scale = float(np.exp(rng.uniform(np.log(0.5), np.log(4.0))))
-        for layer in net.layers:
-            layer.weight *= scale
-            layer.bias *= scale
-        out.append(net)
-    return kind, out[0], out[1]
-
-
-def _path_outputs(A, B, X, grid):
-    """``f_t(X)`` for every ``t`` of ``grid``: ``(T, n, o)`` (batched over ``t``)."""
-    T = grid.size
-    h = np.broadcast_to(X, (T,) + X.shape)
-    tt = grid[:, None, None]
-    for WA, WB, bA, bB, layer in zip(A.effective_weights(), B.effective_weights(), A.biases(), B.biases(), A.layers):
-        W = WA + tt * (WB - WA)
-        b = bA + grid[:, None] * (bB - bA)
-        Z = np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
-        if layer.is_output:
-            h = Z
-        else:
-            flat = np.ascontiguousarray(Z.reshape(-1, Z.shape[-1]))
-            h = apply_layer(flat, layer.names, layer.codes, layer.params, out=flat).reshape(Z.shape)
-    return h
-
-
-def run_certificate_property(n_pairs: int, seed: int = 0, *, steps: int = 201) -> dict:
-    """Check T4 on ``n_pairs`` random pairs; count violations (must be 0).
-
-    Pairs: the four structure kinds, 1-3 hidden layers of width 1-8, 1-6 inputs,
-    1-3 outputs, activations from relu, leaky_relu:0.1, tanh, sigmoid, gelu,
-    softplus, elu, elu:0.5, silu, hard_tanh, identity (sigma-asymmetric: per neuron),
-    weights scaled by a random factor in [0.5, 4]; 4-32 Gaussian samples. Per pair, on
-    a ``steps``-point grid: the elementwise output inequality, and the four barrier
-    bounds for MSE (random real targets) and CE (random labels), each with the
-    relative slack :data:`FLOAT_SLACK`.
-
-    Returns ``dict(pairs, violations, output_violations, loss_violations,
-    median_tightness, ...)`` where tightness is measured ``B_lerp`` / bound per loss
-    (``median_tightness_positive``: over the pairs whose measured ``B_lerp > 0``;
-    many random pairs have a convex path and ``B_lerp = 0``) and
-    ``output_tightness`` the largest ``|f_t - lerp f| / (t(1-t) R^L)`` per pair.
-    """
-    from .paths import barriers, path_grid
-
-    rng = np.random.default_rng(seed)
-    grid = path_grid(steps)
-    s = grid * (1.0 - grid)
-    out = dict(pairs=0, violations=0, output_violations=0, loss_violations=0, unsupported=0, examples=[])
-    tight = {"mse": [], "ce": []}
-    tight_pos = {"mse": [], "ce": []}
-    out_tight = []
-    for _ in range(int(n_pairs)):
-        kind, A, B = _random_pair(rng)
-        n = int(rng.integers(4, 33))
-        X = rng.normal(size=(n, A.n_inputs)) * float(rng.uniform(0.5, 3.0))
-        cert = certificate(A, B, X, keep_samples=True)
-        out["pairs"] += 1
-        if not cert.ok:
-            out["unsupported"] += 1
-            continue
-        F = _path_outputs(A, B, X, grid)  # (T, n, o)
-        lerp = (1.0 - grid)[:, None, None] * F[0] + grid[:, None, None] * F[-1]
-        dev = np.abs(F - lerp)
-        allowed = s[:, None, None] * cert.samples[None]
-        scale = np.abs(F).max() + np.abs(lerp).max()
-        excess = dev - allowed * (1 + FLOAT_SLACK) - FLOAT_SLACK * scale
-        bad = bool(np.any(excess > 0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(allowed > 0, dev / allowed, 0.0)
-        out_tight.append(float(np.max(ratio)))
-        loss_bad = False
-        flat = F.reshape(-1, F.shape[-1])
-        for loss in ("mse", "ce"):
-            if loss == "mse":
-                y = rng.normal(size=(n, A.n_outputs))
-                yt = np.tile(y, (grid.size, 1))
-            else:
-                y = rng.integers(0, A.n_outputs, size=n)
-                yt = np.tile(y, grid.size)
-            Lt = loss_per_sample(loss, flat, yt).reshape(grid.size, n).mean(axis=1)
-            meas = barriers(grid, Lt)
-            bnd = cert.barrier_bounds(Lt[0], Lt[-1], loss)
-            lscale = abs(Lt[0]) + abs(Lt[-1]) + float(np.max(np.abs(Lt)))
-            for k in _BARRIERS:
-                if _exceeds(meas[k], bnd[k], lscale):
-                    loss_bad = True
-                    if len(out["examples"]) < 5:
-                        out["examples"].append(dict(kind=kind, loss=loss, barrier=k, measured=meas[k], bound=bnd[k]))
-            if bnd["B_lerp"] > 0:
-                tight[loss].append(meas["B_lerp"] / bnd["B_lerp"])
-                if meas["B_lerp"] > 0:
-                    tight_pos[loss].append(meas["B_lerp"] / bnd["B_lerp"])
-        if bad and len(out["examples"]) < 5:
-            out["examples"].append(dict(kind=kind, what="output inequality", excess=float(np.max(excess))))
-        out["output_violations"] += int(bad)
-        out["loss_violations"] += int(loss_bad)
-        out["violations"] += int(bad or loss_bad)
-    out["median_tightness"] = {k: (float(np.median(v)) if v else None) for k, v in tight.items()}
-    out["positive_barrier_pairs"] = {k: len(v) for k, v in tight_pos.items()}
-    out["median_tightness_positive"] = {k: (float(np.median(v)) if v else None) for k, v in tight_pos.items()}
-    out["max_tightness"] = {k: (float(np.max(v)) if v else None) for k, v in tight.items()}
-    out["median_output_tightness"] = float(np.median(out_tight)) if out_tight else None
-    out["max_output_tightness"] = float(np.max(out_tight)) if out_tight else None
-    out["steps"] = int(grid.size)
-    out["seed"] = int(seed)
-    out["slack"] = FLOAT_SLACK
-    return out

@@ -1,4 +1,7 @@
-"""Shared pytest configuration: hypothesis profiles (STYLE.md).
+"""Shared pytest configuration: hypothesis profiles (STYLE.md), and this folder on
+``sys.path`` so tests import the shared reference implementations
+(``from _reference import reference_path_outputs``; ``--import-mode=importlib`` does
+not add test folders to ``sys.path`` itself).
 
 ``HYPOTHESIS_PROFILE`` selects the profile: ``ci`` (default; derandomized, bounded,
 used by ``.ci/run``), ``thorough`` (long local runs), ``debug`` (verbose).
@@ -7,8 +10,12 @@ used by ``.ci/run``), ``thorough`` (long local runs), ``debug`` (verbose).
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import HealthCheck, Verbosity, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 settings.register_profile(
     "ci",

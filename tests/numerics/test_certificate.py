@@ -20,8 +20,8 @@ from neuronid.numerics.certificate import (
     activation_constants,
     certificate,
     certified_barriers,
-    run_certificate_property,
 )
+from _reference import reference_path_outputs
 from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.network import Layer, Network
 from neuronid.numerics.paths import interpolate, linear_path
@@ -189,14 +189,6 @@ def test_block_size_does_not_matter():
 
 
 # ----------------------------------------------------------------------------- the inequality
-def _path_outputs(A, B, X, grid):
-    out = []
-    for t in grid:
-        Ws, bs = interpolate(A, B, float(t), allow_structure_mismatch=True)
-        out.append(A.forward(X, weights=Ws, biases=bs))
-    return np.array(out)
-
-
 def _kink_times(A, B, X):
     """``t = a / (a + |b|)`` for every hidden pre-activation pair straddling a kink."""
     ts = []
@@ -212,7 +204,7 @@ def _kink_times(A, B, X):
 
 def assert_inequality(A, B, X, grid):
     cert = certificate(A, B, X, keep_samples=True)
-    F = _path_outputs(A, B, X, grid)
+    F = reference_path_outputs(A, B, X, grid)
     lerp = (1 - grid)[:, None, None] * F[0] + grid[:, None, None] * F[-1]
     dev = np.abs(F - lerp)
     allowed = (grid * (1 - grid))[:, None, None] * cert.samples[None]
@@ -428,11 +420,6 @@ def test_overflow_is_a_status():
     A, B = (standard_mlp([2, 3, 1], activation="relu", seed=s) for s in (0, 1))
     c = certificate(_scaled(A, 1e200), _scaled(B, 1e200), _data(d=2))
     assert c.status == "overflow" and c.bound(0.5, 0.0, 0.0, "ce") == math.inf
-
-
-def test_run_certificate_property_small():
-    out = run_certificate_property(12, seed=5, steps=41)
-    assert out["pairs"] == 12 and out["violations"] == 0 and out["unsupported"] == 0
 
 
 A0 = standard_mlp([3, 4, 2], seed=0)

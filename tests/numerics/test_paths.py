@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _reference import reference_path_outputs
 from neuronid.numerics import paths as paths_mod
 from neuronid.numerics.io import to_jsonable
 from neuronid.numerics.losses import error_rate, loss_value
@@ -63,28 +64,6 @@ def _pairs():
 
 PAIRS = _pairs()
 PAIR_IDS = [name for name, _, _ in PAIRS]
-
-
-def _reference_forward(Ws, bs, acts, X):
-    """Independent numpy forward pass (relu / tanh / leaky_relu:<a> per neuron)."""
-    h = X
-    for l, (W, b) in enumerate(zip(Ws, bs)):
-        z = h @ W.T + b
-        if l == len(Ws) - 1:
-            return z
-        names = acts[l] if isinstance(acts[l], list) else [acts[l]] * z.shape[1]
-        out = np.empty_like(z)
-        for i, name in enumerate(names):
-            if name == "relu":
-                out[:, i] = np.maximum(z[:, i], 0.0)
-            elif name == "tanh":
-                out[:, i] = np.tanh(z[:, i])
-            elif name.startswith("leaky_relu"):
-                a = float(name.split(":")[1])
-                out[:, i] = np.where(z[:, i] > 0, z[:, i], a * z[:, i])
-            else:  # pragma: no cover - not used
-                raise AssertionError(name)
-        h = out
 
 
 # --------------------------------------------------------------------------- barriers
@@ -167,10 +146,7 @@ def test_endpoints_reproduce_networks_exactly(name, A, B):
 def test_path_matches_numpy_reference(name, A, B, loss):
     X, labels, _ = _data()
     r = linear_path(A, B, X, labels, loss=loss, steps=7)
-    for k, t in enumerate(r.steps):
-        Ws = [(1 - t) * a + t * b for a, b in zip(A.effective_weights(), B.effective_weights())]
-        bs = [(1 - t) * a + t * b for a, b in zip(A.biases(), B.biases())]
-        F = _reference_forward(Ws, bs, A.activations, X)
+    for k, F in enumerate(reference_path_outputs(A, B, X, r.steps)):
         if loss == "ce":
             m = F.max(axis=1, keepdims=True)
             ref = np.mean(np.log(np.exp(F - m).sum(axis=1)) + m[:, 0] - F[np.arange(len(labels)), labels])

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from _reference import reference_path_outputs
 from neuronid.numerics.alignment import align, output_scale, similarity_matrix
 from neuronid.numerics.certificate import FLOAT_SLACK, certificate, certified_barriers
 from neuronid.numerics.network import Layer, Network
@@ -42,18 +43,11 @@ from neuronid.proofs_checks.strategies import (
     MONOTONE_ACTIVATIONS,
     identified_pairs,
     network_pairs,
+    run_certificate_property,
 )
 
 GRID201 = np.linspace(0.0, 1.0, 201)
 GRID21 = np.linspace(0.0, 1.0, 21)
-
-
-def _path_outputs(A, B, X, grid):
-    out = []
-    for t in grid:
-        Ws, bs = interpolate(A, B, float(t), allow_structure_mismatch=True)
-        out.append(A.forward(X, weights=Ws, biases=bs))
-    return np.array(out)
 
 
 # ----------------------------------------------------------------------------- T4
@@ -64,7 +58,7 @@ def test_certificate_never_exceeded(pair, seed):
     cert = certificate(A, B, X, keep_samples=True)
     assert cert.ok, cert.reason
     # outputs, elementwise
-    F = _path_outputs(A, B, X, GRID201)
+    F = reference_path_outputs(A, B, X, GRID201)
     lerp = (1 - GRID201)[:, None, None] * F[0] + GRID201[:, None, None] * F[-1]
     allowed = (GRID201 * (1 - GRID201))[:, None, None] * cert.samples[None]
     scale = np.abs(F).max() + np.abs(lerp).max()
@@ -77,12 +71,18 @@ def test_certificate_never_exceeded(pair, seed):
         assert all(out.holds.values()), (loss, out.measured, out.bound)
 
 
+def test_run_certificate_property_small():
+    """The hypothesis-free T4 harness (strategies.run_certificate_property) finds no violation."""
+    out = run_certificate_property(12, seed=5, steps=41)
+    assert out["pairs"] == 12 and out["violations"] == 0 and out["unsupported"] == 0
+
+
 # ----------------------------------------------------------------------------- T2
 def _assert_zero_barrier(pair):
     A, B, X = pair.A, pair.B, pair.X
     scale = pair.output_scale
     fA = A.forward(X)
-    F = _path_outputs(A, B, X, GRID21)
+    F = reference_path_outputs(A, B, X, GRID21)
     assert np.max(np.abs(F - fA[None])) <= 1e-9 * scale
     cert = certificate(A, B, X)
     assert cert.max_norm <= 1e-9 * scale
@@ -149,7 +149,7 @@ def test_P6_rescaled_neurons_phi(pair):
     (move,) = pair.moves
     H = A.forward(X, record=True).inputs[1]
     C = A.layers[1].effective_weight()
-    F = _path_outputs(A, B, X, GRID21)
+    F = reference_path_outputs(A, B, X, GRID21)
     fA = A.forward(X)
     for k, t in enumerate(GRID21):
         predicted = fA.copy()
@@ -229,7 +229,7 @@ def test_permutation_pairs_unaligned_vs_aligned(pair):
             top2 = np.sort(S, axis=1)[:, -2:]
             assume(np.all(top2[:, 1] - top2[:, 0] > 1e-6))
     al = align(A, B, X, method="activation")
-    F = _path_outputs(A, al.network, X, GRID21)
+    F = reference_path_outputs(A, al.network, X, GRID21)
     assert np.max(np.abs(F - fA[None])) <= 1e-9 * scale
     aligned = linear_path(A, al.network, X, fA, loss="mse", steps=21, allow_structure_mismatch=True)
     assert aligned.B_lerp <= (1e-9 * output_scale(A, X)) ** 2
