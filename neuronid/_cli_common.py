@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuronid.errors import InvalidNetworkError, InvalidOptionError, StructureMismatchError
-from neuronid.numerics.io import available_memory, format_bytes, load_data, load_network, write_json
+from neuronid.numerics.io import (
+    available_memory,
+    check_data_for,
+    format_bytes,
+    load_data,
+    load_network,
+    write_json,
+)
 
 #: Largest seed accepted (numpy seeds are non-negative; 63 bits keep every consumer exact).
 MAX_SEED = 2**63 - 1
@@ -326,8 +333,6 @@ def add_align_data_option(parser: argparse.ArgumentParser, *, support: bool = Fa
 
 
 def _load_inputs(path, nets, what):
-    from neuronid.numerics.io import check_data_for
-
     data = load_data(path)
     for net in nets:
         check_data_for(net, data, source=f"{path} ({what})")

@@ -85,6 +85,8 @@ def _table(rows: list[dict], title: str) -> str:
 
 
 def run(args) -> int:
+    # imported when the command runs: cli imports every command module to build its
+    # parser, and the cost modules (numba kernels, cvxpy) would slow every command
     from neuronid.numerics.correspondence import correspondence
     from neuronid.numerics.costs import layer_costs
     from neuronid.numerics.network import check_inputs
@@ -152,7 +154,7 @@ def run(args) -> int:
             if c.structure_differences:
                 print(f"    structure differs: {'; '.join(c.structure_differences[:3])}")
     if args.plots:
-        from neuronid.proofs_checks.plots import write_cost_plots
+        from neuronid.proofs_checks.plots import write_cost_plots  # matplotlib only when --plots
 
         written = []
         for k, (path, lcs) in enumerate(zip(paths, results)):

@@ -28,7 +28,7 @@ from neuronid._cli_common import (
     require,
 )
 from neuronid.errors import FileFormatError, InvalidNetworkError
-from neuronid.numerics.io import NETWORK_SUFFIXES, load_network, save_network
+from neuronid.numerics.io import NETWORK_SUFFIXES, _atomic_write, load_network, save_network  # the one atomic writer
 from neuronid.numerics.torch_convert import (
     LAYOUTS,
     MODULES_KEY,
@@ -174,8 +174,6 @@ def run_export(args) -> int:
                 f"{args.NET}: tensor '{key}' does not fit {dtype} (max |entry| "
                 f"{float(np.max(np.abs(value))):.3g}); export with --dtype float64 or rescale the network")
     meta = json.dumps(modules)
-    from neuronid.numerics.io import _atomic_write  # the one atomic writer
-
     if suffix == ".safetensors":
         from safetensors.numpy import save_file
 

@@ -49,6 +49,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    # imported when the command runs: cli imports every command module to build its
+    # parser, and the experiment runners (training, dask) would slow every command
     from neuronid.proofs_checks.experiments import (
         UnitFailedError,
         UnknownExperimentError,

@@ -67,7 +67,8 @@ from numbers import Integral, Real
 import numpy as np
 from hypothesis import strategies as st
 
-from neuronid.numerics.alignment import permute_network
+from neuronid.numerics.activations import parse_activation
+from neuronid.numerics.alignment import output_scale, permute_network
 from neuronid.numerics.certificate import FLOAT_SLACK, certificate, exceeds_bound, path_outputs
 from neuronid.numerics.losses import loss_per_sample
 from neuronid.numerics.network import Layer, Network
@@ -168,8 +169,6 @@ def _choices(name: str, value, valid) -> tuple:
 
 
 def _activations(value) -> tuple:
-    from neuronid.numerics.activations import parse_activation
-
     if isinstance(value, str):
         value = (value,)
     try:
@@ -582,8 +581,6 @@ class Pair:
 
 
 def _pair_numbers(A, B, X):
-    from neuronid.numerics.alignment import output_scale
-
     diff = float(np.max(np.abs(A.forward(X) - B.forward(X))))
     return diff, output_scale(A, X)
 
