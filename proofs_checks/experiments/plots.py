@@ -207,10 +207,14 @@ def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict,
     of the plain paths (log scale) or, when the certificate does not apply (LayerNorm
     networks), its status and reason as text (``note``)."""
     aligns = ["unaligned", "activation", "weight"]
-    fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    any_bound = any(g["alignment"] in aligns and g["certificate"]["median"] is not None for g in groups)
+    if any_bound:
+        fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(9, 5.2))
+        axc = None
     x = np.arange(len(structures))
     w = 0.13
-    any_bound = False
     for j, name in enumerate([*aligns, *(a + "+repair" for a in aligns)]):
         al, repaired = name.split("+")[0], name.endswith("+repair")
         means, sds, bounds, meas_b = [], [], [], []
@@ -227,12 +231,11 @@ def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict,
         for xi, vals in zip(xs, meas_b):
             vals = [v for v in vals if v is not None]
             ax.scatter(np.full(len(vals), xi), vals, s=8, color="k", alpha=0.55, zorder=3, linewidths=0)
-        if repaired:
+        if repaired or axc is None:
             continue
         b = np.array(bounds)
         ok = np.isfinite(b) & (b > 0)
         if ok.any():
-            any_bound = True
             axc.bar(x[ok] + (j - 1) * 0.26, b[ok], 0.26, color=ALIGN_COLORS[al], alpha=0.85,
                     label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
     ax.set_xticks(x)
@@ -251,12 +254,11 @@ def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict,
         axc.set_title("T4 certificate of the plain paths (median over pairs)", fontsize=10.5)
         axc.grid(True, axis="y", alpha=0.3)
         axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
-    else:
-        axc.axis("off")
-        import textwrap
-
-        axc.text(0.0, 0.95, "\n".join(textwrap.wrap(note or "T4 certificate: no bound in this run", 60)),
-                 va="top", ha="left", fontsize=9.5, transform=axc.transAxes)
-        axc.set_title("T4 certificate", fontsize=10.5)
     fig.tight_layout()
+    if not any_bound:
+        import textwrap  # stdlib, only for this footnote
+
+        text = "\n".join(textwrap.wrap(note or "T4 certificate: no bound in this run", 120))
+        fig.subplots_adjust(bottom=0.28)
+        fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8)
     _save(fig, path)
