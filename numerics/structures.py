@@ -146,7 +146,7 @@ def w_mlp(
     for l, s in enumerate(sigmas):
         if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not np.isfinite(s) or s < 0:
             where = f" for layer {l}" if isinstance(sigma_F, Sequence) and not isinstance(sigma_F, str) else ""
-            raise InvalidOptionError(f"w_mlp: sigma_F{where} must be a finite number >= 0, found {s!r}")
+            raise InvalidOptionError(f"w_mlp: sigma_F{where} must be finite and >= 0, found {s!r}")
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     masks, fixeds = [], []
     counts = _per_layer(n_fixed, n_layers, "n_fixed") if n_fixed is not None else None
