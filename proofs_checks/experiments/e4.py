@@ -46,10 +46,10 @@ A structure's answer is the pairs' answer when the deciding pairs agree, else
 *inconclusive*; so is a structure where no pair decides.
 
 Sizes. Small: hidden ``[32, 32]`` GELU, subspace data (ambient 32, ``k = 8``, 10 classes,
-1,500 training points), 24 epochs, checkpoints every 3 epochs, 2 pairs per structure
-(6 units). Paper: the paper's shape ``[512, 512, 512]`` with LayerNorm (THEORY N1),
+1,500 training points), 60 epochs, checkpoints every 5 epochs, 3 pairs per structure
+(9 units, ~40-65 s on 2 shared cores). Paper: the paper's shape ``[512, 512, 512]`` with LayerNorm (THEORY N1),
 subspace data with the paper's E2 defaults (ambient 512, 20 classes, ``k = 8``) and
-5,000 training points, 100 epochs, checkpoints every 5 epochs, 5 pairs per structure
+5,000 training points, 100 epochs, checkpoints every 10 epochs, 5 pairs per structure
 (see docs/experiments.md for the time estimate).
 """
 
@@ -84,7 +84,7 @@ PAPER = {
     "hidden": [512, 512, 512],
     "activation": "gelu",
     "norm": "layer",
-    "fixed_input": 64 / 512,
+    "fixed_input": 64 / 512,  # of the 512 subspace inputs: the paper's 64 fixed entries per row
     "fixed_hidden": 64 / 512,
     "fixed_last": 0.5,
     "ambient": 512,
@@ -98,7 +98,7 @@ PAPER = {
     "lr": 1e-3,
     "weight_decay": 1e-2,
     "epochs": 100,
-    "every": 5,
+    "every": 10,
     "batch_size": 128,
     "dtype": "float32",
     "steps": 21,
