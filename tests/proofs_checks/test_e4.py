@@ -291,3 +291,16 @@ def test_doctests():
 def test_config_errors_are_invalid_option_errors():
     with pytest.raises(InvalidOptionError):
         e4.check_config({**experiment_config("E4", "small"), "every": 0})
+
+
+def test_cli_end_to_end_with_json(tmp_path, capsys):
+    sets = []
+    for key, value in TINY_E4.items():
+        sets += ["--set", f"{key}={json.dumps(value)}"]
+    code = main(["reproduce", "E4", "--out", str(tmp_path / "run"), "--json", str(tmp_path / "r.json"), "--quiet",
+                 "--workers", "1", "--no-plots", "--set", 'structures=["w-mlp-1"]', *sets])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "E4" in out
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["experiment"] == "E4" and list(res["series"]) == ["w-mlp-1"]
+    assert not (tmp_path / "run" / "e4_identifiability_vs_epoch.png").exists()
