@@ -21,7 +21,8 @@ keeps a copy of both networks (``train(..., checkpoints=...)``), and on each cop
   points of activation and weight matching are recorded beside it);
   the assignment margin ``gamma`` (D3, exact, of each run's cost matrix ``K``), also
   relative to the mean own cost ``mean_i K[i, i]``; the median off-diagonal
-  ``Delta_in`` (the paper's swap cost) of each run.
+  ``Delta_in`` (the paper's swap cost) of each run and the fraction of its entries
+  below ``-gamma_rtol * mean_i K[i, i]`` (negative beyond rounding).
 
 What the cost numbers mean: GELU layers without normalization use the closed-form
 pre-activation cost, an upper bound on the D2 cost (``neuronid.numerics.costs``);
@@ -265,7 +266,9 @@ def measure_checkpoint(cfg: dict, A, B, tr, te, Xc, seed: int) -> dict:
             block["median_delta_in"].append(_offdiag_median(lc.delta_in))
             off = lc.delta_in[~np.eye(width, dtype=bool)]
             off = off[np.isfinite(off)]
-            block["negative_delta_in_fraction"].append(float(np.mean(off < 0)) if off.size else None)
+            # negative beyond rounding (the same relative tolerance as the margin)
+            neg = off < -cfg["gamma_rtol"] * scale if scale > 0 else off < 0
+            block["negative_delta_in_fraction"].append(float(np.mean(neg)) if off.size else None)
             block["rank"].append(int(lc.support.rank))
         out["layers"].append(block)
     return out

@@ -52,6 +52,7 @@ def test_tiny_run_writes_units_results_summary_and_plot(e4_run):
     for ck in std["checkpoints"]:
         for lay in ck["layers"]:  # P2: standard layers are symmetric, gamma = 0 up to rounding
             assert all(g is not None and abs(g) < 1e-9 for g in lay["gamma_rel"])
+            assert lay["negative_delta_in_fraction"] == [0.0, 0.0]  # rounding-level negatives do not count
     assert len(res["claims"]) == 3
     summary = (out / "summary.md").read_text()
     assert "Answer from this run:" in summary and summary.count("**Claim:**") == 3
