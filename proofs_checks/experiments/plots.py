@@ -199,47 +199,137 @@ ALIGN_COLORS = {"unaligned": "#7f7f7f", "activation": "#2ca02c", "weight": "#946
 ALIGN_LABELS = {"unaligned": "unaligned", "activation": "activation matched", "weight": "weight matched"}
 
 
-def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict, barrier: str, loss_label: str) -> None:
-    """Grouped bars: per structure, the barrier ``barrier`` of the unaligned /
-    activation / weight matched path (mean over pairs, bar: sd, dots: pairs) on the
-    left; the T4 certificate bound of the same paths (log scale) on the right."""
+def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict, barrier: str, loss_label: str,
+            note: str | None = None) -> None:
+    """Grouped bars: per structure, the barrier ``barrier`` of the six paths (unaligned,
+    activation and weight matched; solid bars plain, hatched bars REPAIRed; mean over
+    pairs, whiskers: sd, dots: pairs) on the left; on the right the T4 certificate bound
+    of the plain paths (log scale) or, when the certificate does not apply (LayerNorm
+    networks), its status and reason as text (``note``)."""
     aligns = ["unaligned", "activation", "weight"]
-    fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
+    any_bound = any(g["alignment"] in aligns and g["certificate"]["median"] is not None for g in groups)
+    if any_bound:
+        fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(9, 5.2))
+        axc = None
     x = np.arange(len(structures))
-    w = 0.26
-    for j, al in enumerate(aligns):
+    w = 0.13
+    for j, name in enumerate([*aligns, *(a + "+repair" for a in aligns)]):
+        al, repaired = name.split("+")[0], name.endswith("+repair")
         means, sds, bounds, meas_b = [], [], [], []
         for s in structures:
-            g = next((g for g in groups if g["structure"] == s and g["alignment"] == al), None)
+            g = next((g for g in groups if g["structure"] == s and g["alignment"] == name), None)
             means.append(_nan(g["barrier"]["mean"]) if g else np.nan)
             sds.append(_nan(g["barrier"]["std"]) if g else np.nan)
             bounds.append(_nan(g["certificate"]["median"]) if g else np.nan)
             meas_b.append(g["values"] if g else [])
-        xs = x + (j - 1) * w
-        ax.bar(xs, means, w, yerr=sds, color=ALIGN_COLORS[al], alpha=0.85, capsize=3, label=ALIGN_LABELS[al])
+        xs = x + (j - 2.5) * w
+        label = ALIGN_LABELS[al] + (", REPAIRed" if repaired else "")
+        ax.bar(xs, means, w, yerr=sds, color=ALIGN_COLORS[al], alpha=0.5 if repaired else 0.9, capsize=2,
+               hatch="///" if repaired else None, edgecolor="k" if repaired else None, linewidth=0.4, label=label)
         for xi, vals in zip(xs, meas_b):
             vals = [v for v in vals if v is not None]
-            ax.scatter(np.full(len(vals), xi), vals, s=10, color="k", alpha=0.55, zorder=3, linewidths=0)
+            ax.scatter(np.full(len(vals), xi), vals, s=8, color="k", alpha=0.55, zorder=3, linewidths=0)
+        if repaired or axc is None:
+            continue
         b = np.array(bounds)
         ok = np.isfinite(b) & (b > 0)
-        axc.bar(xs[ok], b[ok], w, color=ALIGN_COLORS[al], alpha=0.85, label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
-        mm = np.array([np.nanmax([v for v in vals if v is not None]) if any(v is not None for v in vals) else np.nan
-                       for vals in meas_b])
-        okm = np.isfinite(mm) & (mm > 0)
-        axc.scatter(xs[okm], mm[okm], marker="_", s=160, color="k", zorder=3,
-                    label="largest measured barrier" if j == 0 else None)
-    for a in (ax, axc):
-        a.set_xticks(x)
-        a.set_xticklabels([labels[s].replace(" sigma", "\nsigma") for s in structures], fontsize=9)
-        a.grid(True, axis="y", alpha=0.3)
+        if ok.any():
+            axc.bar(x[ok] + (j - 1) * 0.26, b[ok], 0.26, color=ALIGN_COLORS[al], alpha=0.85,
+                    label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([labels[s].replace(" ", "\n", 1) for s in structures], fontsize=8.5)
+    ax.grid(True, axis="y", alpha=0.3)
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.set_ylabel(f"{barrier} ({loss_label})")
-    ax.set_title(f"E3 ({dataset}): barrier by structure and alignment\n(bars: mean, whiskers: sd, dots: pairs)", fontsize=10.5)
-    ax.legend(fontsize=8.5)
-    axc.set_yscale("log")
-    axc.set_ylabel(f"certified bound on {barrier} (log scale)")
-    axc.set_title("T4 certificate over the whole path (median over pairs)\nvalid everywhere; loose for cross-entropy",
-                  fontsize=10.5)
-    axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.set_title(f"E3 ({dataset}): barrier by structure and path\n(bars: mean, whiskers: sd, dots: pairs; "
+                 "hatched: REPAIRed)", fontsize=10.5)
+    ax.legend(fontsize=7.5, ncol=2)
+    if any_bound:
+        axc.set_xticks(x)
+        axc.set_xticklabels([labels[s].replace(" ", "\n", 1) for s in structures], fontsize=8.5)
+        axc.set_yscale("log")
+        axc.set_ylabel(f"certified bound on {barrier} (log scale)")
+        axc.set_title("T4 certificate of the plain paths (median over pairs)", fontsize=10.5)
+        axc.grid(True, axis="y", alpha=0.3)
+        axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
+    if not any_bound:
+        import textwrap  # stdlib, only for this footnote
+
+        text = "\n".join(textwrap.wrap(note or "T4 certificate: no bound in this run", 120))
+        fig.subplots_adjust(bottom=0.28)
+        fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8)
     _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- E4
+E4_COLORS = {"standard": "#7f7f7f", "w-mlp-0": "#1f77b4", "w-mlp-1": "#d62728"}
+
+
+def _symlog_axis(ax, values, linthresh: float) -> None:
+    """Symlog y axis, linear within ``linthresh``, with at most 5 labelled ticks."""
+    v = np.abs(np.array([_nan(x) for x in values], dtype=np.float64))
+    v = v[np.isfinite(v)]
+    top = max(float(v.max()) if v.size else linthresh, linthresh * 10)
+    lo, hi = int(np.floor(np.log10(linthresh))), int(np.ceil(np.log10(top)))
+    mags = sorted({hi, (lo + hi + 1) // 2})  # no tick at +-linthresh: it would collide with 0
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set_yticks([-(10.0 ** k) for k in reversed(mags)] + [0.0] + [10.0 ** k for k in mags])
+    ax.set_ylim(-(10.0 ** hi) * 1.5, (10.0 ** hi) * 1.5)
+
+
+def plot_e4(results: dict, path, *, labels: dict, barrier: str, gamma_rtol: float, identity_threshold: float,
+            barrier_tol: float) -> None:
+    """E4 against epochs in one figure. Left column (whole network, test split): the
+    unaligned barrier, the aligned barriers, the endpoints' test loss. One column per
+    hidden layer: D4 identity fraction, relative margin ``gamma / mean K_ii`` and the
+    median ``Delta_in`` (symlog axes). One color per structure; dotted lines: the
+    criteria's thresholds."""
+    series = results["series"]
+    n_layers = len(next(iter(series.values()))["layers"])
+    fig, axes = plt.subplots(3, n_layers + 1, figsize=(2.9 * (n_layers + 1), 6.6), sharex=True, squeeze=False)
+    styles = {"activation": "--", "weight": ":"}
+    gam_vals, din_vals = [], []
+    for st, s in series.items():
+        ep = np.array(s["epochs"], dtype=float)
+        col = E4_COLORS.get(st, "k")
+        axes[0, 0].plot(ep, [_nan(v) for v in s["barrier"]["unaligned"]], "-o", ms=3, color=col, label=labels[st])
+        for al, ls in styles.items():
+            axes[1, 0].plot(ep, [_nan(v) for v in s["barrier"][al]], ls, marker=".", ms=3, color=col)
+        axes[2, 0].plot(ep, [_nan(v) for v in s["test_loss"]], "-", color=col)
+        for l, L in enumerate(s["layers"]):
+            axes[0, l + 1].plot(ep, [_nan(v) for v in L["identity_fraction"]], "-o", ms=3, color=col)
+            axes[1, l + 1].plot(ep, [_nan(v) for v in L["gamma_rel"]], "-o", ms=3, color=col)
+            axes[2, l + 1].plot(ep, [_nan(v) for v in L["median_delta_in"]], "-o", ms=3, color=col)
+            gam_vals += L["gamma_rel"]
+            din_vals += L["median_delta_in"]
+    axes[0, 0].axhline(barrier_tol, color="k", ls=":", lw=0.8)
+    axes[0, 0].set_title(f"unaligned {barrier} (test)", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].set_title(f"aligned {barrier}: -- activation, .. weight", fontsize=9)
+    axes[2, 0].set_title("endpoint test loss (mean)", fontsize=9)
+    finite_din = [abs(_nan(v)) for v in din_vals if np.isfinite(_nan(v))]
+    lin_d = 1e-3 * max(max(finite_din, default=1.0), 1e-12)
+    for l in range(n_layers):
+        a0, a1, a2 = axes[0, l + 1], axes[1, l + 1], axes[2, l + 1]
+        a0.set_title(f"layer {l}: identity fraction (D4)", fontsize=9)
+        a0.axhline(identity_threshold, color="k", ls=":", lw=0.8)
+        a0.set_ylim(-0.03, 1.03)
+        a1.set_title(f"layer {l}: gamma / mean K_ii", fontsize=9)
+        _symlog_axis(a1, gam_vals, max(gamma_rtol, 1e-12))
+        a1.axhline(gamma_rtol, color="k", ls=":", lw=0.8)
+        a1.axhline(0.0, color="0.6", lw=0.6)
+        a2.set_title(f"layer {l}: median Delta_in", fontsize=9)
+        _symlog_axis(a2, din_vals, lin_d)
+        a2.axhline(0.0, color="0.6", lw=0.6)
+    for a in axes.ravel():
+        a.grid(True, alpha=0.3)
+        a.tick_params(labelsize=7.5)
+    for a in axes[-1]:
+        a.set_xlabel("epoch", fontsize=8.5)
+    fig.suptitle("E4: identifiability and barriers during training (dotted: criteria thresholds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=72, bbox_inches="tight")
+    plt.close(fig)
