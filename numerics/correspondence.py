@@ -41,7 +41,8 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
-from .network import Network, check_inputs
+from ._validation import check_inputs
+from .network import Network
 
 __all__ = ["Correspondence", "correspondence", "relative_mismatch", "METRICS"]
 
@@ -113,7 +114,7 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2",
     layer = int(layer)
     if traces is None:
         X = check_inputs(X, A.n_inputs)
-        tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+        tA, tB = A._forward(X, record=True), B._forward(X, record=True)
     else:
         tA, tB = traces
     normed = A.layers[layer].norm is not None or B.layers[layer].norm is not None

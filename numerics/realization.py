@@ -75,6 +75,7 @@ import numpy as np
 
 from neuronid.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
 
+from ._validation import check_array, check_number, ensure_finite
 from .activations import apply_activation, parse_activation
 
 __all__ = [
@@ -496,14 +497,7 @@ class Realizer:
     def __init__(self, X, *, activation="identity", mask=None, fixed=None, offset=None, bias="free",
                  bias_penalty=None, eps=0.0, solver=None, fallback=True, max_branch_points=8,
                  verify_rtol=1e-6):
-        X = np.asarray(X)
-        if X.dtype.kind not in "fiub" or X.ndim != 2:
-            raise InvalidDataError(f"support X: expected a real 2-D array (n, d), found {X.dtype} {X.shape}")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise InvalidDataError(f"support X: empty support, shape {X.shape}")
-        X = np.asarray(X, dtype=np.float64)
-        if not np.all(np.isfinite(X)):
-            raise InvalidDataError("support X: contains NaN or Inf")
+        X = check_array(X, what="support X", ndim=2, layout="(n, d)", allow_empty=False, empty_noun="support")
         n, d = X.shape
         self.X = X
         self.activation = parse_activation(activation).name
@@ -513,8 +507,7 @@ class Realizer:
         for what, arr in (("mask", self.mask), ("fixed", self.fixed)):
             if arr.shape != (d,):
                 raise InvalidDataError(f"{what}: expected shape ({d},) to match X {X.shape}, found {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise InvalidDataError(f"{what}: contains NaN or Inf")
+            ensure_finite(arr, what)
         if not np.all((self.mask == 0.0) | (self.mask == 1.0)):
             raise InvalidDataError("mask: entries must be 0 or 1")
         off = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64).reshape(-1)
@@ -523,16 +516,12 @@ class Realizer:
         if bias not in ("free", "penalized"):
             raise InvalidOptionError(f"bias must be 'free' or 'penalized', found {bias!r}")
         if bias == "penalized":
-            if bias_penalty is None or not (float(bias_penalty) > 0.0 and math.isfinite(float(bias_penalty))):
-                raise InvalidOptionError(f"bias='penalized' needs bias_penalty > 0, found {bias_penalty!r}")
-            self.beta = float(bias_penalty)
+            self.beta = check_number(bias_penalty, what="bias_penalty", low=0.0, low_open=True,
+                                     hint="bias='penalized' needs bias_penalty > 0")
         else:
             self.beta = 0.0
         self.bias = bias
-        eps = float(eps)
-        if not (eps >= 0.0 and math.isfinite(eps)):
-            raise InvalidOptionError(f"eps must be finite and >= 0, found {eps}")
-        self.eps = eps
+        self.eps = check_number(eps, what="eps", low=0.0)
         if int(max_branch_points) < 0:
             raise InvalidOptionError(f"max_branch_points must be >= 0, found {max_branch_points}")
         self.max_branch_points = int(max_branch_points)
@@ -691,9 +680,7 @@ class Realizer:
                 f"target h: expected {n} values (one per support point), found "
                 f"{arr.size if arr.ndim == 1 else arr.shape}"
             )
-        if not np.all(np.isfinite(arr)):
-            raise InvalidDataError("target h: contains NaN or Inf")
-        return arr
+        return ensure_finite(arr, "target h")
 
     def realize(self, h, *, z_hint=None) -> Realization:
         """Minimal-cost realization of the target values ``h`` (n,).

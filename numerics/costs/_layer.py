@@ -11,7 +11,7 @@ import numpy as np
 
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
-from ..network import Network, check_inputs
+from ..network import Network
 from ..supports import Support, anisotropy, compute_support, t1_bound
 from ._cross import CostMatrix, cost_matrix, slack
 from ._margins import Margin, assignment_margin, transposition_margin
@@ -202,7 +202,6 @@ def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float 
     if trace is None:
         if X is None:
             raise InvalidDataError("layer_costs: give the data X (or a recorded trace)")
-        X = check_inputs(X, net.n_inputs)
         trace = net.forward(X, record=True)
     lay = net.layers[idx]
     pts = trace.inputs[idx]
@@ -295,7 +294,6 @@ def network_costs(net: Network, X=None, layers=None, *, trace=None, **options) -
     if trace is None:
         if X is None:
             raise InvalidDataError("network_costs: give the data X (or a recorded trace)")
-        X = check_inputs(X, net.n_inputs)
         trace = net.forward(X, record=True)
     if layers is None:
         layers = range(len(net.layers) - 1)
