@@ -153,7 +153,7 @@ from scipy.optimize import minimize_scalar
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from . import _certificate_kernels as _k
-from .activations import EXTERNAL, apply_layer
+from .activations import apply_layer, layer_dispatch
 from .losses import check_loss, check_targets, error_rate, loss_per_sample
 from ._validation import check_inputs
 from .network import Network
@@ -362,12 +362,7 @@ class _HiddenPlan:
             for k, (loc, jump) in enumerate(c.kinks):
                 self.klocs[i, k] = loc
                 self.kjumps[i, k] = jump
-        if np.any(self.codes == EXTERNAL):
-            self.kind = "external"
-        elif len(distinct) == 1 and np.all(self.params == self.params[0]):
-            self.kind = "uniform"
-        else:
-            self.kind = "columns"
+        self.kind = layer_dispatch(self.codes, self.params)[0]
 
     def describe(self) -> str:
         if len(self.constants) == 1:

@@ -67,7 +67,7 @@ from numba import njit, prange
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._config import JIT, PARALLEL_JIT
-from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer, use_parallel_kernels
+from .activations import IDENTITY, LEAKY_RELU, RELU, _act, apply_layer, layer_dispatch, use_parallel_kernels
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
 
@@ -520,10 +520,11 @@ def _layer_plan(layer: Layer):
     if layer.is_output:
         return ("linear",)
     codes, params = layer.codes, layer.params
-    if np.any(codes == EXTERNAL):
+    kind, code, param = layer_dispatch(codes, params)
+    if kind == "external":
         return ("external", layer.names, codes, params)
-    if np.all(codes == codes[0]) and np.all(params == params[0]):
-        return ("uniform", int(codes[0]), float(params[0]))
+    if kind == "uniform":
+        return ("uniform", code, param)
     return ("columns", np.ascontiguousarray(codes), np.ascontiguousarray(params))
 
 

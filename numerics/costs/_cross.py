@@ -11,9 +11,9 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError
 
-from ..activations import apply_layer
+from ..activations import activation_monotonicity, apply_layer, preimage_uncertainty
 from ..network import Layer
-from ..realization import Realizer, activation_monotonicity, preimage_uncertainty
+from ..realization import Realizer
 from ..supports import Support
 from ._common import (
     _EPS, NOT_AFFINE, NOT_COMPUTED, OK, OUT_OF_ACT_RANGE, OUT_OF_RANGE, REASONS, SOLVER_FAILED,

@@ -132,7 +132,7 @@ def test_activation_catalogue_parses_and_matches_formulas():
 @pytest.mark.parametrize(
     "spec, fragment",
     [
-        ("swish", "unknown activation 'swish'"),
+        ("swishy", "unknown activation 'swishy'"),
         ("", "non-empty"),
         ("relu:2", "takes no parameter"),
         ("leaky_relu:abc", "is not a number"),
@@ -222,7 +222,7 @@ def _bad_network_files(tmp_path):
     case("bad-json", FileFormatError, "not valid JSON", metadata=np.array("{not json"))
     case("json-no-activations", FileFormatError, "key 'activations'", metadata=np.array("{}"))
     case("wrong-format", FileFormatError, "is not supported", metadata=np.array(json.dumps({"format": "other/9", "activations": ["relu"]})))
-    case("unknown-activation", UnknownActivationError, "unknown activation 'swish'", metadata=np.array(json.dumps({"activations": ["swish"]})))
+    case("unknown-activation", UnknownActivationError, "unknown activation 'swishy'", metadata=np.array(json.dumps({"activations": ["swishy"]})))
     case("activation-count", InvalidNetworkError, "need 1 hidden-layer activations, found 2", metadata=np.array(json.dumps({"activations": ["relu", "relu"]})))
     case("per-neuron-count", UnknownActivationError, "has 2 entries, expected 3", metadata=np.array(json.dumps({"activations": [["relu", "tanh"]]})))
     case("metadata-array", FileFormatError, "'metadata' must be a string", metadata=np.zeros(3))
