@@ -59,6 +59,11 @@ raises :class:`FunctionNotPreservedError` if the largest output difference excee
 + |b^L_k|`` (the magnitude of the terms summed in the output layer, which is what
 summation-order rounding is relative to). Exact permutations differ by ~1e-16 of it.
 
+Size (about 750 lines): kept whole; weight matching, activation matching, the
+permutations and the aligned path share the neuron groups of ``_groups`` and the
+result type :class:`Alignment`, and each part alone would be a few hundred lines of
+the same concept (D6).
+
 Example
 -------
 >>> import numpy as np

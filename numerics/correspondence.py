@@ -42,6 +42,7 @@ import numpy as np
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._validation import check_inputs
+from .alignment import similarity_matrix
 from .network import Network
 
 __all__ = ["Correspondence", "correspondence", "relative_mismatch", "METRICS"]
@@ -127,8 +128,6 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2",
         rows, cols = linear_sum_assignment(C)
         objective = float(np.sum(C[rows, cols]))
     else:
-        from .alignment import similarity_matrix
-
         C = similarity_matrix(HA, HB, "correlation")
         rows, cols = linear_sum_assignment(C, maximize=True)
         objective = float(np.sum(C[rows, cols]))

@@ -22,6 +22,11 @@ tensor or layer, and what was expected and found.
 >>> save_network(net, path)
 >>> load_network(path).sizes
 [3, 4, 2]
+
+Size (about 720 lines): kept whole as the one module that touches user files (safe
+reading, atomic writing, the network and data formats of DESIGN.md, JSON with
+``null`` for non-finite values), so that every file path goes through the same
+checks and error messages.
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ proved box by box (a decrease is reported only where ``sigma' < 0`` is proved); 
 the tails ``|z| > 20`` the SymPy limit at ``+-oo`` and samples at ``20 * 2**k`` are
 used (stated in ``method``). Monotonicity that cannot be proved is reported as
 ``non_monotone`` (the safe side for realization costs, D2).
+
+Size (about 830 lines): kept whole; the symbolic and the conservative numeric
+methods derive the same properties of the same expressions and share their helpers
+(pieces, bounds, limits); the interval arithmetic already lives in
+:mod:`._interval`, the names in :mod:`._names`.
 """
 
 from __future__ import annotations
