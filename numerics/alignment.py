@@ -92,7 +92,7 @@ from scipy.sparse.csgraph import connected_components
 from neuronid.errors import InvalidOptionError, NeuronidError, StructureMismatchError
 
 from .losses import check_loss, check_targets
-from ._validation import check_inputs
+from ._validation import check_inputs, check_number
 from .network import Layer, Network, Norm
 from .paths import PathResult, check_pair, linear_path, path_grid
 
@@ -640,8 +640,7 @@ def align(
     """
     _check_method(method)
     _check_similarity(similarity)
-    if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol >= 0):
-        raise InvalidOptionError(f"rtol must be a finite number >= 0, found {rtol!r}")
+    rtol = check_number(rtol, what="rtol", low=0.0)
     _groups(A, B)
     X = check_inputs(X, A.n_inputs)
     identity = [np.arange(layer.shape[0], dtype=np.int64) for layer in A.layers[:-1]]

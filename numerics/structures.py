@@ -28,6 +28,7 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError
 
+from ._validation import check_number
 from .network import NORM_KINDS, Layer, Network, Norm
 
 
@@ -76,8 +77,7 @@ def _build(sizes, activations, rng, init_std, masks=None, fixeds=None, norm=None
     layers = []
     n_layers = len(sizes) - 1
     kinds = _norm_kinds(norm, n_layers - 1)
-    if not np.isfinite(norm_eps) or norm_eps < 0:
-        raise InvalidOptionError(f"norm_eps must be finite and >= 0, found {norm_eps}")
+    norm_eps = check_number(norm_eps, what="norm_eps", low=0.0)
     for l in range(n_layers):
         m, d = sizes[l + 1], sizes[l]
         W, b = _init_weights(rng, m, d, init_std)
@@ -130,8 +130,7 @@ def w_mlp(
     n_layers = len(sizes) - 1
     if (n_fixed is None) == (p_fixed is None):
         raise InvalidOptionError("w_mlp: give exactly one of n_fixed (exact count per row) or p_fixed (Bernoulli)")
-    if not np.isfinite(sigma_F) or sigma_F < 0:
-        raise InvalidOptionError(f"w_mlp: sigma_F must be finite and >= 0, found {sigma_F}")
+    sigma_F = check_number(sigma_F, what="w_mlp: sigma_F", low=0.0)
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     masks, fixeds = [], []
     counts = _per_layer(n_fixed, n_layers, "n_fixed") if n_fixed is not None else None
@@ -161,8 +160,7 @@ def syre_mlp(
 ) -> Network:
     """syre-asymmetric MLP: all entries trainable, fixed offset ``kappa * n``."""
     sizes = _check_sizes(sizes)
-    if not np.isfinite(kappa) or kappa < 0:
-        raise InvalidOptionError(f"syre_mlp: kappa must be finite and >= 0, found {kappa}")
+    kappa = check_number(kappa, what="syre_mlp: kappa", low=0.0)
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     n_layers = len(sizes) - 1
     fixeds = [kappa * srng.standard_normal((sizes[l + 1], sizes[l])) for l in range(n_layers)]

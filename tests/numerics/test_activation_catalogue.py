@@ -95,3 +95,17 @@ def test_theory_activations_does_not_import_symmetries():
     tree = ast.parse(Path(mod.__file__).read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not any(name.endswith("symmetries") for name in imported)
+
+
+def test_an_alias_is_stored_under_its_canonical_name(tmp_path):
+    """A network built with 'swish' is a silu network; files carry the canonical name."""
+    from neuronid.numerics.io import load_network, save_network
+    from neuronid.numerics.structures import standard_mlp
+
+    net = standard_mlp([3, 4, 2], activation="Swish", seed=0)
+    assert net.activations == ["silu"]
+    save_network(net, tmp_path / "n.npz")
+    back = load_network(tmp_path / "n.npz")
+    assert back.activations == ["silu"]
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    assert np.array_equal(back.forward(X), standard_mlp([3, 4, 2], activation="silu", seed=0).forward(X))
