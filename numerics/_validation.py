@@ -27,6 +27,7 @@ neuronid.errors.InvalidDataError: layer 0: bias contains NaN or Inf (first at in
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -132,7 +133,8 @@ def check_inputs(X, n_inputs: int, *, name: str = "X") -> np.ndarray:
 def check_number(value, *, what: str, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False, hint: str = "",
                  error=InvalidOptionError) -> float:
-    """A finite real number (not a bool) within ``[low, high]`` (ends open as asked).
+    """A finite real number (a Python or numpy real, or a 0-d real array; not a bool, not a
+    string) within ``[low, high]`` (ends open as asked), returned as a float.
 
     >>> check_number(-1, what="eps", low=0.0)
     Traceback (most recent call last):
@@ -148,12 +150,11 @@ def check_number(value, *, what: str, low: float | None = None, high: float | No
     else:
         expected = "a finite number"
     tail = f"; {hint}" if hint else ""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise error(f"{what} must be {expected}, found {value!r}{tail}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise error(f"{what} must be {expected}, found {value!r}{tail}") from None
+    number = float(value)
     ok = math.isfinite(number)
     if ok and low is not None:
         ok = number > low if low_open else number >= low

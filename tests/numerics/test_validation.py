@@ -64,3 +64,14 @@ def test_valid_arrays_pass_through_unchanged():
     assert check_inputs(f32, 3).dtype == np.float32  # float inputs keep their precision
     assert nonfinite_message(np.ones(3), "x") is None
     assert check_number(np.float32(0.5), what="t", low=0.0, high=1.0) == 0.5
+
+
+@pytest.mark.parametrize("value", ["0.5", None, [0.5], np.ones(2), 1j])
+def test_check_number_accepts_only_real_numbers(value):
+    with pytest.raises(InvalidOptionError, match="must be a finite number"):
+        check_number(value, what="x")
+
+
+def test_check_number_accepts_numpy_reals_and_0d_arrays():
+    assert check_number(np.int64(2), what="x") == 2.0
+    assert check_number(np.array(0.25), what="x", low=0.0) == 0.25
