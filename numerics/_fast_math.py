@@ -106,11 +106,9 @@ _SPLITTER = 134217729.0  # 2^27 + 1 (Dekker's split)
 
 
 @njit(**_INLINE_JIT)
-def _exp_hilo(hi, lo, scale):
-    """``scale * exp(hi + lo)`` for finite ``hi`` in [-746, 710], ``|lo| <= 2`` (a small
-    correction the caller could not add to ``hi`` without rounding) and ``|scale|`` in
-    [2^-60, 2^60]: ``scale`` is applied before the power of two, so a subnormal result
-    is rounded once."""
+def _exp_parts(hi, lo):
+    """``(p, s1, s2)`` with ``exp(hi + lo) = p s1 s2``: ``p`` in [0.7, 1.42], ``s1``, ``s2``
+    powers of two (for finite ``hi`` in [-746, 710] and ``|lo| <= 2``)."""
     kd = (hi + lo) * _INV_LN2 + _SHIFT
     k = _as_int(kd) - _SHIFT_BITS
     kf = kd - _SHIFT
@@ -130,7 +128,17 @@ def _exp_hilo(hi, lo, scale):
     p = 1.0 + (r + (r * r) * q)
     k1 = k >> 1
     k2 = k - k1
-    return ((scale * p) * _as_float((k1 + 1023) << 52)) * _as_float((k2 + 1023) << 52)
+    return p, _as_float((k1 + 1023) << 52), _as_float((k2 + 1023) << 52)
+
+
+@njit(**_INLINE_JIT)
+def _exp_hilo(hi, lo, scale):
+    """``scale * exp(hi + lo)`` for finite ``hi`` in [-746, 710], ``|lo| <= 2`` (a small
+    correction the caller could not add to ``hi`` without rounding) and ``|scale|`` in
+    [2^-60, 2^60]: ``scale`` is applied before the powers of two, so a subnormal result
+    is rounded once."""
+    p, s1, s2 = _exp_parts(hi, lo)
+    return ((scale * p) * s1) * s2
 
 
 @njit(**_INLINE_JIT)
@@ -169,6 +177,13 @@ def _upper_tail(a, scale):
     [0, 40] (not NaN) and ``|scale|`` in [2^-50, 2^50] (one rounding at the end, also
     for subnormal results)."""
     t = _ERFC_K / (_ERFC_K + a * _SQRT1_2)
+    p, s1, s2 = _tail_parts(a, t)
+    return (((0.5 * t) * scale) * p) * s1 * s2
+
+
+@njit(**_INLINE_JIT)
+def _tail_parts(a, t):
+    """``_exp_parts`` of ``-a^2/2 + g(y(t))``, so that ``Q(a) = t/2 p s1 s2``."""
     y = _CHEB_A * t + _CHEB_B
     y = y if y > -1.0 else -1.0
     # Horner's rule, unrolled (a loop here would be the innermost loop and stop vectorization)
@@ -204,7 +219,24 @@ def _upper_tail(a, scale):
     al = a - ah
     sq = a * a
     err = ((ah * ah - sq) + 2.0 * ah * al) + al * al
-    return _exp_hilo(-0.5 * sq, g - 0.5 * err, (0.5 * t) * scale)
+    return _exp_parts(-0.5 * sq, g - 0.5 * err)
+
+
+@njit(**_INLINE_JIT)
+def fast_gelu_ndtr(z):
+    """``(fast_gelu(z), fast_ndtr(z))``, bitwise, from one tail evaluation (training keeps
+    ``Phi`` for the backward pass)."""
+    a = -z if z < 0.0 else z
+    a = a if a < _A_MAX else _A_MAX
+    t = _ERFC_K / (_ERFC_K + a * _SQRT1_2)
+    half_t = 0.5 * t
+    p, s1, s2 = _tail_parts(a, t)
+    q = ((half_t * p) * s1) * s2
+    phi = q if z < 0.0 else 1.0 - q
+    qz = (((half_t * z) * p) * s1) * s2
+    g = qz if z < 0.0 else z * (1.0 - q)
+    g = g if z > -_A_MAX else z * 0.0
+    return g, (phi if z == z else z)
 
 
 @njit(**_INLINE_JIT)

@@ -154,3 +154,17 @@ def test_kernel_bit_casts_round_trip():
     for x in (1.0, -2.5, 5e-324, math.inf, 1.7976931348623157e308):
         back, bits = _round_trip(x)
         assert back == x and bits == np.array([x]).view(np.int64)[0]
+
+
+@njit
+def _gelu_ndtr_pairs(x, g, p):
+    for i in range(x.size):
+        g[i], p[i] = fm.fast_gelu_ndtr(x[i])
+
+
+def test_kernel_fused_gelu_ndtr_is_bitwise_the_pair():
+    x = np.concatenate([_grid("gelu"), [math.inf, -math.inf, math.nan, -1e300, 1e300]])
+    g, p = np.empty_like(x), np.empty_like(x)
+    _gelu_ndtr_pairs(x, g, p)
+    np.testing.assert_array_equal(g, fm.evaluate("gelu", x))
+    np.testing.assert_array_equal(p, fm.evaluate("ndtr", x))
