@@ -33,7 +33,10 @@ place of the exact result; the theory's tolerance is a relative 1e-6):
   ``1 - 2/(exp(2|x|) + 1)`` above, sign restored; relative error <= 2 ulp.
 * :func:`fast_normal_pdf` -- ``exp(-z^2/2)/sqrt(2 pi)``, the square split exactly; <= 2 ulp.
 
-The exact bounds measured are asserted by the tests (``MAX_ULP``). The functions take and
+The bounds are asserted by the tests (``MAX_ULP``). The kernels inline these functions
+(``inline="always"``), and numba's on-disk cache does not track that dependency: after
+editing this module, delete the ``*.nbi``/``*.nbc`` files under ``numerics/__pycache__``
+(stale kernels otherwise keep the old arithmetic). The functions take and
 return float64 scalars; float32 callers convert (one rounding, well inside float32's ulp).
 """
 
