@@ -44,6 +44,7 @@ from neuronid.errors import UnknownActivationError
 from neuronid.theory._names import CATALOGUE, PARAMETER_DEFAULTS, split_spec, valid_names
 
 from ._config import JIT, PARALLEL_JIT, PARALLEL_MIN_ELEMENTS
+from ._fast_math import fast_gelu, fast_ndtr, fast_normal_pdf, fast_sigmoid, fast_silu, fast_tanh
 
 IDENTITY, RELU, LEAKY_RELU, GELU, TANH, SIGMOID, SOFTPLUS, ELU, SILU, HARD_TANH = range(10)
 #: Code for an activation without a numba kernel (``sympy:`` expressions).
@@ -135,15 +136,14 @@ def _act(code, param, z):
         return z if z > 0.0 else 0.0
     if code == LEAKY_RELU:
         return z if z > 0.0 else param * z
+    # tanh, sigmoid, GELU, SiLU: the vectorizable kernels of _fast_math (a few ulp,
+    # stated and tested there), shared with the path evaluator
     if code == TANH:
-        return math.tanh(z)
+        return fast_tanh(z)
     if code == SIGMOID:
-        if z >= 0.0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
+        return fast_sigmoid(z)
     if code == GELU:
-        return 0.5 * z * (1.0 + math.erf(z / math.sqrt(2.0)))
+        return fast_gelu(z)
     if code == SOFTPLUS:
         # log(1 + e^z) without overflow
         if z > 0.0:
@@ -152,10 +152,7 @@ def _act(code, param, z):
     if code == ELU:
         return z if z > 0.0 else param * math.expm1(z)
     if code == SILU:
-        if z >= 0.0:
-            return z / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return z * e / (1.0 + e)
+        return fast_silu(z)
     if code == HARD_TANH:
         if z > 1.0:
             return 1.0
@@ -173,19 +170,13 @@ def _dact(code, param, z):
     if code == LEAKY_RELU:
         return 1.0 if z > 0.0 else param
     if code == TANH:
-        t = math.tanh(z)
+        t = fast_tanh(z)
         return 1.0 - t * t
     if code == SIGMOID:
-        if z >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-z))
-        else:
-            e = math.exp(z)
-            s = e / (1.0 + e)
+        s = fast_sigmoid(z)
         return s * (1.0 - s)
     if code == GELU:
-        return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0))) + z * math.exp(-0.5 * z * z) / math.sqrt(
-            2.0 * math.pi
-        )
+        return fast_ndtr(z) + z * fast_normal_pdf(z)
     if code == SOFTPLUS:
         if z >= 0.0:
             return 1.0 / (1.0 + math.exp(-z))
@@ -194,11 +185,7 @@ def _dact(code, param, z):
     if code == ELU:
         return 1.0 if z > 0.0 else param * math.exp(z)
     if code == SILU:
-        if z >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-z))
-        else:
-            e = math.exp(z)
-            s = e / (1.0 + e)
+        s = fast_sigmoid(z)
         return s * (1.0 + z * (1.0 - s))
     if code == HARD_TANH:
         return 1.0 if -1.0 < z < 1.0 else 0.0
