@@ -95,8 +95,9 @@ def plot_e1(cfg: dict, results: dict, path) -> None:
     else:
         axc.text(0.5, 0.5, "certificate not available", transform=axc.transAxes, ha="center", va="center")
     p = cfg["mask_p"] if cfg["mask_reading"] == "trainable" else 1 - cfg["mask_p"]
-    fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs; lower nu = more "
-                 f"spread-out support", fontsize=9.5, y=0.995, color="0.3")
+    seeding = cfg.get("seeding", "independent")
+    fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs, seeding = {seeding}; "
+                 f"lower nu = more spread-out support", fontsize=9.5, y=0.995, color="0.3")
     fig.tight_layout()
     _save(fig, path)
 
