@@ -201,9 +201,22 @@ def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict
             lt = 10.0 ** np.floor(np.log10(max(small, 1e-12)))
             ax.set_yscale("symlog", linthresh=lt)
             ax.axhline(0.0, color="0.5", lw=0.8)
-            lo_, hi_ = ax.get_ylim()
-            # labels at +-linthresh crowd the one at 0: keep 0 and the decades outside the linear band
-            ax.set_yticks([t for t in ax.get_yticks() if lo_ <= t <= hi_ and (t == 0 or abs(t) > 1.5 * lt)])
+            top = max(allmed)
+            bottom = min(allmed)
+            hi_ = top * 4 if top > 0 else lt
+            lo_ = bottom * 4 if bottom < 0 else -lt
+            ax.set_ylim(lo_, hi_)
+            # labels at +-linthresh crowd the one at 0: keep 0 and the decades outside the linear band,
+            # every second decade when there are many
+            ticks = [0.0]
+            for sign, end in ((1, hi_), (-1, lo_)):
+                e = int(np.floor(np.log10(lt))) + 1
+                while 10.0 ** e <= abs(end):
+                    ticks.append(sign * 10.0 ** e)
+                    e += 1
+            if len(ticks) > 9:
+                ticks = [t for t in ticks if t == 0 or round(np.log10(abs(t))) % 2 == 0]
+            ax.set_yticks(sorted(ticks))
         ax.set_ylabel(f"median off-diagonal {name}")
         head = f"{name} (the paper's swap cost)" if kind == "delta_in" else name
         ax.set_title(f"{head}: median", fontsize=11)
