@@ -308,14 +308,14 @@ def trend_spread(rows: list) -> dict:
     initializations (and its nested frames) across levels, so these differences carry
     less noise than with independent draws."""
     curves = {}
-    for r in rows:
-        curves.setdefault((r["seed"], r["pair"]), []).append((r["coherence"], r["B_mid"]))
-    levels = {nu for c in curves.values() for nu, _ in c}
+    for r in rows:  # levels by a (the measured coherence 1/a carries rounding that differs between frames)
+        curves.setdefault((r["seed"], r["pair"]), []).append((-r["active"], r["coherence"], r["B_mid"]))
+    levels = {p[0] for c in curves.values() for p in c}
     slopes, drops, per_seed = [], [], {}
     for (seed, _pair), pts in sorted(curves.items()):
-        pts = sorted(pts)
-        nu = np.array([p[0] for p in pts], dtype=float)
-        b = np.array([np.nan if p[1] is None else p[1] for p in pts], dtype=float)
+        pts = sorted(pts)  # increasing coherence (decreasing a)
+        nu = np.array([p[1] for p in pts], dtype=float)
+        b = np.array([np.nan if p[2] is None else p[2] for p in pts], dtype=float)
         if len(pts) != len(levels) or len(levels) < 2 or not np.all(np.isfinite(b)):
             continue
         slope = float(np.polyfit(np.log10(nu), b, 1)[0])
