@@ -302,8 +302,9 @@ def trend_spread(rows: list) -> dict:
     For each ``(seed, pair)`` with a finite ``B_mid`` at every coherence level of the
     run: ``slope``, the least-squares slope of ``B_mid`` against ``log10(nu)`` (change
     per decade of coherence; negative = the barrier falls as coherence rises), and
-    ``drop``, ``B_mid`` at the lowest minus at the highest coherence. Described over the
-    ``(seed, pair)`` curves, plus ``slope_seed_means`` (the per-seed mean slope over
+    ``drop``, ``B_mid`` at the lowest minus at the highest coherence; ``step``, the
+    change of ``B_mid`` between neighbouring levels (pooled over curves and levels).
+    Described over the ``(seed, pair)`` curves, plus ``slope_seed_means`` (the per-seed mean slope over
     seeds: the between-seed spread). With ``seeding = "common"`` one curve shares its
     initializations (and its nested frames) across levels, so these differences carry
     less noise than with independent draws."""
@@ -311,7 +312,7 @@ def trend_spread(rows: list) -> dict:
     for r in rows:  # levels by a (the measured coherence 1/a carries rounding that differs between frames)
         curves.setdefault((r["seed"], r["pair"]), []).append((-r["active"], r["coherence"], r["B_mid"]))
     levels = {p[0] for c in curves.values() for p in c}
-    slopes, drops, per_seed = [], [], {}
+    slopes, drops, steps, per_seed = [], [], [], {}
     for (seed, _pair), pts in sorted(curves.items()):
         pts = sorted(pts)  # increasing coherence (decreasing a)
         nu = np.array([p[1] for p in pts], dtype=float)
@@ -321,8 +322,9 @@ def trend_spread(rows: list) -> dict:
         slope = float(np.polyfit(np.log10(nu), b, 1)[0])
         slopes.append(slope)
         drops.append(float(b[0] - b[-1]))
+        steps += np.diff(b).tolist()
         per_seed.setdefault(seed, []).append(slope)
-    return {"curves": len(slopes), "slope": describe(slopes), "drop": describe(drops),
+    return {"curves": len(slopes), "slope": describe(slopes), "drop": describe(drops), "step": describe(steps),
             "slope_seed_means": describe([float(np.mean(v)) for v in per_seed.values()])}
 
 
@@ -480,15 +482,16 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
                  "a and both families: common random numbers" if cfg["seeding"] == "common" else
                  "embedding, initializations and minibatch orders drawn independently for every (family, a)")
               + "). Slope: least-squares slope of B_mid against log10(nu) over the coherence levels of one "
-              "(seed, pair), change per decade of coherence; drop: B_mid at the lowest minus at the highest nu.", "",
-              "| family | curves | slope mean ± sd | slope sd of seed means | drop mean ± sd |",
-              "|---|---|---|---|---|"]
+              "(seed, pair), change per decade of coherence; drop: B_mid at the lowest minus at the highest nu; "
+              "step: change of B_mid between neighbouring levels of one curve.", "",
+              "| family | curves | slope mean ± sd | slope sd of seed means | drop mean ± sd | step sd |",
+              "|---|---|---|---|---|---|"]
     for f in cfg["families"]:
         t = results["trend"][f]
-        sl, dr, sm = t["slope"], t["drop"], t["slope_seed_means"]
+        sl, dr, sm, stp = t["slope"], t["drop"], t["slope_seed_means"], t["step"]
         lines.append(f"| {FAMILY_LABELS[f]} | {t['curves']} | {C.fmt(sl['mean'], '.4f')} ± {C.fmt(sl['std'], '.4f')} "
                      f"| {C.fmt(sm['std'], '.4f')} ({sm['n']} seeds) | {C.fmt(dr['mean'], '.4f')} ± "
-                     f"{C.fmt(dr['std'], '.4f')} |")
+                     f"{C.fmt(dr['std'], '.4f')} | {C.fmt(stp['std'], '.4f')} |")
     lines.append("")
     lines += [f"Units: {results['units']['total']} ({results['units']['skipped']} resumed); wall time "
               f"{results['wall_seconds']:.0f} s; summed unit time {results['units']['unit_seconds_total']:.0f} s.", ""]

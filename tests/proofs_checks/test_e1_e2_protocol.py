@@ -220,6 +220,7 @@ def test_trend_spread_recovers_planted_slopes():
     assert t["slope"]["std"] == pytest.approx(np.std(list(slopes.values()), ddof=1), rel=1e-9)
     # drop = B_mid(nu = 0.1) - B_mid(nu = 1) = -beta
     assert t["drop"]["mean"] == pytest.approx(-np.mean(list(slopes.values())), rel=1e-9)
+    assert t["step"]["n"] == 4 * 3
     assert t["slope_seed_means"]["n"] == 2
     assert t["slope_seed_means"]["mean"] == pytest.approx(np.mean([-0.15, -0.1]), rel=1e-9)
     # a curve with a missing level or a non-finite barrier is left out, not filled in
