@@ -1,4 +1,4 @@
-"""``neuronid reproduce E1|E2|E3``: the paper's experiments (THEORY.md section 3) as
+"""``neuronid reproduce E1|E2|E3|E4``: the paper's experiments (THEORY.md section 3) as
 resumable sweeps, with the theory's predictions beside the measurements."""
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from neuronid.errors import InvalidInputError, InvalidOptionError
 def register(sub) -> None:
     p = sub.add_parser(
         "reproduce",
-        help="run experiment E1, E2 or E3 (sweeps with resume, local workers or Dask)",
+        help="run experiment E1, E2, E3 or E4 (sweeps with resume, local workers or Dask)",
         description=(
             "Run one of the paper's experiments (THEORY.md E1 synthetic coherence, E2 swap costs vs intrinsic "
-            "dimension, E3 LMC unaligned vs aligned) as a sweep of independent units. Each finished unit is written "
+            "dimension, E3 LMC unaligned vs aligned, E4 identifiability during training) as a sweep of independent units. Each finished unit is written "
             "to OUT/units/ at once; --resume skips finished units. Writes OUT/results.json, OUT/summary.md (each of "
             "the paper's claims with this run's verdict and numbers) and PNG plots."
         ),
     )
-    p.add_argument("experiment", metavar="EXPERIMENT", help="E1, E2 or E3")
+    p.add_argument("experiment", metavar="EXPERIMENT", help="E1, E2, E3 or E4")
     p.add_argument("--scale", default="small",
                    help="small (under a minute on 2 cores; the default) or paper (the full protocol)")
     p.add_argument("--out", metavar="DIR", help="results folder (default: out/reproduce/<EXPERIMENT>-<scale>)")

@@ -106,7 +106,9 @@ class TrainResult:
     epoch, the mean training loss over the epoch's samples, each minibatch evaluated at
     the parameters before its step (the usual running loss); ``steps``: optimizer
     steps taken; ``seconds``: wall time of the epochs (JIT compilation included on a
-    first call); ``config``: the configuration used.
+    first call); ``config``: the configuration used; ``checkpoints``: epoch -> copy of
+    the network after that many epochs, for the epochs requested with
+    ``train(..., checkpoints=...)`` (empty otherwise; epoch 0 is the initial network).
     """
 
     network: Network
@@ -114,6 +116,7 @@ class TrainResult:
     steps: int = 0
     seconds: float = 0.0
     config: TrainConfig | None = None
+    checkpoints: dict = field(default_factory=dict)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -361,7 +364,24 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     return float(value), grads
 
 
-def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: bool | str = True) -> TrainResult:
+def _check_checkpoints(checkpoints, epochs: int) -> list[int]:
+    """Sorted distinct epochs in ``[0, epochs]`` from ``checkpoints`` (an iterable of integers)."""
+    if checkpoints is None:
+        return []
+    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
+        raise InvalidOptionError(f"checkpoints must be a list of epochs, found {checkpoints!r}")
+    out = set()
+    for e in checkpoints:
+        if not _is_int(e) or not 0 <= e <= epochs:
+            raise InvalidOptionError(
+                f"checkpoints: every entry must be an integer epoch in [0, {epochs}] (TrainConfig.epochs), found {e!r}"
+            )
+        out.add(int(e))
+    return sorted(out)
+
+
+def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: bool | str = True,
+          checkpoints=None) -> TrainResult:
     """Train a copy of ``net`` by minibatch AdamW or SGD with numba kernels.
 
     Parameters
@@ -374,6 +394,11 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     config : :class:`TrainConfig`.
     progress : ``True`` for a tqdm bar on stderr, a string for a bar with that
         description, ``False`` for none.
+    checkpoints : optional epochs in ``[0, config.epochs]`` after which to keep a copy
+        of the network (``TrainResult.checkpoints[e]``; 0 = the initial network).
+        Taking a copy only reads the parameters: the trained network is bitwise the
+        same with or without checkpoints, and the copy at epoch ``e`` is bitwise the
+        network that training for ``e`` epochs returns.
 
     Returns
     -------
@@ -409,6 +434,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     """
     config = _check_config(config)
     _check_network(net)
+    keep = set(_check_checkpoints(checkpoints, config.epochs))
     if not isinstance(progress, (bool, str)):
         raise InvalidOptionError(f"progress must be True, False or a description string, found {progress!r}")
     L = len(net.layers)
@@ -453,6 +479,9 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
             file=sys.stderr,
             leave=False,
         )
+    kept = {}
+    if 0 in keep:
+        kept[0] = flat.to_network(net)
     t0 = time.perf_counter()
     try:
         for epoch in range(config.epochs):
@@ -471,6 +500,8 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                     f"try a smaller TrainConfig.lr (found {config.lr}) or dtype='float64'"
                 )
             history.append(float(mean))
+            if epoch + 1 in keep:
+                kept[epoch + 1] = flat.to_network(net)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{mean:.4g}", refresh=False)
@@ -483,4 +514,5 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
         raise InvalidOptionError(
             f"training produced non-finite parameters; try a smaller TrainConfig.lr (found {config.lr})"
         )
-    return TrainResult(network=flat.to_network(net), history=history, steps=steps, seconds=seconds, config=config)
+    return TrainResult(network=flat.to_network(net), history=history, steps=steps, seconds=seconds, config=config,
+                       checkpoints=kept)

@@ -2,7 +2,7 @@
 
 >>> from neuronid.proofs_checks.experiments import EXPERIMENT_NAMES, get_experiment
 >>> EXPERIMENT_NAMES
-('E1', 'E2', 'E3')
+('E1', 'E2', 'E3', 'E4')
 >>> sorted(get_experiment("e1").scales)
 ['paper', 'small']
 
@@ -49,9 +49,9 @@ __all__ = [
     "run_experiment",
 ]
 
-EXPERIMENT_NAMES = ("E1", "E2", "E3")
+EXPERIMENT_NAMES = ("E1", "E2", "E3", "E4")
 SCALES = ("small", "paper")
-_MODULES = {"E1": "e1", "E2": "e2", "E3": "e3"}
+_MODULES = {"E1": "e1", "E2": "e2", "E3": "e3", "E4": "e4"}
 
 
 def get_experiment(name: str) -> Experiment:

@@ -281,3 +281,74 @@ def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict,
     axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
     _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- E4
+E4_COLORS = {"standard": "#7f7f7f", "w-mlp-0": "#1f77b4", "w-mlp-1": "#d62728"}
+
+
+def _symlog_axis(ax, values, linthresh: float) -> None:
+    """Symlog y axis, linear within ``linthresh``, with at most 5 labelled ticks."""
+    v = np.abs(np.array([_nan(x) for x in values], dtype=np.float64))
+    v = v[np.isfinite(v)]
+    top = max(float(v.max()) if v.size else linthresh, linthresh * 10)
+    lo, hi = int(np.floor(np.log10(linthresh))), int(np.ceil(np.log10(top)))
+    mags = sorted({hi, (lo + hi + 1) // 2})  # no tick at +-linthresh: it would collide with 0
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set_yticks([-(10.0 ** k) for k in reversed(mags)] + [0.0] + [10.0 ** k for k in mags])
+    ax.set_ylim(-(10.0 ** hi) * 1.5, (10.0 ** hi) * 1.5)
+
+
+def plot_e4(results: dict, path, *, labels: dict, barrier: str, gamma_rtol: float, identity_threshold: float,
+            barrier_tol: float) -> None:
+    """E4 against epochs in one figure. Left column (whole network, test split): the
+    unaligned barrier, the aligned barriers, the endpoints' test loss. One column per
+    hidden layer: D4 identity fraction, relative margin ``gamma / mean K_ii`` and the
+    median ``Delta_in`` (symlog axes). One color per structure; dotted lines: the
+    criteria's thresholds."""
+    series = results["series"]
+    n_layers = len(next(iter(series.values()))["layers"])
+    fig, axes = plt.subplots(3, n_layers + 1, figsize=(2.9 * (n_layers + 1), 6.6), sharex=True, squeeze=False)
+    styles = {"activation": "--", "weight": ":"}
+    gam_vals, din_vals = [], []
+    for st, s in series.items():
+        ep = np.array(s["epochs"], dtype=float)
+        col = E4_COLORS.get(st, "k")
+        axes[0, 0].plot(ep, [_nan(v) for v in s["barrier"]["unaligned"]], "-o", ms=3, color=col, label=labels[st])
+        for al, ls in styles.items():
+            axes[1, 0].plot(ep, [_nan(v) for v in s["barrier"][al]], ls, marker=".", ms=3, color=col)
+        axes[2, 0].plot(ep, [_nan(v) for v in s["test_loss"]], "-", color=col)
+        for l, L in enumerate(s["layers"]):
+            axes[0, l + 1].plot(ep, [_nan(v) for v in L["identity_fraction"]], "-o", ms=3, color=col)
+            axes[1, l + 1].plot(ep, [_nan(v) for v in L["gamma_rel"]], "-o", ms=3, color=col)
+            axes[2, l + 1].plot(ep, [_nan(v) for v in L["median_delta_in"]], "-o", ms=3, color=col)
+            gam_vals += L["gamma_rel"]
+            din_vals += L["median_delta_in"]
+    axes[0, 0].axhline(barrier_tol, color="k", ls=":", lw=0.8)
+    axes[0, 0].set_title(f"unaligned {barrier} (test)", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].set_title(f"aligned {barrier}: -- activation, .. weight", fontsize=9)
+    axes[2, 0].set_title("endpoint test loss (mean)", fontsize=9)
+    finite_din = [abs(_nan(v)) for v in din_vals if np.isfinite(_nan(v))]
+    lin_d = 1e-3 * max(max(finite_din, default=1.0), 1e-12)
+    for l in range(n_layers):
+        a0, a1, a2 = axes[0, l + 1], axes[1, l + 1], axes[2, l + 1]
+        a0.set_title(f"layer {l}: identity fraction (D4)", fontsize=9)
+        a0.axhline(identity_threshold, color="k", ls=":", lw=0.8)
+        a0.set_ylim(-0.03, 1.03)
+        a1.set_title(f"layer {l}: gamma / mean K_ii", fontsize=9)
+        _symlog_axis(a1, gam_vals, max(gamma_rtol, 1e-12))
+        a1.axhline(gamma_rtol, color="k", ls=":", lw=0.8)
+        a1.axhline(0.0, color="0.6", lw=0.6)
+        a2.set_title(f"layer {l}: median Delta_in", fontsize=9)
+        _symlog_axis(a2, din_vals, lin_d)
+        a2.axhline(0.0, color="0.6", lw=0.6)
+    for a in axes.ravel():
+        a.grid(True, alpha=0.3)
+        a.tick_params(labelsize=7.5)
+    for a in axes[-1]:
+        a.set_xlabel("epoch", fontsize=8.5)
+    fig.suptitle("E4: identifiability and barriers during training (dotted: criteria thresholds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=72, bbox_inches="tight")
+    plt.close(fig)
