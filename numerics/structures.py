@@ -8,7 +8,10 @@
 - :func:`sigma_asymmetric_mlp`: every hidden neuron gets its own activation.
 
 Trainable weights are initialized like PyTorch's ``nn.Linear`` (uniform in
-``+-1/sqrt(fan_in)``, bias too) unless ``init_std`` is given (normal, bias 0), as in E1.
+``+-1/sqrt(fan_in)``, bias too) unless ``init_std`` is given: a number (normal with that
+standard deviation, bias 0, as in E1) or ``"fan_in"`` (normal with standard deviation
+``1/sqrt(fan_in)``, bias uniform in ``+-1/sqrt(fan_in)``: the paper authors'
+``SparseLinear`` / ``NoiseLinear`` initialization).
 Everything is deterministic in ``seed``. Every constructor takes ``norm`` (``None`` /
 ``"none"``, ``"layer"``, ``"batch"``, or one per hidden layer) and ``norm_eps``: a
 normalization after each hidden layer's linear map (THEORY N1), initialized as PyTorch
@@ -51,10 +54,18 @@ def _per_layer(value, n_layers: int, what: str) -> list:
     return [value] * n_layers
 
 
+#: ``init_std`` value of the paper authors' masked / noise layers: N(0, 1/fan_in), bias uniform
+FAN_IN = "fan_in"
+
+
 def _init_weights(rng, m, d, init_std):
+    bound = 1.0 / np.sqrt(d)
     if init_std is None:
-        bound = 1.0 / np.sqrt(d)
         return rng.uniform(-bound, bound, size=(m, d)), rng.uniform(-bound, bound, size=m)
+    if isinstance(init_std, str):
+        if init_std != FAN_IN:
+            raise InvalidOptionError(f"init_std must be a number > 0, None or {FAN_IN!r}; found {init_std!r}")
+        return rng.normal(0.0, bound, size=(m, d)), rng.uniform(-bound, bound, size=m)
     return rng.normal(0.0, init_std, size=(m, d)), np.zeros(m)
 
 
@@ -122,7 +133,8 @@ def w_mlp(
     ----------
     n_fixed : int or per-layer list: exact number of fixed entries per row.
     p_fixed : float or per-layer list: each entry fixed independently with this probability.
-    sigma_F : scale of the fixed Gaussian part (0: fixed entries are zero).
+    sigma_F : scale of the fixed Gaussian part (0: fixed entries are zero), one number
+        or one per layer (the paper's ``mask_constant`` per layer, e.g. 1, 1, 0.5, 0.25).
     structure_seed : seed of masks and fixed values (default ``seed``); two runs of one
         structure share it and differ in ``seed``.
     """
@@ -130,8 +142,11 @@ def w_mlp(
     n_layers = len(sizes) - 1
     if (n_fixed is None) == (p_fixed is None):
         raise InvalidOptionError("w_mlp: give exactly one of n_fixed (exact count per row) or p_fixed (Bernoulli)")
-    if not np.isfinite(sigma_F) or sigma_F < 0:
-        raise InvalidOptionError(f"w_mlp: sigma_F must be finite and >= 0, found {sigma_F}")
+    sigmas = _per_layer(sigma_F, n_layers, "w_mlp: sigma_F")
+    for l, s in enumerate(sigmas):
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not np.isfinite(s) or s < 0:
+            where = f" for layer {l}" if isinstance(sigma_F, Sequence) and not isinstance(sigma_F, str) else ""
+            raise InvalidOptionError(f"w_mlp: sigma_F{where} must be finite and >= 0, found {s!r}")
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     masks, fixeds = [], []
     counts = _per_layer(n_fixed, n_layers, "n_fixed") if n_fixed is not None else None
@@ -151,7 +166,7 @@ def w_mlp(
                 raise InvalidOptionError(f"w_mlp: p_fixed for layer {l} must lie in [0, 1], found {p}")
             mask = (srng.random((m, d)) >= p).astype(np.float64)
         masks.append(mask)
-        fixeds.append((1.0 - mask) * sigma_F * srng.standard_normal((m, d)))
+        fixeds.append((1.0 - mask) * float(sigmas[l]) * srng.standard_normal((m, d)))
     acts = _per_layer(activation, n_layers - 1, "activation")
     return _build(sizes, acts, np.random.default_rng(seed), init_std, masks, fixeds, norm, norm_eps)
 

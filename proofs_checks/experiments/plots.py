@@ -237,49 +237,68 @@ ALIGN_COLORS = {"unaligned": "#7f7f7f", "activation": "#2ca02c", "weight": "#946
 ALIGN_LABELS = {"unaligned": "unaligned", "activation": "activation matched", "weight": "weight matched"}
 
 
-def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict, barrier: str, loss_label: str) -> None:
-    """Grouped bars: per structure, the barrier ``barrier`` of the unaligned /
-    activation / weight matched path (mean over pairs, bar: sd, dots: pairs) on the
-    left; the T4 certificate bound of the same paths (log scale) on the right."""
+def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict, barrier: str, loss_label: str,
+            note: str | None = None) -> None:
+    """Grouped bars: per structure, the barrier ``barrier`` of the six paths (unaligned,
+    activation and weight matched; solid bars plain, hatched bars REPAIRed; mean over
+    pairs, whiskers: sd, dots: pairs) on the left; on the right the T4 certificate bound
+    of the plain paths (log scale) or, when the certificate does not apply (LayerNorm
+    networks), its status and reason as text (``note``)."""
     aligns = ["unaligned", "activation", "weight"]
-    fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
+    any_bound = any(g["alignment"] in aligns and g["certificate"]["median"] is not None for g in groups)
+    if any_bound:
+        fig, (ax, axc) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(9, 5.2))
+        axc = None
     x = np.arange(len(structures))
-    w = 0.26
-    for j, al in enumerate(aligns):
+    w = 0.13
+    for j, name in enumerate([*aligns, *(a + "+repair" for a in aligns)]):
+        al, repaired = name.split("+")[0], name.endswith("+repair")
         means, sds, bounds, meas_b = [], [], [], []
         for s in structures:
-            g = next((g for g in groups if g["structure"] == s and g["alignment"] == al), None)
+            g = next((g for g in groups if g["structure"] == s and g["alignment"] == name), None)
             means.append(_nan(g["barrier"]["mean"]) if g else np.nan)
             sds.append(_nan(g["barrier"]["std"]) if g else np.nan)
             bounds.append(_nan(g["certificate"]["median"]) if g else np.nan)
             meas_b.append(g["values"] if g else [])
-        xs = x + (j - 1) * w
-        ax.bar(xs, means, w, yerr=sds, color=ALIGN_COLORS[al], alpha=0.85, capsize=3, label=ALIGN_LABELS[al])
+        xs = x + (j - 2.5) * w
+        label = ALIGN_LABELS[al] + (", REPAIRed" if repaired else "")
+        ax.bar(xs, means, w, yerr=sds, color=ALIGN_COLORS[al], alpha=0.5 if repaired else 0.9, capsize=2,
+               hatch="///" if repaired else None, edgecolor="k" if repaired else None, linewidth=0.4, label=label)
         for xi, vals in zip(xs, meas_b):
             vals = [v for v in vals if v is not None]
-            ax.scatter(np.full(len(vals), xi), vals, s=10, color="k", alpha=0.55, zorder=3, linewidths=0)
+            ax.scatter(np.full(len(vals), xi), vals, s=8, color="k", alpha=0.55, zorder=3, linewidths=0)
+        if repaired or axc is None:
+            continue
         b = np.array(bounds)
         ok = np.isfinite(b) & (b > 0)
-        axc.bar(xs[ok], b[ok], w, color=ALIGN_COLORS[al], alpha=0.85, label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
-        mm = np.array([np.nanmax([v for v in vals if v is not None]) if any(v is not None for v in vals) else np.nan
-                       for vals in meas_b])
-        okm = np.isfinite(mm) & (mm > 0)
-        axc.scatter(xs[okm], mm[okm], marker="_", s=160, color="k", zorder=3,
-                    label="largest measured barrier" if j == 0 else None)
-    for a in (ax, axc):
-        a.set_xticks(x)
-        a.set_xticklabels([labels[s].replace(" sigma", "\nsigma") for s in structures], fontsize=9)
-        a.grid(True, axis="y", alpha=0.3)
+        if ok.any():
+            axc.bar(x[ok] + (j - 1) * 0.26, b[ok], 0.26, color=ALIGN_COLORS[al], alpha=0.85,
+                    label=f"{ALIGN_LABELS[al]}: T4 bound (median)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([labels[s].replace(" ", "\n", 1) for s in structures], fontsize=8.5)
+    ax.grid(True, axis="y", alpha=0.3)
     ax.axhline(0.0, color="0.5", lw=0.8)
     ax.set_ylabel(f"{barrier} ({loss_label})")
-    ax.set_title(f"E3 ({dataset}): barrier by structure and alignment\n(bars: mean, whiskers: sd, dots: pairs)", fontsize=10.5)
-    ax.legend(fontsize=8.5)
-    axc.set_yscale("log")
-    axc.set_ylabel(f"certified bound on {barrier} (log scale)")
-    axc.set_title("T4 certificate over the whole path (median over pairs)\nvalid everywhere; loose for cross-entropy",
-                  fontsize=10.5)
-    axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.set_title(f"E3 ({dataset}): barrier by structure and path\n(bars: mean, whiskers: sd, dots: pairs; "
+                 "hatched: REPAIRed)", fontsize=10.5)
+    ax.legend(fontsize=7.5, ncol=2)
+    if any_bound:
+        axc.set_xticks(x)
+        axc.set_xticklabels([labels[s].replace(" ", "\n", 1) for s in structures], fontsize=8.5)
+        axc.set_yscale("log")
+        axc.set_ylabel(f"certified bound on {barrier} (log scale)")
+        axc.set_title("T4 certificate of the plain paths (median over pairs)", fontsize=10.5)
+        axc.grid(True, axis="y", alpha=0.3)
+        axc.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     fig.tight_layout()
+    if not any_bound:
+        import textwrap  # stdlib, only for this footnote
+
+        text = "\n".join(textwrap.wrap(note or "T4 certificate: no bound in this run", 120))
+        fig.subplots_adjust(bottom=0.28)
+        fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8)
     _save(fig, path)
 
 
