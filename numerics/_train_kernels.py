@@ -49,6 +49,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import JIT
+from ._fast_math import FAST_JIT, fast_gelu_ndtr, fast_normal_pdf
 from .losses import logsumexp_row
 from .activations import (
     ELU,
@@ -95,7 +96,7 @@ def _dact_loop(D, Z, code, param):
             D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
 
 
-@njit(**JIT)
+@njit(**FAST_JIT)
 def _bias_act_serial(Z, H, bl, cl, pl, ucode):
     """``Z += bias`` and ``H = sigma(Z)`` for one hidden layer (rows = samples)."""
     p = pl[0]
@@ -128,7 +129,7 @@ def _bias_act_serial(Z, H, bl, cl, pl, ucode):
                 H[s, i] = _act(cl[i], pl[i], z)
 
 
-@njit(**JIT)
+@njit(**FAST_JIT)
 def _dact_serial(D, Z, cl, pl, ucode):
     """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples."""
     p = pl[0]
@@ -159,11 +160,11 @@ def _dact_serial(D, Z, cl, pl, ucode):
                 D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
 
 
-# GELU keeps Phi(z) = (1 + erf(z / sqrt 2)) / 2 from the forward pass (float64, ``phi``
-# buffer in the ``poff`` layout) so the backward pass needs one exp instead of erf and exp.
-# The expressions are those of activations._act / _dact, term by term, so the values are
-# bitwise the same as recomputing.
-@njit(**JIT)
+# GELU keeps Phi(z) from the forward pass (float64, ``phi`` buffer in the ``poff``
+# layout; one tail evaluation gives both, _fast_math.fast_gelu_ndtr) so the backward pass
+# needs only the normal density. The values are bitwise those of activations._act / _dact
+# (the same _fast_math functions), and the loops vectorize (FAST_JIT: no division checks).
+@njit(**FAST_JIT)
 def _bias_gelu_serial(Z, H, bl, P):
     """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
     b, m = Z.shape
@@ -171,19 +172,19 @@ def _bias_gelu_serial(Z, H, bl, P):
         for i in range(m):
             z = Z[s, i] + bl[i]
             Z[s, i] = z
-            e = math.erf(z / math.sqrt(2.0))
-            P[s, i] = 0.5 * (1.0 + e)
-            H[s, i] = 0.5 * z * (1.0 + e)
+            g, phi = fast_gelu_ndtr(z)
+            P[s, i] = phi
+            H[s, i] = g
 
 
-@njit(**JIT)
+@njit(**FAST_JIT)
 def _dgelu_serial(D, Z, P):
     """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
     b, m = Z.shape
     for s in range(b):
         for i in range(m):
             z = Z[s, i]
-            D[s, i] = D[s, i] * (P[s, i] + z * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
+            D[s, i] = D[s, i] * (P[s, i] + z * fast_normal_pdf(z))
 
 
 @njit(**JIT)

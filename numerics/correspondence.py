@@ -41,7 +41,9 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
-from .network import Network, check_inputs
+from ._validation import check_inputs
+from .alignment import similarity_matrix
+from .network import Network
 
 __all__ = ["Correspondence", "correspondence", "relative_mismatch", "METRICS"]
 
@@ -113,7 +115,7 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2",
     layer = int(layer)
     if traces is None:
         X = check_inputs(X, A.n_inputs)
-        tA, tB = A.forward(X, record=True), B.forward(X, record=True)
+        tA, tB = A._forward(X, record=True), B._forward(X, record=True)
     else:
         tA, tB = traces
     normed = A.layers[layer].norm is not None or B.layers[layer].norm is not None
@@ -126,8 +128,6 @@ def correspondence(A: Network, B: Network, X, layer: int, *, metric: str = "l2",
         rows, cols = linear_sum_assignment(C)
         objective = float(np.sum(C[rows, cols]))
     else:
-        from .alignment import similarity_matrix
-
         C = similarity_matrix(HA, HB, "correlation")
         rows, cols = linear_sum_assignment(C, maximize=True)
         objective = float(np.sum(C[rows, cols]))

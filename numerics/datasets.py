@@ -45,6 +45,10 @@ subspace basis in :func:`gaussian_mixture_subspace` and :func:`parity_subspace`.
 :meth:`Dataset.subset` can keep it unchanged. Latent coordinates are recoverable
 exactly because every embedding has orthonormal columns: ``Z = X @ info["basis"]``
 (subspace generators) and ``z = X @ info["embedding"]`` (coherence).
+
+Size (about 830 lines): kept whole; the generators share :class:`Dataset`, the
+subspace construction and the registry of :func:`make_dataset`, and each is a short
+function with its own documented parameters.
 """
 
 from __future__ import annotations
@@ -539,6 +543,7 @@ def coherence_embedding(
     copies: int = 10,
     seed: int = 0,
     sample_seed: int | None = None,
+    nested: bool = False,
 ) -> Dataset:
     r"""Synthetic-coherence regression data (E1).
 
@@ -569,11 +574,18 @@ def coherence_embedding(
         Seeds the embedding (pairs and rotations) only.
     sample_seed : int or None, default None
         Seeds the latent draw (``None``: ``seed``).
+    nested : bool, default False
+        ``"random_tight_frame"`` only: draw one permutation of all ``copies`` pairs
+        and one rotation angle per pair from ``seed`` and use the first ``active``
+        pairs of the permutation with their angles, so that one ``seed`` gives nested
+        embeddings across ``active`` (common random numbers, as the authors' code;
+        ``active`` pairs are a subset of ``active + 1`` pairs, with the same
+        rotations). ``False``: pairs and angles drawn for this ``active`` alone.
 
     Returns
     -------
     Dataset
-        ``info``: ``generator, family, active, copies, seed, sample_seed,
+        ``info``: ``generator, family, active, copies, seed, sample_seed, nested,
         embedding (2 copies, 2), pairs (active,), rotations (active, 2, 2),
         coherence`` (computed from ``embedding``). ``z = X @ info["embedding"]``.
 
@@ -589,14 +601,22 @@ def coherence_embedding(
     active = _check_int("active", active, 1, copies)
     seed = _check_seed("seed", seed)
     sample_seed = _check_seed("sample_seed", sample_seed, allow_none=True)
+    if not isinstance(nested, (bool, np.bool_)):
+        raise InvalidOptionError(f"nested must be True or False, found {nested!r}")
 
     rs, rx = _streams(seed, sample_seed)
     if family == "exact_copy":
         pairs = np.arange(active, dtype=np.int64)
         rotations = np.broadcast_to(np.eye(2), (active, 2, 2)).copy()
     else:
-        pairs = np.sort(rs.choice(copies, size=active, replace=False)).astype(np.int64)
-        angles = rs.uniform(0.0, 2.0 * np.pi, size=active)
+        if nested:
+            order = rs.permutation(copies)
+            angle_of_pair = rs.uniform(0.0, 2.0 * np.pi, size=copies)
+            pairs = np.sort(order[:active]).astype(np.int64)
+            angles = angle_of_pair[pairs]
+        else:
+            pairs = np.sort(rs.choice(copies, size=active, replace=False)).astype(np.int64)
+            angles = rs.uniform(0.0, 2.0 * np.pi, size=active)
         c, s = np.cos(angles), np.sin(angles)
         rotations = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], 1)
     embedding = np.zeros((2 * copies, 2))
@@ -612,6 +632,7 @@ def coherence_embedding(
         "copies": copies,
         "seed": seed,
         "sample_seed": seed if sample_seed is None else sample_seed,
+        "nested": bool(nested),
         "embedding": embedding,
         "pairs": pairs,
         "rotations": rotations,

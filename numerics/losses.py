@@ -22,6 +22,7 @@ from numba import njit
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
 from ._config import JIT
+from ._validation import ensure_finite
 
 LOSSES = ("mse", "ce")
 
@@ -126,9 +127,7 @@ def check_targets(loss: str, y, n_outputs: int, n: int, *, name: str = "y") -> n
         raise InvalidDataError(
             f"{name}: real targets must have shape (n, {n_outputs}) to match the network's outputs, found {y.shape}"
         )
-    if not np.all(np.isfinite(y)):
-        raise InvalidDataError(f"{name}: contains NaN or Inf")
-    return np.ascontiguousarray(y, dtype=np.float64)
+    return ensure_finite(np.ascontiguousarray(y, dtype=np.float64), name)
 
 
 def loss_per_sample(loss: str, F: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuronid.errors import InvalidDataError, InvalidNetworkError
+from neuronid.errors import InvalidNetworkError
 
+from ._validation import check_array, check_inputs, check_number, ensure_finite
 from .activations import apply_layer, layer_activations
+
+__all__ = ["NORM_KINDS", "Norm", "Layer", "Trace", "Network", "check_inputs"]
 
 NORM_KINDS = ("layer", "batch")
 
@@ -70,12 +73,7 @@ class Norm:
     ):
         if kind not in NORM_KINDS:
             raise InvalidNetworkError(f"{where}: norm kind must be one of {list(NORM_KINDS)}, found {kind!r}")
-        try:
-            eps = float(eps)
-        except (TypeError, ValueError):
-            raise InvalidNetworkError(f"{where}: eps must be a number >= 0, found {eps!r}") from None
-        if not np.isfinite(eps) or eps < 0.0:
-            raise InvalidNetworkError(f"{where}: eps must be a finite number >= 0, found {eps!r}")
+        eps = check_number(eps, what=f"{where}: eps", low=0.0, error=InvalidNetworkError)
         arrays = {"weight": weight, "bias": bias, "running_mean": running_mean, "running_var": running_var}
         if kind == "layer" and (running_mean is not None or running_var is not None):
             raise InvalidNetworkError(f"{where}: a layer norm has no running statistics (found running_mean/var)")
@@ -88,15 +86,12 @@ class Norm:
         for what, value in arrays.items():
             if value is None:
                 continue
-            arr = np.array(value, dtype=np.float64, copy=True, order="C")
+            arr = check_array(value, what=what, where=where, finite=False, copy=True, error=InvalidNetworkError)
             if arr.ndim != 1 or (m is not None and arr.shape[0] != m) or arr.shape[0] == 0:
                 expected = f"({m},)" if m is not None else "(m,) with m > 0"
                 raise InvalidNetworkError(f"{where}: {what} must have shape {expected}, found {arr.shape}")
             m = arr.shape[0]
-            if not np.all(np.isfinite(arr)):
-                bad = int(np.argwhere(~np.isfinite(arr))[0][0])
-                raise InvalidNetworkError(f"{where}: {what} contains NaN or Inf (first at index {bad})")
-            arrays[what] = arr
+            arrays[what] = ensure_finite(arr, what, where=where, error=InvalidNetworkError)
         if m is None:
             raise InvalidNetworkError(f"{where}: the norm's size is unknown (no arrays and no size)")
         if kind == "batch":
@@ -197,30 +192,24 @@ class Layer:
     __slots__ = ("weight", "bias", "mask", "fixed", "activation", "names", "codes", "params", "norm")
 
     def __init__(self, weight, bias=None, mask=None, fixed=None, activation=None, norm=None, *, where="layer"):
-        weight = np.array(weight, dtype=np.float64, copy=True, order="C")
+        weight = check_array(weight, what="weight", where=where, finite=False, copy=True, error=InvalidNetworkError)
         if weight.ndim != 2:
             raise InvalidNetworkError(f"{where}: weight must be 2-D (m, d), found shape {weight.shape}")
         m, d = weight.shape
         if m == 0 or d == 0:
             raise InvalidNetworkError(f"{where}: weight has an empty dimension, shape {weight.shape}")
 
-        def _arr(value, shape, fill, what):
+        def _part(value, shape, fill, what):
             if value is None:
                 return np.full(shape, fill, dtype=np.float64)
-            arr = np.array(value, dtype=np.float64, copy=True, order="C")
-            if arr.shape != shape:
-                raise InvalidNetworkError(f"{where}: {what} must have shape {shape}, found {arr.shape}")
-            return arr
+            return check_array(value, what=what, where=where, shape=shape, finite=False, copy=True,
+                               error=InvalidNetworkError)
 
-        self.bias = _arr(bias, (m,), 0.0, "bias")
-        self.mask = _arr(mask, (m, d), 1.0, "mask")
-        self.fixed = _arr(fixed, (m, d), 0.0, "fixed")
+        self.bias = _part(bias, (m,), 0.0, "bias")
+        self.mask = _part(mask, (m, d), 1.0, "mask")
+        self.fixed = _part(fixed, (m, d), 0.0, "fixed")
         for what, arr in (("weight", weight), ("bias", self.bias), ("fixed", self.fixed)):
-            if not np.all(np.isfinite(arr)):
-                bad = np.argwhere(~np.isfinite(arr))[0]
-                raise InvalidNetworkError(
-                    f"{where}: {what} contains NaN or Inf (first at index {tuple(int(i) for i in bad)})"
-                )
+            ensure_finite(arr, what, where=where, error=InvalidNetworkError)
         if not np.all((self.mask == 0.0) | (self.mask == 1.0)):
             bad = np.argwhere((self.mask != 0.0) & (self.mask != 1.0))[0]
             raise InvalidNetworkError(
@@ -373,8 +362,14 @@ class Network:
         """Evaluate on rows of ``X``; with ``record`` keep every layer's inputs,
         pre-activations ``z`` and normalized ``u``. ``weights``/``biases``/``norms``
         override the effective parameters (used by linear paths; ``norms`` has one
-        :class:`Norm` or ``None`` per hidden layer)."""
-        X = check_inputs(X, self.n_inputs)
+        :class:`Norm` or ``None`` per hidden layer). Validates ``X`` (:func:`check_inputs`);
+        callers inside the numerics that validated already call :meth:`_forward`."""
+        return self._forward(check_inputs(X, self.n_inputs), record=record, weights=weights, biases=biases,
+                             norms=norms, dtype=dtype)
+
+    def _forward(self, X: np.ndarray, *, record: bool = False, weights=None, biases=None, norms=None,
+                 dtype=np.float64):
+        """:meth:`forward` without validation: ``X`` is what :func:`check_inputs` returns."""
         if X.dtype != dtype:
             X = X.astype(dtype)
         Ws = self.effective_weights() if weights is None else weights
@@ -414,23 +409,3 @@ def _describe(layer: Layer) -> str:
     if len(set(layer.names)) == 1:
         return layer.names[0]
     return f"per-neuron({len(set(layer.names))} kinds)"
-
-
-def check_inputs(X, n_inputs: int, *, name: str = "X") -> np.ndarray:
-    """Coerce network inputs to a C-contiguous 2-D float array with ``n_inputs`` columns."""
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "fiub":
-        raise InvalidDataError(f"{name}: expected a real numeric array, found dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise InvalidDataError(f"{name}: expected a 2-D array (n, {n_inputs}), found shape {arr.shape}")
-    if arr.shape[1] != n_inputs:
-        raise InvalidDataError(
-            f"{name}: the network expects {n_inputs} input features, found {arr.shape[1]} (shape {arr.shape})"
-        )
-    if arr.shape[0] == 0:
-        raise InvalidDataError(f"{name}: empty data (0 rows)")
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise InvalidDataError(f"{name}: contains NaN or Inf")
-    return np.ascontiguousarray(arr)

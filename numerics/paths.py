@@ -67,7 +67,20 @@ from numba import njit, prange
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._config import JIT, PARALLEL_JIT
-from .activations import EXTERNAL, IDENTITY, LEAKY_RELU, RELU, _act, apply_layer, use_parallel_kernels
+from ._fast_math import FAST_JIT, fast_gelu, fast_sigmoid, fast_silu, fast_tanh
+from .activations import (
+    GELU,
+    IDENTITY,
+    LEAKY_RELU,
+    RELU,
+    SIGMOID,
+    SILU,
+    TANH,
+    _act,
+    apply_layer,
+    layer_dispatch,
+    use_parallel_kernels,
+)
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
 
@@ -425,33 +438,49 @@ def _with_norms(net: Network, norms: list) -> Network:
 
 
 # --------------------------------------------------------------------------- fast path
-@njit(**JIT)
-def _bias_act_uniform(Z, b, code, param):
-    """In place ``Z[s, i] = sigma(Z[s, i] + b[i])``, one activation for the layer.
+@njit(**FAST_JIT)
+def _bias_act_row(Z, s, b, code, param):
+    """In place ``Z[s, i] = sigma(Z[s, i] + b[i])`` for one row, one activation for the layer.
 
-    The piecewise-linear activations get their own branch-free loops (the same
-    formulas as :func:`activations._act`, so the results are identical) so LLVM can
-    vectorize them: about 10x faster than dispatching per element.
+    One branch-free loop per activation (the same scalar functions as
+    :func:`activations._act`, so the results are identical) so LLVM vectorizes it: the
+    piecewise-linear ones by selects, GELU/SiLU/sigmoid/tanh by the pure-arithmetic
+    kernels of :mod:`._fast_math` (the libm calls these replaced ran one element at a time).
     """
-    n, m = Z.shape
+    m = Z.shape[1]
     if code == RELU:
-        for s in range(n):
-            for i in range(m):
-                v = Z[s, i] + b[i]
-                Z[s, i] = v if v > 0.0 else 0.0
+        for i in range(m):
+            v = Z[s, i] + b[i]
+            Z[s, i] = v if v > 0.0 else 0.0
     elif code == LEAKY_RELU:
-        for s in range(n):
-            for i in range(m):
-                v = Z[s, i] + b[i]
-                Z[s, i] = v if v > 0.0 else param * v
+        for i in range(m):
+            v = Z[s, i] + b[i]
+            Z[s, i] = v if v > 0.0 else param * v
     elif code == IDENTITY:
-        for s in range(n):
-            for i in range(m):
-                Z[s, i] += b[i]
+        for i in range(m):
+            Z[s, i] += b[i]
+    elif code == GELU:
+        for i in range(m):
+            Z[s, i] = fast_gelu(Z[s, i] + b[i])
+    elif code == SILU:
+        for i in range(m):
+            Z[s, i] = fast_silu(Z[s, i] + b[i])
+    elif code == SIGMOID:
+        for i in range(m):
+            Z[s, i] = fast_sigmoid(Z[s, i] + b[i])
+    elif code == TANH:
+        for i in range(m):
+            Z[s, i] = fast_tanh(Z[s, i] + b[i])
     else:
-        for s in range(n):
-            for i in range(m):
-                Z[s, i] = _act(code, param, Z[s, i] + b[i])
+        for i in range(m):
+            Z[s, i] = _act(code, param, Z[s, i] + b[i])
+
+
+@njit(**FAST_JIT)
+def _bias_act_uniform(Z, b, code, param):
+    """In place ``Z[s, i] = sigma(Z[s, i] + b[i])``, one activation for the layer."""
+    for s in range(Z.shape[0]):
+        _bias_act_row(Z, s, b, code, param)
     return Z
 
 
@@ -474,28 +503,11 @@ def _add_bias(Z, b):
     return Z
 
 
-@njit(**PARALLEL_JIT)
+@njit(**dict(PARALLEL_JIT, error_model="numpy"))
 def _bias_act_uniform_parallel(Z, b, code, param):
     """:func:`_bias_act_uniform` with the rows spread over threads (same values)."""
-    n, m = Z.shape
-    if code == RELU:
-        for s in prange(n):
-            for i in range(m):
-                v = Z[s, i] + b[i]
-                Z[s, i] = v if v > 0.0 else 0.0
-    elif code == LEAKY_RELU:
-        for s in prange(n):
-            for i in range(m):
-                v = Z[s, i] + b[i]
-                Z[s, i] = v if v > 0.0 else param * v
-    elif code == IDENTITY:
-        for s in prange(n):
-            for i in range(m):
-                Z[s, i] += b[i]
-    else:
-        for s in prange(n):
-            for i in range(m):
-                Z[s, i] = _act(code, param, Z[s, i] + b[i])
+    for s in prange(Z.shape[0]):
+        _bias_act_row(Z, s, b, code, param)
     return Z
 
 
@@ -514,10 +526,11 @@ def _layer_plan(layer: Layer):
     if layer.is_output:
         return ("linear",)
     codes, params = layer.codes, layer.params
-    if np.any(codes == EXTERNAL):
+    kind, code, param = layer_dispatch(codes, params)
+    if kind == "external":
         return ("external", layer.names, codes, params)
-    if np.all(codes == codes[0]) and np.all(params == params[0]):
-        return ("uniform", int(codes[0]), float(params[0]))
+    if kind == "uniform":
+        return ("uniform", code, param)
     return ("columns", np.ascontiguousarray(codes), np.ascontiguousarray(params))
 
 

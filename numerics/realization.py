@@ -66,16 +66,24 @@ Example
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 
 import numpy as np
 
-from neuronid.errors import InvalidDataError, InvalidOptionError, UnknownActivationError
+from neuronid.errors import InvalidDataError, InvalidOptionError
 
-from .activations import apply_activation, parse_activation
+from ._validation import check_array, check_number, ensure_finite
+# the numeric activation catalogue (monotonicity, inverses, preimages) lives in .activations;
+# re-exported here, where the realization API has always offered them
+from .activations import (
+    activation_monotonicity,
+    inverse_activation,
+    parse_activation,
+    preimage_intervals,
+    preimage_uncertainty,
+)
 
 __all__ = [
     "Realization",
@@ -126,245 +134,6 @@ _SOLVER_SETTINGS = {
     "OSQP": dict(eps_abs=1e-10, eps_rel=1e-10, max_iter=200000, **_osqp_polish()),
     "SCS": dict(eps_abs=1e-9, eps_rel=1e-9, max_iters=200000),
 }
-
-# ------------------------------------------------------------------ activations
-#: Monotonicity of the catalogue activations (THEORY.md D2 / P5).
-_MONOTONE = {
-    "identity": "strictly_increasing",
-    "leaky_relu": "strictly_increasing",  # slope > 0; slope 0 is relu
-    "tanh": "strictly_increasing",
-    "sigmoid": "strictly_increasing",
-    "softplus": "strictly_increasing",
-    "elu": "strictly_increasing",
-    "relu": "non_decreasing",
-    "hard_tanh": "non_decreasing",
-    "gelu": "non_monotone",
-    "silu": "non_monotone",
-}
-
-
-def _base(name: str) -> str:
-    return name.partition(":")[0]
-
-
-@lru_cache(maxsize=256)
-def activation_monotonicity(spec: str) -> str:
-    """``"strictly_increasing"``, ``"non_decreasing"`` or ``"non_monotone"``.
-
-    Catalogue names from a table; ``sympy:`` expressions from the theory layer's
-    analysis (``neuronid.theory.activations.get_activation``).
-
-    >>> activation_monotonicity("leaky_relu:0.1"), activation_monotonicity("relu")
-    ('strictly_increasing', 'non_decreasing')
-    """
-    act = parse_activation(spec)
-    base = _base(act.name)
-    if base == "leaky_relu" and act.param == 0.0:
-        return "non_decreasing"
-    if base in _MONOTONE:
-        return _MONOTONE[base]
-    try:
-        from neuronid.theory.activations import get_activation
-    except ImportError:  # pragma: no cover - theory layer always present in releases
-        return "non_monotone"
-    return get_activation(act.name).monotone
-
-
-def _sigma(spec: str, z: np.ndarray) -> np.ndarray:
-    return apply_activation(spec, np.asarray(z, dtype=np.float64))
-
-
-def _bisect(spec: str, target: np.ndarray, lo: np.ndarray, hi: np.ndarray, increasing: bool) -> np.ndarray:
-    """Vectorized bisection for ``sigma(z) = target`` on ``[lo, hi]`` (monotone piece)."""
-    lo = np.array(lo, dtype=np.float64, copy=True)
-    hi = np.array(hi, dtype=np.float64, copy=True)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        val = _sigma(spec, mid)
-        go_right = (val < target) if increasing else (val > target)
-        lo = np.where(go_right, mid, lo)
-        hi = np.where(go_right, hi, mid)
-        if np.all(hi - lo <= 4 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mid))):
-            break
-    return 0.5 * (lo + hi)
-
-
-@lru_cache(maxsize=32)
-def _minimum(spec: str) -> tuple[float, float]:
-    """Location and value of the global minimum of a non-monotone catalogue activation
-    (GELU, SiLU: one minimum, decreasing left of it, increasing right of it)."""
-    a, b = -6.0, 0.0
-    gr = (math.sqrt(5.0) - 1.0) / 2.0
-    for _ in range(200):
-        c = b - gr * (b - a)
-        d = a + gr * (b - a)
-        fc, fd = _sigma(spec, np.array([c, d]))
-        if fc < fd:
-            b = d
-        else:
-            a = c
-    z0 = 0.5 * (a + b)
-    return z0, float(_sigma(spec, np.array([z0]))[0])
-
-
-def inverse_activation(spec: str, h) -> np.ndarray:
-    """``sigma^{-1}(h)`` for a strictly increasing activation; ``nan`` where ``h`` lies
-    outside the (open) range of ``sigma`` (e.g. ``h >= 1`` for sigmoid).
-
-    >>> import numpy as np
-    >>> inverse_activation("leaky_relu:0.1", np.array([-0.1, 2.0])).tolist()
-    [-1.0, 2.0]
-    """
-    act = parse_activation(spec)
-    if activation_monotonicity(act.name) != "strictly_increasing":
-        raise UnknownActivationError(f"inverse_activation: {act.name!r} is not strictly increasing")
-    h = np.asarray(h, dtype=np.float64)
-    base = _base(act.name)
-    with np.errstate(all="ignore"):
-        if base == "identity":
-            return h.copy()
-        if base == "leaky_relu":
-            return np.where(h > 0, h, h / act.param)
-        if base == "tanh":
-            return np.where(np.abs(h) < 1.0, np.arctanh(np.clip(h, -1.0, 1.0)), np.nan)
-        if base == "sigmoid":
-            return np.where((h > 0.0) & (h < 1.0), np.log(h) - np.log1p(-h), np.nan)
-        if base == "softplus":
-            # log(expm1(h)) = h + log(-expm1(-h)), stable for large h
-            return np.where(h > 0.0, h + np.log(-np.expm1(-h)), np.nan)
-        if base == "elu":
-            alpha = act.param
-            return np.where(h > 0.0, h, np.where(h > -alpha, np.log1p(h / alpha), np.nan))
-    # sympy expression analysed as strictly increasing: bracket, then bisection
-    lo = np.full(h.shape, -1.0)
-    hi = np.full(h.shape, 1.0)
-    for _ in range(60):
-        low = _sigma(act.name, lo) > h
-        high = _sigma(act.name, hi) < h
-        if not (np.any(low) or np.any(high)):
-            break
-        lo = np.where(low, 2.0 * lo, lo)
-        hi = np.where(high, 2.0 * hi, hi)
-    z = _bisect(act.name, h, lo, hi, increasing=True)
-    ok = np.abs(_sigma(act.name, z) - h) <= 1e-9 * np.maximum(1.0, np.abs(h))
-    return np.where(ok, z, np.nan)
-
-
-#: relative float64 uncertainty of a target value (a few ulps of sigma's rounding)
-_H_ULPS = 4.0 * np.finfo(np.float64).eps
-#: a preimage interval narrower than this (relative to 1 + |z|) is a single value
-_POINT_RTOL = 1e-12
-
-
-def preimage_uncertainty(spec: str, h) -> tuple[np.ndarray, np.ndarray]:
-    """Preimage interval of float targets under a strictly increasing activation.
-
-    A float value ``h`` stands for any real in ``[h - u, h + u]``,
-    ``u = 4 eps |h| + 1e-300`` (the rounding of ``sigma``'s output), so its preimage is
-    ``[sigma^{-1}(h - u), sigma^{-1}(h + u)]``. Where that interval is narrower than
-    ``1e-12 (1 + |z|)`` it is returned as the single value ``sigma^{-1}(h)`` (an
-    equality constraint); where ``sigma`` saturates (tanh or sigmoid near their
-    limits, including outputs rounded to exactly 1) it is a genuine interval, possibly
-    unbounded (``+-inf``). ``nan`` in both: ``h`` outside the range of ``sigma``.
-
-    >>> import numpy as np
-    >>> lo, hi = preimage_uncertainty("tanh", np.array([0.5, 1.0, 2.0]))
-    >>> [round(float(lo[0]), 6), round(float(hi[0]), 6)], bool(lo[1] > 17 and hi[1] == np.inf), bool(np.isnan(lo[2]))
-    ([0.549306, 0.549306], True, True)
-    """
-    h = np.asarray(h, dtype=np.float64)
-    u = _H_ULPS * np.abs(h) + 1e-300
-    z = inverse_activation(spec, h)
-    zlo = inverse_activation(spec, h - u)
-    zhi = inverse_activation(spec, h + u)
-    bad = np.isnan(zlo) & np.isnan(zhi) & np.isnan(z)
-    zlo = np.where(np.isnan(zlo), -np.inf, zlo)
-    zhi = np.where(np.isnan(zhi), np.inf, zhi)
-    point = np.isfinite(z) & (zhi - zlo <= _POINT_RTOL * (1.0 + np.abs(z)))
-    zlo = np.where(point, z, zlo)
-    zhi = np.where(point, z, zhi)
-    zlo[bad] = np.nan
-    zhi[bad] = np.nan
-    return zlo, zhi
-
-
-def preimage_intervals(spec: str, h) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Preimage of each target value under ``sigma`` as up to two closed intervals.
-
-    Returns ``(lo, hi, count)``: ``lo``, ``hi`` of shape ``(n, 2)`` (``-inf``/``inf``
-    for unbounded ends; unused slots ``nan``) and ``count`` (n,) in {0, 1, 2}
-    (0: ``h`` outside the range of ``sigma`` -> unrealizable). Two intervals occur
-    only for non-monotone activations (GELU, SiLU: values between the minimum and 0
-    have a left and a right branch).
-
-    >>> import numpy as np
-    >>> lo, hi, count = preimage_intervals("relu", np.array([2.0, 0.0, -1.0]))
-    >>> lo[:, 0].tolist(), hi[:, 0].tolist(), count.tolist()
-    ([2.0, -inf, nan], [2.0, 0.0, nan], [1, 1, 0])
-    """
-    act = parse_activation(spec)
-    h = np.asarray(h, dtype=np.float64).reshape(-1)
-    n = h.size
-    lo = np.full((n, 2), np.nan)
-    hi = np.full((n, 2), np.nan)
-    count = np.zeros(n, dtype=np.int64)
-    kind = activation_monotonicity(act.name)
-    base = _base(act.name)
-    if kind == "strictly_increasing":
-        zlo, zhi = preimage_uncertainty(act.name, h)
-        ok = ~(np.isnan(zlo) | np.isnan(zhi))
-        lo[ok, 0] = zlo[ok]
-        hi[ok, 0] = zhi[ok]
-        count[ok] = 1
-        return lo, hi, count
-    if base in ("relu", "leaky_relu"):
-        pos = h > 0.0
-        zero = h == 0.0
-        lo[pos, 0] = h[pos]
-        hi[pos, 0] = h[pos]
-        lo[zero, 0] = -np.inf
-        hi[zero, 0] = 0.0
-        count[pos | zero] = 1
-        return lo, hi, count
-    if base == "hard_tanh":
-        inner = (h > -1.0) & (h < 1.0)
-        lo[inner, 0] = h[inner]
-        hi[inner, 0] = h[inner]
-        top = h == 1.0
-        lo[top, 0], hi[top, 0] = 1.0, np.inf
-        bottom = h == -1.0
-        lo[bottom, 0], hi[bottom, 0] = -np.inf, -1.0
-        count[inner | top | bottom] = 1
-        return lo, hi, count
-    if base in ("gelu", "silu"):
-        z0, gmin = _minimum(act.name)
-        tol = 1e-14
-        right = h >= gmin - tol
-        at_min = right & (h <= gmin + tol)
-        both = right & ~at_min & (h < 0.0)
-        # right branch: increasing on [z0, inf); sigma(z) <= z for z >= 0, so z <= h + 10
-        idx = np.flatnonzero(right & ~at_min)
-        if idx.size:
-            zr = _bisect(act.name, h[idx], np.full(idx.size, z0), np.maximum(h[idx], 0.0) + 10.0, True)
-            lo[idx, 0] = zr
-            hi[idx, 0] = zr
-        lo[at_min, 0] = z0
-        hi[at_min, 0] = z0
-        count[right] = 1
-        # left branch: decreasing on (-inf, z0]; sigma(-40) underflows to -0.0, so
-        # preimages below -40 (|h| < 1e-300) are not enumerated
-        idx = np.flatnonzero(both & (h < _sigma(act.name, np.array([-40.0]))[0]))
-        if idx.size:
-            zl = _bisect(act.name, h[idx], np.full(idx.size, -40.0), np.full(idx.size, z0), False)
-            lo[idx, 1] = zl
-            hi[idx, 1] = zl
-            count[idx] = 2
-        return lo, hi, count
-    raise UnknownActivationError(
-        f"preimage_intervals: activation {act.name!r} ({kind}) is not supported for realization; "
-        "use a catalogue activation or a strictly increasing sympy expression"
-    )
-
 
 # ------------------------------------------------------------------ results
 @dataclass
@@ -496,14 +265,7 @@ class Realizer:
     def __init__(self, X, *, activation="identity", mask=None, fixed=None, offset=None, bias="free",
                  bias_penalty=None, eps=0.0, solver=None, fallback=True, max_branch_points=8,
                  verify_rtol=1e-6):
-        X = np.asarray(X)
-        if X.dtype.kind not in "fiub" or X.ndim != 2:
-            raise InvalidDataError(f"support X: expected a real 2-D array (n, d), found {X.dtype} {X.shape}")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise InvalidDataError(f"support X: empty support, shape {X.shape}")
-        X = np.asarray(X, dtype=np.float64)
-        if not np.all(np.isfinite(X)):
-            raise InvalidDataError("support X: contains NaN or Inf")
+        X = check_array(X, what="support X", ndim=2, layout="(n, d)", allow_empty=False, empty_noun="support")
         n, d = X.shape
         self.X = X
         self.activation = parse_activation(activation).name
@@ -513,8 +275,7 @@ class Realizer:
         for what, arr in (("mask", self.mask), ("fixed", self.fixed)):
             if arr.shape != (d,):
                 raise InvalidDataError(f"{what}: expected shape ({d},) to match X {X.shape}, found {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise InvalidDataError(f"{what}: contains NaN or Inf")
+            ensure_finite(arr, what)
         if not np.all((self.mask == 0.0) | (self.mask == 1.0)):
             raise InvalidDataError("mask: entries must be 0 or 1")
         off = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64).reshape(-1)
@@ -523,16 +284,12 @@ class Realizer:
         if bias not in ("free", "penalized"):
             raise InvalidOptionError(f"bias must be 'free' or 'penalized', found {bias!r}")
         if bias == "penalized":
-            if bias_penalty is None or not (float(bias_penalty) > 0.0 and math.isfinite(float(bias_penalty))):
-                raise InvalidOptionError(f"bias='penalized' needs bias_penalty > 0, found {bias_penalty!r}")
-            self.beta = float(bias_penalty)
+            self.beta = check_number(bias_penalty, what="bias_penalty", low=0.0, low_open=True,
+                                     hint="bias='penalized' needs bias_penalty > 0")
         else:
             self.beta = 0.0
         self.bias = bias
-        eps = float(eps)
-        if not (eps >= 0.0 and math.isfinite(eps)):
-            raise InvalidOptionError(f"eps must be finite and >= 0, found {eps}")
-        self.eps = eps
+        self.eps = check_number(eps, what="eps", low=0.0)
         if int(max_branch_points) < 0:
             raise InvalidOptionError(f"max_branch_points must be >= 0, found {max_branch_points}")
         self.max_branch_points = int(max_branch_points)
@@ -691,9 +448,7 @@ class Realizer:
                 f"target h: expected {n} values (one per support point), found "
                 f"{arr.size if arr.ndim == 1 else arr.shape}"
             )
-        if not np.all(np.isfinite(arr)):
-            raise InvalidDataError("target h: contains NaN or Inf")
-        return arr
+        return ensure_finite(arr, "target h")
 
     def realize(self, h, *, z_hint=None) -> Realization:
         """Minimal-cost realization of the target values ``h`` (n,).

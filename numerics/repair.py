@@ -45,7 +45,8 @@ from neuronid.errors import InvalidOptionError
 
 from .activations import apply_layer
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
-from .network import Layer, Network, Norm, check_inputs
+from ._validation import check_inputs
+from .network import Layer, Network, Norm
 from .paths import PathResult, _check_t, check_pair, interpolated_network, path_grid
 
 __all__ = ["interpolate_statistics", "neuron_statistics", "repair", "repaired_network", "repaired_path"]
@@ -62,7 +63,11 @@ def _pre_activation(layer: Layer, h: np.ndarray) -> np.ndarray:
 def neuron_statistics(net: Network, X) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per hidden layer ``(mean, std)`` over the rows of ``X`` of each neuron's
     pre-activation (``u`` with a norm, else ``z``); population std (ddof 0)."""
-    h = check_inputs(X, net.n_inputs)
+    return _neuron_statistics(net, check_inputs(X, net.n_inputs))
+
+
+def _neuron_statistics(net: Network, h: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`neuron_statistics` of validated inputs ``h``."""
     out = []
     for layer in net.layers[:-1]:
         u = _pre_activation(layer, h)
@@ -82,7 +87,11 @@ def interpolate_statistics(stats_A, stats_B, t: float) -> list[tuple[np.ndarray,
 def repair(net: Network, targets, X) -> Network:
     """The network whose hidden pre-activations have the ``targets`` ``[(mean, std)]``
     on ``X`` (per layer, in order), corrections folded into affine parameters."""
-    h = check_inputs(X, net.n_inputs)
+    return _repair(net, targets, check_inputs(X, net.n_inputs))
+
+
+def _repair(net: Network, targets, h: np.ndarray) -> Network:
+    """:func:`repair` on validated inputs ``h``."""
     if len(targets) != len(net.layers) - 1:
         raise InvalidOptionError(f"REPAIR targets for {len(targets)} hidden layers, the network has {len(net.layers) - 1}")
     layers = []
@@ -117,10 +126,17 @@ def repaired_network(A: Network, B: Network, t: float, X, *, stats=None, allow_s
     REPAIRed with the statistics of ``A`` and ``B`` on ``X`` (``stats``: precomputed
     ``(neuron_statistics(A, X), neuron_statistics(B, X))``)."""
     t = _check_t(t)
+    X = check_inputs(X, A.n_inputs)
+    return _repaired_network(A, B, t, X, stats, allow_structure_mismatch)
+
+
+def _repaired_network(A: Network, B: Network, t: float, X: np.ndarray, stats, allow_structure_mismatch: bool
+                      ) -> Network:
+    """:func:`repaired_network` on a checked ``t`` and validated ``X``."""
     if stats is None:
-        stats = (neuron_statistics(A, X), neuron_statistics(B, X))
+        stats = (_neuron_statistics(A, X), _neuron_statistics(B, X))
     point = interpolated_network(A, B, t, allow_structure_mismatch=allow_structure_mismatch)
-    return repair(point, interpolate_statistics(stats[0], stats[1], t), X)
+    return _repair(point, interpolate_statistics(stats[0], stats[1], t), X)
 
 
 def repaired_path(A: Network, B: Network, X, y, *, X_align, loss: str, steps=21,
@@ -138,12 +154,12 @@ def repaired_path(A: Network, B: Network, X, y, *, X_align, loss: str, steps=21,
     X_align = check_inputs(X_align, A.n_inputs, name="X_align")
     y = check_targets(loss, y, A.n_outputs, X.shape[0])
     classify = y.dtype.kind == "i"
-    stats = (neuron_statistics(A, X_align), neuron_statistics(B, X_align))
+    stats = (_neuron_statistics(A, X_align), _neuron_statistics(B, X_align))
     losses = np.empty(grid.size)
     errors = np.empty(grid.size) if classify else None
     for k, t in enumerate(grid):
-        net = repaired_network(A, B, float(t), X_align, stats=stats, allow_structure_mismatch=True)
-        F = net.forward(X)
+        net = _repaired_network(A, B, float(t), X_align, stats, True)
+        F = net._forward(X)
         losses[k] = float(np.mean(loss_per_sample(loss, F, y)))
         if classify:
             errors[k] = _error_count(F, y) / X.shape[0]

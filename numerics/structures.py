@@ -31,6 +31,7 @@ import numpy as np
 
 from neuronid.errors import InvalidOptionError
 
+from ._validation import check_number
 from .network import NORM_KINDS, Layer, Network, Norm
 
 
@@ -87,8 +88,7 @@ def _build(sizes, activations, rng, init_std, masks=None, fixeds=None, norm=None
     layers = []
     n_layers = len(sizes) - 1
     kinds = _norm_kinds(norm, n_layers - 1)
-    if not np.isfinite(norm_eps) or norm_eps < 0:
-        raise InvalidOptionError(f"norm_eps must be finite and >= 0, found {norm_eps}")
+    norm_eps = check_number(norm_eps, what="norm_eps", low=0.0)
     for l in range(n_layers):
         m, d = sizes[l + 1], sizes[l]
         W, b = _init_weights(rng, m, d, init_std)
@@ -143,10 +143,9 @@ def w_mlp(
     if (n_fixed is None) == (p_fixed is None):
         raise InvalidOptionError("w_mlp: give exactly one of n_fixed (exact count per row) or p_fixed (Bernoulli)")
     sigmas = _per_layer(sigma_F, n_layers, "w_mlp: sigma_F")
-    for l, s in enumerate(sigmas):
-        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not np.isfinite(s) or s < 0:
-            where = f" for layer {l}" if isinstance(sigma_F, Sequence) and not isinstance(sigma_F, str) else ""
-            raise InvalidOptionError(f"w_mlp: sigma_F{where} must be finite and >= 0, found {s!r}")
+    per_layer = isinstance(sigma_F, Sequence) and not isinstance(sigma_F, str)
+    sigmas = [check_number(s, what="w_mlp: sigma_F" + (f" for layer {l}" if per_layer else ""), low=0.0)
+              for l, s in enumerate(sigmas)]
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     masks, fixeds = [], []
     counts = _per_layer(n_fixed, n_layers, "n_fixed") if n_fixed is not None else None
@@ -176,8 +175,7 @@ def syre_mlp(
 ) -> Network:
     """syre-asymmetric MLP: all entries trainable, fixed offset ``kappa * n``."""
     sizes = _check_sizes(sizes)
-    if not np.isfinite(kappa) or kappa < 0:
-        raise InvalidOptionError(f"syre_mlp: kappa must be finite and >= 0, found {kappa}")
+    kappa = check_number(kappa, what="syre_mlp: kappa", low=0.0)
     srng = np.random.default_rng(seed if structure_seed is None else structure_seed)
     n_layers = len(sizes) - 1
     fixeds = [kappa * srng.standard_normal((sizes[l + 1], sizes[l])) for l in range(n_layers)]

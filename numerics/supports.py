@@ -49,6 +49,8 @@ import numpy as np
 
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
+from ._validation import check_array, check_number
+
 __all__ = [
     "Support",
     "compute_support",
@@ -158,31 +160,13 @@ class Support:
 
 
 def _check_tau(tau) -> float:
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"tau must be a number in (0, 1], found {tau!r}") from None
-    if not (0.0 < tau <= 1.0) or not math.isfinite(tau):
-        raise InvalidOptionError(
-            f"tau (explained-variance threshold) must lie in (0, 1], found {tau}; use 1 for the exact span"
-        )
-    return tau
+    return check_number(tau, what="tau (explained-variance threshold)", low=0.0, high=1.0, low_open=True,
+                        hint="use 1 for the exact span")
 
 
 def _check_support_points(X, name: str) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "fiub":
-        raise InvalidDataError(f"{name}: expected a real numeric array, found dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise InvalidDataError(f"{name}: expected a 2-D array (n points, d features), found shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InvalidDataError(f"{name}: empty support, shape {arr.shape}; a support needs at least one point")
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise InvalidDataError(
-            f"{name}: contains NaN or Inf ({int(np.sum(~np.isfinite(arr)))} entries); clean the data first"
-        )
-    return arr
+    return check_array(X, what=name, ndim=2, layout="(n points, d features)", allow_empty=False,
+                       empty_noun="support")
 
 
 def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name: str = "support") -> Support:
@@ -224,9 +208,7 @@ def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name
     n, d = X.shape
     if rank_rtol is None:
         rank_rtol = max(n, d) * _EPS
-    rank_rtol = float(rank_rtol)
-    if not (rank_rtol >= 0.0 and math.isfinite(rank_rtol)):
-        raise InvalidOptionError(f"rank_rtol must be finite and >= 0, found {rank_rtol}")
+    rank_rtol = check_number(rank_rtol, what="rank_rtol", low=0.0)
     xbar = X.mean(axis=0)
     Xc = X - xbar
     with single_threaded_lapack():  # measured 0.35 s against 2.6 s threaded for 4096 x 512 on 2 busy cores

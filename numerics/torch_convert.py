@@ -36,6 +36,12 @@ random inputs in float64; the first module whose output differs by more than
 torch is optional: it is imported inside the functions that need it (``to_torch``,
 ``.pt`` files, the self-check, module inputs), so everything else works without it.
 
+Size (about 1,400 lines): one concept, the PyTorch boundary, whose parts share the
+private parsed-module types (``_Linear``, ``_Norm``, ``_Parsed``) and one error
+vocabulary; kept whole so that the two layouts, the options and the self-check read
+together. Should it grow, the seam is between the numpy-only state-dict parser (up to
+:func:`build_network`) and the torch side (self-check, modules in and out).
+
 Example
 -------
 >>> import numpy as np

@@ -46,7 +46,7 @@ import numpy as np
 from neuronid.errors import InvalidOptionError
 
 from . import _train_kernels as K
-from .activations import EXTERNAL, GELU, IDENTITY
+from .activations import EXTERNAL, GELU, IDENTITY, layer_dispatch
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
 
@@ -233,8 +233,8 @@ class _Flat:
         # (vectorized kernel loops), else MIXED (per-neuron dispatch); the output layer is linear
         ucodes = []
         for layer in layers[:-1]:
-            same = np.all(layer.codes == layer.codes[0]) and np.all(layer.params == layer.params[0])
-            ucodes.append(int(layer.codes[0]) if same else K.MIXED)
+            kind, code, _ = layer_dispatch(layer.codes, layer.params)
+            ucodes.append(code if kind == "uniform" else K.MIXED)
         self.ucodes = np.array(ucodes + [IDENTITY], dtype=np.int64)
         self.batch = batch
         sizes = self.sizes

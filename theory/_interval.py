@@ -35,6 +35,8 @@ import mpmath
 import sympy as sp
 from mpmath import mp, mpf
 
+from ._budget import try_within_budget
+
 __all__ = ["IntervalUnsupported", "Enclosure", "point_evaluator", "sup_abs", "sign_regions", "SupBound"]
 
 _INF = mpf("inf")
@@ -265,8 +267,6 @@ def _least_dependent(expr: sp.Expr, z: sp.Symbol) -> sp.Expr:
     problem): ``exp(z)/(exp(z) + 1)`` encloses badly, ``1/(1 + exp(-z))`` exactly.
     Candidates: the expression, its ``simplify``, ``expand``, and ``1/expand(1/f)``.
     """
-    from ._budget import try_within_budget
-
     cands = [expr]
     rewrites = [sp.expand, lambda e: 1 / sp.expand(1 / e)]
     if sp.count_ops(expr) <= 30:  # simplify is slow on large expressions

@@ -27,6 +27,11 @@ proved box by box (a decrease is reported only where ``sigma' < 0`` is proved); 
 the tails ``|z| > 20`` the SymPy limit at ``+-oo`` and samples at ``20 * 2**k`` are
 used (stated in ``method``). Monotonicity that cannot be proved is reported as
 ``non_monotone`` (the safe side for realization costs, D2).
+
+Size (about 830 lines): kept whole; the symbolic and the conservative numeric
+methods derive the same properties of the same expressions and share their helpers
+(pieces, bounds, limits); the interval arithmetic already lives in
+:mod:`._interval`, the names in :mod:`._names`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import scipy.special
 import sympy as sp
 
 from . import _interval
+from ._names import CATALOGUE, PARAMETER_DEFAULTS, split_spec
+from ._names import valid_names as _valid_names
 from ._budget import BudgetExhausted, run_isolated, try_within_budget
 from ._parse import Z, parse_user_expression
 from ._piecewise import Piece, is_zero_exact, pieces
@@ -62,20 +69,11 @@ __all__ = [
     "WINDOW",
 ]
 
-#: Canonical base names of the built-in activations (DESIGN.md file format).
-CATALOGUE: tuple[str, ...] = (
-    "identity", "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softplus", "elu", "silu",
-    "hard_tanh",
-)
-_DEFAULTS = {"leaky_relu": sp.Rational(1, 100), "elu": sp.Integer(1)}
-_ALIASES = {"hardtanh": "hard_tanh", "swish": "silu", "linear": "identity"}
+# the names (CATALOGUE, aliases, parameter defaults) live in ._names, shared with the numerics
+_DEFAULTS = {base: sp.Rational(text) for base, text in PARAMETER_DEFAULTS.items()}
 #: Half-width of the window on which the numeric fallback is rigorous.
 WINDOW = 20.0
 _SYMBOLIC = "symbolic"
-
-
-def _valid_names() -> str:
-    return ", ".join(CATALOGUE) + ", leaky_relu:<slope>, elu:<alpha>, sympy:<expression in z>"
 
 
 def _parse_param(base: str, text: str, spec: str) -> sp.Rational:
@@ -91,15 +89,7 @@ def _format_param(value: sp.Rational) -> str:
     return repr(float(value)) if value.q != 1 else str(value.p)
 
 
-def _split_spec(spec: str) -> tuple[str, str | None]:
-    if not isinstance(spec, str):
-        raise UnknownActivationError(
-            f"activation must be a string, got {type(spec).__name__}; valid: {_valid_names()}")
-    spec = spec.strip()
-    base, sep, rest = spec.partition(":")
-    base = base.strip().lower()
-    base = _ALIASES.get(base, base)
-    return base, (rest if sep else None)
+_split_spec = split_spec
 
 
 def canonical_name(spec: str) -> str:

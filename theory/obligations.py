@@ -15,6 +15,9 @@ Helpers for inequalities:
 * :func:`nonneg_on` - ``expr(t) >= 0`` for ``t`` in ``[lo, hi]``, by the
   barycentric substitution ``t = (lo*y + hi*x)/(x + y)`` with ``x, y > 0``
   (a polynomial/rational claim on the open interval, extended by continuity).
+
+Size (about 940 lines): a table of short proof obligations, one function per
+result, registered in :data:`OBLIGATIONS`; splitting it would scatter the table.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import sympy as sp
 from ._budget import try_within_budget
 from ._parse import Z
 from ._piecewise import combine, is_zero_exact, pieces, prove_zero
+from .activations import get_activation
+from .symmetries import _alpha, _c, neuron_invariance, prove_symmetry
 
 Check = tuple[bool, str]
 
@@ -232,8 +237,6 @@ def d6_inverted_correlation_selection() -> Check:
 def d7_catalogue_symmetries() -> Check:
     """relu: homogeneity (k=1) and relu(z) - relu(-z) = z; tanh: odd; sigmoid:
     complementarity (K=1); any sigma: permutations (see neuronid.theory.symmetries)."""
-    from .symmetries import prove_symmetry
-
     want = {"relu": ("positive_homogeneity", "relu_identity", "permutation"), "tanh": ("odd",),
             "sigmoid": ("complementarity",), "leaky_relu": ("positive_homogeneity",)}
     missing = [f"{act}:{n}" for act, names in want.items() for n in names
@@ -382,8 +385,6 @@ def p5_monotonicity_decided() -> Check:
     """SymPy decides monotonicity: relu non-decreasing, leaky relu strictly increasing,
     z**2 non-monotone (all by the symbolic method); the preimages of non-decreasing
     relu/hard tanh are intervals, while z**2 = 1 has preimage {-1, 1}."""
-    from .activations import get_activation
-
     checks = []
     for spec, want in (("relu", "non_decreasing"), ("leaky_relu", "strictly_increasing"),
                        ("sympy:z**2", "non_monotone")):
@@ -411,8 +412,6 @@ def p5_gelu_nonconvex(level: sp.Expr = sp.Rational(-1, 20)) -> Check:
 
 def p6_scaling_invariance() -> Check:
     """(c, w, b) -> (c/alpha, alpha w, alpha b) leaves c relu(w.x + b) unchanged (alpha > 0)."""
-    from .symmetries import _alpha, _c, neuron_invariance
-
     proof, pre = neuron_invariance(sp.Max(0, Z), _c / _alpha, _alpha)
     return _ok(proof.proved, f"{pre}; {proof.detail}", proof.detail)
 
@@ -457,8 +456,6 @@ def p6_balanced_minimizer() -> Check:
 def p6_sign_flip() -> Check:
     """Odd sigma (tanh): (c, w, b) -> (-c, -w, -b) keeps the contribution and the norm
     cost; with a fixed part f on a masked entry the flip needs -f = f, i.e. f = 0."""
-    from .symmetries import _c, neuron_invariance
-
     proof, _ = neuron_invariance(sp.tanh(Z), -_c, -1)
     c, b = sp.symbols("c b", real=True)
     w = _vec("w", 2, real=True)

@@ -21,6 +21,9 @@ Measured-quantity symbols (names are the keys of the ``values`` mapping):
 booleans             ``strictly_increasing``, ``nondecreasing``, ``same_structure``,
                      ``same_activation``, ``perm_A_equals_perm_B``, ...
 ===================  ===========================================================
+
+Size (about 650 lines): the registry of results is one table (THEORY.md IDs with
+hypotheses and conclusions) and its evaluation; kept whole.
 """
 
 from __future__ import annotations

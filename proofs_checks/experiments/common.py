@@ -20,6 +20,7 @@ __all__ = [
     "NOT_AVAILABLE",
     "certificate_column",
     "swap_cost_analysis",
+    "offdiag_stats",
     "check_keys",
     "check_int",
     "check_float",
@@ -63,10 +64,12 @@ def certificate_column(A, B, X, path, loss: str) -> dict:
 
 
 def swap_cost_analysis(net, X, layer: int, *, tau: float) -> dict:
-    """D1-D3 for hidden layer ``layer`` on ``X``: the swap-cost matrix ``Delta``
-    (``Delta_in + Delta_out``) and its summary (fraction negative, median, rank, ...)."""
+    """D1-D3 for hidden layer ``layer`` on ``X``: the three swap-cost matrices
+    ``delta_in`` (the paper's transposition cost, D3), ``delta_out`` and their sum
+    ``delta_sum``, the transposition margins ``delta_min_in`` / ``delta_min`` (of the
+    sum) and the layer summary (rank, coherence, ``p``, ``gamma``, ...)."""
     try:
-        from neuronid.numerics.costs import layer_costs
+        from neuronid.numerics.costs import layer_costs, transposition_margin
     except ImportError as exc:  # pragma: no cover - depends on the checkout
         return {"status": NOT_AVAILABLE, "reason": f"neuronid.numerics.costs missing ({exc})"}
     lc = layer_costs(net, X, layer, tau=tau)
@@ -75,24 +78,44 @@ def swap_cost_analysis(net, X, layer: int, *, tau: float) -> dict:
     return {
         "status": "ok",
         "summary": s,
-        "delta": lc.delta,
-        "delta_in_median": _offdiag_median(lc.delta_in),
-        "delta_out_median": _offdiag_median(lc.delta_out),
+        "delta_in": np.asarray(lc.delta_in, dtype=np.float64),
+        "delta_out": np.asarray(lc.delta_out, dtype=np.float64),
+        "delta_sum": np.asarray(lc.delta, dtype=np.float64),
         "K_scale": float(np.max(K[np.isfinite(K)])) if np.any(np.isfinite(K)) else None,
         "semantics": lc.costs.semantics,
         "t1": {k: v for k, v in lc.t1.items() if isinstance(v, (int, float, str))},
         "mean_anisotropy": float(np.mean(lc.anisotropy)) if lc.anisotropy.size else 0.0,
         "gamma": lc.gamma,
         "delta_min": lc.delta_min,
+        "delta_min_in": transposition_margin(lc.delta_in)[0],
         "notes": list(lc.notes),
     }
 
 
-def _offdiag_median(D) -> float:
+def offdiag_stats(D, tol: float = 0.0) -> dict:
+    """Summary of the off-diagonal entries of a swap-cost matrix (D3): the share of
+    negative finite entries (strictly below 0, as the paper counts) and the share below
+    ``-tol`` (negative beyond rounding, ``tol`` >= 0 chosen by the caller from the cost
+    scale), median, mean, 10 % / 90 % quantiles, minimum, and the shares of
+    unrealizable (``inf``) and not computed (``nan``) entries. ``None`` for a
+    statistic with no finite entry."""
     D = np.asarray(D, dtype=np.float64)
-    off = D[~np.eye(D.shape[0], dtype=bool)]
-    off = off[np.isfinite(off)]
-    return float(np.median(off)) if off.size else float("nan")
+    m = D.shape[0]
+    off = D[~np.eye(m, dtype=bool)]
+    fin = off[np.isfinite(off)]
+    has = fin.size > 0
+    return {
+        "frac_negative": float(np.mean(fin < 0)) if has else None,
+        "frac_negative_beyond_tol": float(np.mean(fin < -tol)) if has else None,
+        "tol": float(tol),
+        "median": float(np.median(fin)) if has else None,
+        "mean": float(np.mean(fin)) if has else None,
+        "q10": float(np.quantile(fin, 0.1)) if has else None,
+        "q90": float(np.quantile(fin, 0.9)) if has else None,
+        "min": float(np.min(fin)) if has else None,
+        "unrealizable_fraction": float(np.mean(np.isinf(off))) if off.size else 0.0,
+        "not_computed_fraction": float(np.mean(np.isnan(off))) if off.size else 0.0,
+    }
 
 
 # ----------------------------------------------------------------------------- validation

@@ -33,12 +33,20 @@ Arithmetic: training runs in float32 (``dtype``; ``benchmarks/bench_e1.py``: abo
 twice as fast as float64, barriers equal to ~1e-7); paths, barriers and certificates
 are evaluated in float64.
 
-Seeds: every unit ``(family, a, seed, pair)`` derives its seeds from
-``(base_seed, ...)`` with :func:`~.sweep.derive_seed`: the mask from ``seed``; the
-latent samples (train, test) from ``seed`` (shared by families and coherence levels,
-so only the embedding changes along a curve); the embedding from ``(family, a,
-seed)``; each run's initialization and minibatch order from ``(family, a, seed, pair,
-run)``.
+Seeds (config ``seeding``). Every unit ``(family, a, seed, pair)`` derives its seeds
+from ``(base_seed, ...)`` with :func:`~.sweep.derive_seed`. Always: the mask from
+``seed``; the latent samples (train, test) from ``seed`` (shared by families and
+coherence levels, so only the embedding changes along a curve).
+
+- ``"common"`` (default; common random numbers, the authors' protocol): the random
+  tight frame draws one permutation of the coordinate pairs and one rotation angle
+  per pair from ``seed`` and uses the first ``a`` of them at level ``a`` (nested
+  embeddings, ``coherence_embedding(nested=True)``); each run's initialization and
+  minibatch order come from ``(seed, pair, run)``, the same for every ``a`` and both
+  families. Neighbouring coherence levels then differ only in the embedding, which
+  lowers the variance of the barrier-vs-coherence trend.
+- ``"independent"``: the embedding from ``(family, a, seed)``; each run's
+  initialization and minibatch order from ``(family, a, seed, pair, run)``.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ from .sweep import Experiment, derive_seed, describe, finite
 FAMILIES = ("exact_copy", "random_tight_frame")
 FAMILY_LABELS = {"exact_copy": "exact copy", "random_tight_frame": "random tight frame"}
 MASK_READINGS = ("trainable", "masked")
+#: how the random draws of different coherence levels and families relate (module docstring)
+SEEDINGS = ("common", "independent")
 
 PAPER = {
     "families": list(FAMILIES),
@@ -69,6 +79,7 @@ PAPER = {
     "width": 128,
     "mask_p": 0.15,
     "mask_reading": "trainable",
+    "seeding": "common",
     "init_std": 0.05,
     "lr": 1e-2,
     "weight_decay": 1e-2,
@@ -104,6 +115,7 @@ def check_config(cfg: dict) -> dict:
     C.check_int(cfg, "base_seed", 0)
     C.check_float(cfg, "mask_p", 0.0, 1.0, open_lo=True)
     C.check_choice(cfg, "mask_reading", MASK_READINGS)
+    C.check_choice(cfg, "seeding", SEEDINGS)
     C.check_float(cfg, "init_std", 0.0, open_lo=True)
     C.check_float(cfg, "lr", 0.0, open_lo=True)
     C.check_float(cfg, "weight_decay", 0.0)
@@ -139,10 +151,14 @@ def e1_mask(cfg: dict, seed: int) -> np.ndarray:
 
 
 def e1_data(cfg: dict, family: str, active: int, seed: int):
-    """(train, test) data sets of one ``(family, a, seed)``."""
+    """(train, test) data sets of one ``(family, a, seed)``; with ``seeding = "common"``
+    the random tight frames of one ``seed`` are nested across ``a``."""
     fi = FAMILIES.index(family)
-    emb = derive_seed(cfg["base_seed"], 1, fi, active, seed)
-    common = dict(family=family, active=active, copies=cfg["copies"], seed=emb)
+    if cfg["seeding"] == "common":
+        emb, nested = derive_seed(cfg["base_seed"], 7, seed), True
+    else:
+        emb, nested = derive_seed(cfg["base_seed"], 1, fi, active, seed), False
+    common = dict(family=family, active=active, copies=cfg["copies"], seed=emb, nested=nested)
     tr = coherence_embedding(cfg["n_train"], sample_seed=derive_seed(cfg["base_seed"], 2, seed, 0), **common)
     te = coherence_embedding(cfg["n_test"], sample_seed=derive_seed(cfg["base_seed"], 2, seed, 1), **common)
     return tr, te
@@ -166,7 +182,12 @@ def train_config(cfg: dict, order_seed: int, epochs: int | None = None) -> Train
 
 
 def run_seeds(cfg: dict, params: dict, run: int) -> tuple[int, int]:
-    """(initialization seed, minibatch-order seed) of one run of a unit."""
+    """(initialization seed, minibatch-order seed) of one run of a unit: from
+    ``(seed, pair, run)`` alone with ``seeding = "common"`` (the same for every ``a``
+    and both families), from ``(family, a, seed, pair, run)`` otherwise."""
+    if cfg["seeding"] == "common":
+        key = (params["seed"], params["pair"], run)
+        return derive_seed(cfg["base_seed"], 8, *key), derive_seed(cfg["base_seed"], 9, *key)
     fi = FAMILIES.index(params["family"])
     key = (fi, params["active"], params["seed"], params["pair"], run)
     return derive_seed(cfg["base_seed"], 3, *key), derive_seed(cfg["base_seed"], 5, *key)
@@ -271,7 +292,40 @@ def aggregate(cfg: dict, records: list) -> dict:
                 "blind_neurons": describe([x["blind_neurons"] for x in an]),
             })
         levels[f] = out
-    return {"families": families, "by_coherence": levels}
+    return {"families": families, "by_coherence": levels,
+            "trend": {f: trend_spread(rows) for f, rows in families.items()}}
+
+
+def trend_spread(rows: list) -> dict:
+    """The barrier-vs-coherence trend per matched ``(seed, pair)`` and its spread.
+
+    For each ``(seed, pair)`` with a finite ``B_mid`` at every coherence level of the
+    run: ``slope``, the least-squares slope of ``B_mid`` against ``log10(nu)`` (change
+    per decade of coherence; negative = the barrier falls as coherence rises), and
+    ``drop``, ``B_mid`` at the lowest minus at the highest coherence; ``step``, the
+    change of ``B_mid`` between neighbouring levels (pooled over curves and levels).
+    Described over the ``(seed, pair)`` curves, plus ``slope_seed_means`` (the per-seed mean slope over
+    seeds: the between-seed spread). With ``seeding = "common"`` one curve shares its
+    initializations (and its nested frames) across levels, so these differences carry
+    less noise than with independent draws."""
+    curves = {}
+    for r in rows:  # levels by a (the measured coherence 1/a carries rounding that differs between frames)
+        curves.setdefault((r["seed"], r["pair"]), []).append((-r["active"], r["coherence"], r["B_mid"]))
+    levels = {p[0] for c in curves.values() for p in c}
+    slopes, drops, steps, per_seed = [], [], [], {}
+    for (seed, _pair), pts in sorted(curves.items()):
+        pts = sorted(pts)  # increasing coherence (decreasing a)
+        nu = np.array([p[1] for p in pts], dtype=float)
+        b = np.array([np.nan if p[2] is None else p[2] for p in pts], dtype=float)
+        if len(pts) != len(levels) or len(levels) < 2 or not np.all(np.isfinite(b)):
+            continue
+        slope = float(np.polyfit(np.log10(nu), b, 1)[0])
+        slopes.append(slope)
+        drops.append(float(b[0] - b[-1]))
+        steps += np.diff(b).tolist()
+        per_seed.setdefault(seed, []).append(slope)
+    return {"curves": len(slopes), "slope": describe(slopes), "drop": describe(drops), "step": describe(steps),
+            "slope_seed_means": describe([float(np.mean(v)) for v in per_seed.values()])}
 
 
 # ----------------------------------------------------------------------------- claims
@@ -394,6 +448,8 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
         f"batch {cfg['batch_size']}, n_train {cfg['n_train']}, n_test {cfg['n_test']}, {cfg['dtype']}; barriers on the "
         f"test MSE, {cfg['steps']}-point grid.",
         "",
+        f"Seeding: `seeding = {cfg['seeding']}` (see the trend section below).",
+        "",
         f"Mask reading: `mask_reading = {cfg['mask_reading']}`: each hidden weight is trainable with probability "
         f"p = {p:g} and otherwise fixed at 0 (THEORY.md T1 writes masks as m ~ Bernoulli(p), p = trainable "
         "fraction; with p = 0.85 most neurons would have S_i = I exactly at the highest coherence, see "
@@ -420,6 +476,23 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
                 f"| {C.fmt(cb['mean'], '.4f')} | {C.fmt(t['median'], '.2f')} | {C.fmt(e['mean'], '.2e')} "
                 f"| {C.fmt(an['mean'], '.2f')} ({C.fmt(lv['t1_bound_relative'], '.2f')}) |")
         lines.append("")
+    lines += ["## Trend per matched (seed, pair) and its spread", "",
+              f"Seeding: `seeding = {cfg['seeding']}` ("
+              + ("one nested random tight frame per seed and the same initializations and minibatch orders for every "
+                 "a and both families: common random numbers" if cfg["seeding"] == "common" else
+                 "embedding, initializations and minibatch orders drawn independently for every (family, a)")
+              + "). Slope: least-squares slope of B_mid against log10(nu) over the coherence levels of one "
+              "(seed, pair), change per decade of coherence; drop: B_mid at the lowest minus at the highest nu; "
+              "step: change of B_mid between neighbouring levels of one curve.", "",
+              "| family | curves | slope mean ± sd | slope sd of seed means | drop mean ± sd | step sd |",
+              "|---|---|---|---|---|---|"]
+    for f in cfg["families"]:
+        t = results["trend"][f]
+        sl, dr, sm, stp = t["slope"], t["drop"], t["slope_seed_means"], t["step"]
+        lines.append(f"| {FAMILY_LABELS[f]} | {t['curves']} | {C.fmt(sl['mean'], '.4f')} ± {C.fmt(sl['std'], '.4f')} "
+                     f"| {C.fmt(sm['std'], '.4f')} ({sm['n']} seeds) | {C.fmt(dr['mean'], '.4f')} ± "
+                     f"{C.fmt(dr['std'], '.4f')} | {C.fmt(stp['std'], '.4f')} |")
+    lines.append("")
     lines += [f"Units: {results['units']['total']} ({results['units']['skipped']} resumed); wall time "
               f"{results['wall_seconds']:.0f} s; summed unit time {results['units']['unit_seconds_total']:.0f} s.", ""]
     if results.get("plots"):

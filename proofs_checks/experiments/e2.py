@@ -10,8 +10,11 @@ separation 0.3, class means ``N(0, sep^2 I_k)``, rotated anisotropic noise),
 One unit = one trained network and one cost analysis of hidden layer ``layer``
 (default 0, whose support is the data subspace itself): the support at
 explained-variance threshold ``tau = 0.9`` (D1), the cost matrix ``K`` (P1,
-pre-activation costs), and the swap costs ``Delta = Delta_in + Delta_out`` (D3):
-fraction of negative off-diagonal entries, median, the transposition margin.
+pre-activation costs), and the three swap-cost matrices of D3: ``Delta_in`` (the
+paper's transposition cost, what its heatmaps show), ``Delta_out`` (this project's
+extension) and the sum ``Delta_in + Delta_out``; for each, the fraction of negative
+off-diagonal entries, median, quantiles and minimum (the transposition margin).
+The claims are decided on ``Delta_in``; the other two are reported beside it.
 
 Seeds: the data, the structure (masks and fixed values ``n``), the initialization and
 the minibatch order of unit ``(k, sigma_F, seed)`` come from ``(base_seed, k,
@@ -66,6 +69,15 @@ PAPER = {
 }
 SMALL = {**PAPER, "seeds": 2, "n_train": 4000, "n_test": 2000, "n_support": 2000, "hidden": [128, 128], "epochs": 20}
 SCALES = {"small": SMALL, "paper": PAPER}
+
+#: the three swap-cost matrices of D3, in the order of the plots' rows; ``delta_in`` is
+#: the paper's transposition cost (the claims read it), the other two are reported
+KINDS = ("delta_in", "delta_out", "delta_sum")
+KIND_LABELS = {"delta_in": "Delta_in", "delta_out": "Delta_out", "delta_sum": "Delta_in + Delta_out"}
+#: relative rounding scale of one swap cost (four float64 cost-matrix entries of size <=
+#: max|K|, each from a closed form with relative error ~1e-12): entries within
+#: ``1e-9 max|K|`` of 0 are reported apart as "negative beyond rounding"
+ROUNDING_RTOL = 1e-9
 
 
 def check_config(cfg: dict) -> dict:
@@ -146,27 +158,20 @@ def run_unit(cfg: dict, params: dict) -> dict:
     if costs["status"] != "ok":
         row["costs_reason"] = costs.get("reason")
         return row
-    D = np.asarray(costs["delta"], dtype=np.float64)
-    m = D.shape[0]
-    off = D[~np.eye(m, dtype=bool)]
-    fin = off[np.isfinite(off)]
     summ = costs["summary"]
     p = summ["p"]
+    # rounding scale of the swap costs: each is a sum of four K entries
+    tol = ROUNDING_RTOL * (costs["K_scale"] or 0.0)
+    stats = {kind: C.offdiag_stats(costs[kind], tol) for kind in KINDS}
     row.update({
-        "neurons": m,
+        "neurons": int(costs["delta_in"].shape[0]),
         "rank": summ["rank"],
         "explained_variance": summ["explained_variance"],
         "coherence": summ["coherence"],
         "p": p,
-        "frac_negative": float(np.mean(fin < 0)) if fin.size else None,
-        "median": float(np.median(fin)) if fin.size else None,
-        "mean": float(np.mean(fin)) if fin.size else None,
-        "q10": float(np.quantile(fin, 0.1)) if fin.size else None,
-        "q90": float(np.quantile(fin, 0.9)) if fin.size else None,
-        "unrealizable_fraction": float(np.mean(np.isinf(off))) if off.size else 0.0,
-        "delta_in_median": costs["delta_in_median"],
-        "delta_out_median": costs["delta_out_median"],
-        "delta_min": costs["delta_min"],
+        "swap_costs": stats,
+        "delta_min_in": costs["delta_min_in"],
+        "delta_min_sum": costs["delta_min"],
         "gamma": costs["gamma"],
         "K_scale": costs["K_scale"],
         "mean_anisotropy": costs["mean_anisotropy"],
@@ -175,8 +180,8 @@ def run_unit(cfg: dict, params: dict) -> dict:
         "semantics": costs["semantics"],
         "notes": costs["notes"],
     })
-    h = min(cfg["heatmap_neurons"], m)
-    row["delta_heatmap"] = D[:h, :h] if seed == 0 else None
+    h = min(cfg["heatmap_neurons"], row["neurons"])
+    row["heatmaps"] = {kind: costs[kind][:h, :h] for kind in KINDS} if seed == 0 else None
     return row
 
 
@@ -187,28 +192,38 @@ def warmup(cfg: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- aggregation
+STAT_KEYS = ("median", "frac_negative", "frac_negative_beyond_tol", "min", "unrealizable_fraction")
+
+
 def aggregate(cfg: dict, records: list) -> dict:
+    """Per ``(k, sigma_F)``: for each of ``delta_in``, ``delta_out``, ``delta_sum`` the
+    spread over seeds (:func:`~.sweep.describe`) of the per-network statistics, plus the
+    seed-0 heatmaps of all three."""
     rows = [rec["result"] for rec in records]
     cells = []
     for k in cfg["ks"]:
         for s in cfg["sigmas"]:
             sel = [r for r in rows if r["k"] == k and r["sigma_F"] == s and r.get("costs_status") == "ok"]
-            heat = next((r for r in sel if r.get("delta_heatmap") is not None), None)
+            heat = next((r for r in sel if r.get("heatmaps") is not None), None)
             cells.append({
                 "k": k, "sigma_F": s, "n_seeds": len(sel),
-                "median": describe([r["median"] for r in sel]),
-                "frac_negative": describe([r["frac_negative"] for r in sel]),
-                "delta_min": describe([r["delta_min"] for r in sel]),
+                "swap_costs": {kind: {stat: describe([r["swap_costs"][kind][stat] for r in sel]) for stat in STAT_KEYS}
+                               for kind in KINDS},
+                "delta_min_in": describe([r["delta_min_in"] for r in sel]),
+                "delta_min_sum": describe([r["delta_min_sum"] for r in sel]),
                 "rank": describe([r["rank"] for r in sel]),
+                "coherence": describe([r["coherence"] for r in sel]),
+                "mean_anisotropy": describe([r["mean_anisotropy"] for r in sel]),
                 "test_accuracy": describe([r["test_accuracy"] for r in sel]),
                 "p4_scale": describe([r["p4_scale"] for r in sel]),
-                "unrealizable_fraction": describe([r["unrealizable_fraction"] for r in sel]),
                 "heatmap": None if heat is None else {
-                    "delta": heat["delta_heatmap"], "frac_negative": heat["frac_negative"], "median": heat["median"],
-                    "seed": heat["seed"], "neurons_shown": len(heat["delta_heatmap"]), "neurons": heat["neurons"]},
+                    "seed": heat["seed"], "neurons": heat["neurons"],
+                    "neurons_shown": len(heat["heatmaps"]["delta_in"]),
+                    **{kind: {"delta": heat["heatmaps"][kind], "frac_negative": heat["swap_costs"][kind]["frac_negative"],
+                              "median": heat["swap_costs"][kind]["median"]} for kind in KINDS}},
             })
-    slim = [{k: v for k, v in r.items() if k != "delta_heatmap"} for r in rows]
-    return {"rows": slim, "cells": cells, "layer": cfg["layer"],
+    slim = [{k: v for k, v in r.items() if k != "heatmaps"} for r in rows]
+    return {"rows": slim, "cells": cells, "layer": cfg["layer"], "claims_read": "delta_in",
             "status": "ok" if all(r.get("costs_status") == "ok" for r in rows) else "incomplete"}
 
 
@@ -216,7 +231,20 @@ def _cell(results, k, s):
     return next(c for c in results["cells"] if c["k"] == k and c["sigma_F"] == s)
 
 
+def _stat(results, k, s, stat, over="median", kind="delta_in"):
+    """``over`` (median, min, max, ...) across seeds of the per-network ``stat`` of
+    ``kind`` at ``(k, sigma_F = s)``."""
+    return _cell(results, k, s)["swap_costs"][kind][stat][over]
+
+
+def _pct(x, spec=".0f"):
+    return C.fmt(None if x is None else 100 * x, spec)
+
+
+# ----------------------------------------------------------------------------- claims
 def claims(cfg: dict, results: dict) -> list:
+    """The paper's E2 claims, decided on ``Delta_in`` (the paper's transposition cost,
+    THEORY.md D3); ``Delta_out`` and the sum are reported in the summary only."""
     ks, sig = cfg["ks"], cfg["sigmas"]
     out = []
     if results["status"] != "ok":
@@ -226,40 +254,40 @@ def claims(cfg: dict, results: dict) -> list:
     if zero:
         parts, mixed = [], []
         for k in ks:
-            c = _cell(results, k, 0.0)
-            fn, md = c["frac_negative"]["median"], c["median"]["median"]
+            fn, md = _stat(results, k, 0.0, "frac_negative"), _stat(results, k, 0.0, "median")
+            lo, hi = _stat(results, k, 0.0, "frac_negative", "min"), _stat(results, k, 0.0, "frac_negative", "max")
             mixed.append(fn is not None and 0.05 <= fn <= 0.95)
-            parts.append(f"k = {k}: {C.fmt(100 * fn if fn is not None else None, '.0f')}% negative, median {C.fmt(md)}")
+            parts.append(f"k = {k}: {_pct(fn)}% negative (seeds {_pct(lo)}-{_pct(hi)}%), median {C.fmt(md)}")
         status = "supported" if all(mixed) else ("not supported" if not any(mixed) else "inconclusive")
-        out.append(C.verdict("sigma_F = 0: swap costs have mixed signs (a sizeable share of swaps, 5-95 %, is "
-                             "cheaper than the identity): the layer is effectively symmetric",
-                             status, "; ".join(parts) + f" (mixed at {sum(mixed)} of {len(ks)} k)"))
+        out.append(C.verdict("sigma_F = 0: the swap costs Delta_in have mixed signs (a sizeable share of swaps, 5-95 %, "
+                             "is cheaper than the identity): the layer is effectively symmetric",
+                             status, "; ".join(parts) + f" (mixed at {sum(mixed)} of {len(ks)} k)",
+                             frac_negative={str(k): _stat(results, k, 0.0, "frac_negative") for k in ks}))
     if zero and one:
         parts, small = [], []
         for k in ks:
-            m0, m1 = _cell(results, k, 0.0)["median"]["median"], _cell(results, k, 1.0)["median"]["median"]
+            m0, m1 = _stat(results, k, 0.0, "median"), _stat(results, k, 1.0, "median")
             ratio = abs(m0) / m1 if (m0 is not None and m1 is not None and m1 > 0) else None
             small.append(ratio is not None and ratio < 0.1)
             parts.append(f"k = {k}: |median| {C.fmt(abs(m0) if m0 is not None else None)} vs {C.fmt(m1)} "
                          f"(ratio {C.fmt(ratio, '.2g')})")
         status = "supported" if all(small) else ("not supported" if not any(small) else "inconclusive")
-        out.append(C.verdict("sigma_F = 0 costs are small next to sigma_F = 1 costs (|median| below 10 % of the "
-                             "sigma_F = 1 median at the same k)", status, "; ".join(parts)))
+        out.append(C.verdict("sigma_F = 0 swap costs Delta_in are small next to sigma_F = 1 ones (|median| below 10 % "
+                             "of the sigma_F = 1 median at the same k)", status, "; ".join(parts)))
     if one:
         parts, pos = [], []
         for k in ks:
-            c = _cell(results, k, 1.0)
-            fn, md = c["frac_negative"]["max"], c["median"]["median"]
+            fn, md = _stat(results, k, 1.0, "frac_negative", "max"), _stat(results, k, 1.0, "median")
             pos.append(fn is not None and fn < 0.05 and md is not None and md > 0)
-            parts.append(f"k = {k}: {C.fmt(100 * fn if fn is not None else None, '.1f')}% negative (worst seed), "
-                         f"median {C.fmt(md)}")
+            parts.append(f"k = {k}: {_pct(fn, '.1f')}% negative (worst seed), median {C.fmt(md)}")
         status = "supported" if all(pos) else ("not supported" if not any(pos) else "inconclusive")
-        out.append(C.verdict("sigma_F = 1: swap costs are positive (fewer than 5 % negative entries, positive median)",
-                             status, "; ".join(parts)))
-        meds = [_cell(results, k, 1.0)["median"]["median"] for k in ks]
+        out.append(C.verdict("sigma_F = 1: the swap costs Delta_in are positive (fewer than 5 % negative entries, "
+                             "positive median)", status, "; ".join(parts)))
+        meds = [_stat(results, k, 1.0, "median") for k in ks]
         ranks = [_cell(results, k, 1.0)["rank"]["mean"] for k in ks]
+        claim = "sigma_F = 1: the median swap cost Delta_in grows with the intrinsic dimension k"
         if len(ks) < 2 or any(m is None for m in meds):
-            out.append(C.verdict("sigma_F = 1: swap costs grow with k", "inconclusive", "fewer than two k values"))
+            out.append(C.verdict(claim, "inconclusive", "fewer than two k values with a median"))
         else:
             order = np.argsort(ks)
             ms = [meds[i] for i in order]
@@ -271,7 +299,7 @@ def claims(cfg: dict, results: dict) -> list:
                    + f", i.e. x{C.fmt(rs[-1] / rs[0], '.3g')} from the smallest to the largest k; measured "
                    f"x{C.fmt(ms[-1] / ms[0] if ms[0] else None, '.3g')}")
             status = "supported" if grows else ("not supported" if ms[-1] <= ms[0] else "inconclusive")
-            out.append(C.verdict("sigma_F = 1: the median swap cost grows with the intrinsic dimension k", status, ev))
+            out.append(C.verdict(claim, status, ev))
     acc = finite([r["test_accuracy"] for r in results["rows"]])
     if acc.size:
         chance = 1.0 / cfg["n_classes"]
@@ -284,14 +312,17 @@ def claims(cfg: dict, results: dict) -> list:
     return out
 
 
+# ----------------------------------------------------------------------------- summary
 def summary(cfg: dict, results: dict, claim_list: list) -> str:
     nf = n_fixed_per_layer(cfg)
     lines = [
         f"# E2 -- swap costs vs intrinsic dimension ({results['scale']} scale)",
         "",
-        "THEORY.md E2 (P3, P4): swap costs Delta = Delta_in + Delta_out (D3) of one hidden layer of W-MLPs with "
-        "sigma_F = 0 and 1 on Gaussian-mixture data of intrinsic dimension k. The paper reports small, mixed-sign "
-        "costs for sigma_F = 0 and positive costs growing with k for sigma_F = 1.",
+        "THEORY.md E2 (P3, P4): swap costs (D3) of one hidden layer of W-MLPs with sigma_F = 0 and 1 on "
+        "Gaussian-mixture data of intrinsic dimension k. The paper's heatmaps show the transposition cost Delta_in; "
+        "the claims below are decided on Delta_in. Delta_out (the next layer's change, this project's extension) and "
+        "the sum Delta_in + Delta_out are reported beside it. The paper reports small, mixed-sign costs for "
+        "sigma_F = 0 and positive costs growing with k for sigma_F = 1.",
         "",
         f"Setup: ambient {cfg['ambient']}, {cfg['n_classes']} classes, sep {cfg['sep']:g}, n_train {cfg['n_train']}; "
         f"W-MLP {[cfg['ambient'], *cfg['hidden'], cfg['n_classes']]} {cfg['activation']}, fixed entries per row "
@@ -303,15 +334,25 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
     sem = next((r.get("semantics") for r in results["rows"] if r.get("semantics")), None)
     if sem:
         lines += [f"Cost semantics: {sem}", ""]
-    lines += ["## Claims", "", C.claims_markdown(claim_list), "", "## Per (k, sigma_F)", "",
-              "| k | sigma_F | support rank r | median Delta | negative | delta_min | P4 scale sigma_F^2 (1-p) r | test acc. |",
-              "|---|---|---|---|---|---|---|---|"]
-    for c in results["cells"]:
-        lines.append(
-            f"| {c['k']} | {c['sigma_F']:g} | {C.fmt(c['rank']['mean'], '.3g')} | {C.fmt(c['median']['median'])} "
-            f"| {C.fmt(100 * c['frac_negative']['median'] if c['frac_negative']['median'] is not None else None, '.1f')}% "
-            f"| {C.fmt(c['delta_min']['median'])} | {C.fmt(c['p4_scale']['mean'])} "
-            f"| {C.fmt(c['test_accuracy']['mean'], '.2f')} |")
+    lines += ["## Claims (decided on Delta_in)", "", C.claims_markdown(claim_list), ""]
+    if results["status"] == "ok":
+        lines += ["## Per (k, sigma_F)", "",
+                  "Median over seeds of each network's off-diagonal median and share of negative entries (in brackets: "
+                  "min-max over seeds); negative = strictly below 0, as the paper counts.", "",
+                  "| k | sigma_F | support rank r | Delta_in median | Delta_in negative | Delta_out median "
+                  "| Delta_out negative | Delta_in + Delta_out median | sum negative | min Delta_in | P4 scale "
+                  "sigma_F^2 (1-p) r | test acc. |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for c in results["cells"]:
+            k, s = c["k"], c["sigma_F"]
+            cols = []
+            for kind in KINDS:
+                cols.append(C.fmt(_stat(results, k, s, "median", kind=kind)))
+                fn = c["swap_costs"][kind]["frac_negative"]
+                cols.append(f"{_pct(fn['median'], '.1f')}% [{_pct(fn['min'], '.1f')}-{_pct(fn['max'], '.1f')}]")
+            lines.append(f"| {k} | {s:g} | {C.fmt(c['rank']['mean'], '.3g')} | " + " | ".join(cols)
+                         + f" | {C.fmt(c['delta_min_in']['median'])} | {C.fmt(c['p4_scale']['mean'])} "
+                         f"| {C.fmt(c['test_accuracy']['mean'], '.2f')} |")
     lines += ["", f"Units: {results['units']['total']} ({results['units']['skipped']} resumed); wall time "
               f"{results['wall_seconds']:.0f} s; summed unit time {results['units']['unit_seconds_total']:.0f} s.", ""]
     if results.get("plots"):
@@ -319,7 +360,15 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- plots
+def _matrix(rows) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+
+
 def plot(cfg: dict, results: dict, out_dir) -> list:
+    """``e2_heatmaps.png`` (Delta_in, the paper's figure), ``e2_heatmaps_delta_out.png``,
+    ``e2_heatmaps_delta_sum.png``, ``e2_median_vs_k.png`` (median and share negative vs
+    k, one column per matrix) and one Delta_in heatmap per ``(k, sigma_F)``."""
     from neuronid.proofs_checks.plots import plot_swap_heatmap
 
     from .plots import plot_e2_heatmaps, plot_e2_median
@@ -327,42 +376,46 @@ def plot(cfg: dict, results: dict, out_dir) -> list:
     out_dir = Path(out_dir)
     if results["status"] != "ok":
         return []
-    files = []
-    panels = []
-    for c in results["cells"]:
-        h = c["heatmap"]
-        if h is None:
-            continue
-        panels.append({"k": c["k"], "sigma_F": c["sigma_F"], "delta": h["delta"], "frac_negative": h["frac_negative"],
-                       "median": h["median"]})
-        D = np.array([[np.nan if v is None else v for v in row] for row in h["delta"]], dtype=float)
-        path = out_dir / f"e2_heatmap_k{c['k']}_sf{c['sigma_F']:g}.png"
-        shown = f"first {h['neurons_shown']} of {h['neurons']} neurons" if h["neurons_shown"] < h["neurons"] else \
-            f"{h['neurons']} neurons"
-        plot_swap_heatmap(D, path, title=f"E2: W-MLP sigma_F = {c['sigma_F']:g}, k = {c['k']}, hidden layer "
-                                         f"{cfg['layer']} ({shown}, seed {h['seed']})", label="Delta")
-        files.append(path)
-    grid = out_dir / "e2_heatmaps.png"
+    grids, singles = [], []
     first = next((c["heatmap"] for c in results["cells"] if c["heatmap"] is not None), None)
     note = ""
     if first is not None:
         note = (f" (first {first['neurons_shown']} of {first['neurons']} neurons" if first["neurons_shown"] < first["neurons"]
                 else f" ({first['neurons']} neurons") + f", seed {first['seed']})"
-    plot_e2_heatmaps(panels, grid, ks=cfg["ks"], sigmas=cfg["sigmas"], layer=cfg["layer"], note=note)
-    files.insert(0, grid)
+    for kind in KINDS:
+        panels = []
+        for c in results["cells"]:
+            h = c["heatmap"]
+            if h is None:
+                continue
+            panels.append({"k": c["k"], "sigma_F": c["sigma_F"], "delta": h[kind]["delta"],
+                           "frac_negative": h[kind]["frac_negative"], "median": h[kind]["median"]})
+            if kind == "delta_in":
+                path = out_dir / f"e2_heatmap_k{c['k']}_sf{c['sigma_F']:g}.png"
+                shown = (f"first {h['neurons_shown']} of {h['neurons']} neurons" if h["neurons_shown"] < h["neurons"]
+                         else f"{h['neurons']} neurons")
+                plot_swap_heatmap(_matrix(h[kind]["delta"]), path,
+                                  title=f"E2: W-MLP sigma_F = {c['sigma_F']:g}, k = {c['k']}, hidden layer "
+                                        f"{cfg['layer']}: swap cost Delta_in ({shown}, seed {h['seed']})",
+                                  label="Delta_in")
+                singles.append(path)
+        grid = out_dir / ("e2_heatmaps.png" if kind == "delta_in" else f"e2_heatmaps_{kind}.png")
+        plot_e2_heatmaps(panels, grid, ks=cfg["ks"], sigmas=cfg["sigmas"], layer=cfg["layer"], note=note,
+                         label=KIND_LABELS[kind])
+        grids.append(grid)
     ks = cfg["ks"]
     pred = {}
     for s in cfg["sigmas"]:
         if s == 0:
             continue
-        cells = [_cell(results, k, s) for k in ks]
-        m0, r0 = cells[0]["median"]["median"], cells[0]["rank"]["mean"]
+        m0, r0 = _stat(results, ks[0], s, "median"), _cell(results, ks[0], s)["rank"]["mean"]
         if m0 is not None and r0:
-            pred[s] = [m0 * c["rank"]["mean"] / r0 if c["rank"]["mean"] is not None else np.nan for c in cells]
+            pred[s] = [m0 * _cell(results, k, s)["rank"]["mean"] / r0
+                       if _cell(results, k, s)["rank"]["mean"] is not None else np.nan for k in ks]
     med = out_dir / "e2_median_vs_k.png"
-    plot_e2_median(results["cells"], med, ks=ks, sigmas=cfg["sigmas"], layer=cfg["layer"], prediction=pred)
-    files.insert(1, med)
-    return files
+    plot_e2_median(results["cells"], med, ks=ks, sigmas=cfg["sigmas"], layer=cfg["layer"], prediction=pred,
+                   kinds=KINDS, labels=KIND_LABELS)
+    return [grids[0], med, *grids[1:], *singles]
 
 
 EXPERIMENT = Experiment(

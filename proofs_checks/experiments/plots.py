@@ -3,9 +3,11 @@
 - :func:`plot_e1`: barrier vs coherence for both embedding families (mean, IQR band,
   every pair as a dot) and the T4 certificate bound beside the measured mean.
 - :func:`plot_e2_heatmaps`: one swap-cost heatmap per ``(k, sigma_F)`` (signed
-  square-root colors, as the paper's Figure 5) in one grid, plus one file per panel
-  through :func:`~neuronid.proofs_checks.plots.plot_swap_heatmap`.
-- :func:`plot_e2_median`: median swap cost and fraction of negative entries vs ``k``.
+  square-root colors, as the paper's Figure 5) in one grid, for one of ``Delta_in``
+  (the paper's), ``Delta_out``, ``Delta_in + Delta_out``; single panels go through
+  :func:`~neuronid.proofs_checks.plots.plot_swap_heatmap`.
+- :func:`plot_e2_median`: median swap cost and fraction of negative entries vs ``k``,
+  one column per swap-cost matrix.
 - :func:`plot_e3`: grouped barriers per structure and alignment, with the T4
   certificate.
 """
@@ -93,18 +95,20 @@ def plot_e1(cfg: dict, results: dict, path) -> None:
     else:
         axc.text(0.5, 0.5, "certificate not available", transform=axc.transAxes, ha="center", va="center")
     p = cfg["mask_p"] if cfg["mask_reading"] == "trainable" else 1 - cfg["mask_p"]
-    fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs; lower nu = more "
-                 f"spread-out support", fontsize=9.5, y=0.995, color="0.3")
+    seeding = cfg.get("seeding", "independent")
+    fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs, seeding = {seeding}; "
+                 f"lower nu = more spread-out support", fontsize=9.5, y=0.995, color="0.3")
     fig.tight_layout()
     _save(fig, path)
 
 
 # ----------------------------------------------------------------------------- E2
-def plot_e2_heatmaps(panels: list, path, *, ks, sigmas, layer: int, note: str = "") -> None:
+def plot_e2_heatmaps(panels: list, path, *, ks, sigmas, layer: int, note: str = "", label: str = "Delta_in") -> None:
     """``panels``: dicts with ``k``, ``sigma_F``, ``delta`` (matrix), ``frac_negative``,
-    ``median``. Rows: ``sigma_F``; columns: ``k``. Each row has its own symmetric
-    color scale (signed square root) so that the small ``sigma_F = 0`` costs stay
-    visible next to the large ``sigma_F = 1`` ones."""
+    ``median``; ``label`` names the matrix (``Delta_in``, the paper's transposition
+    cost; ``Delta_out``; ``Delta_in + Delta_out``). Rows: ``sigma_F``; columns: ``k``.
+    Each row has its own symmetric color scale (signed square root) so that the small
+    ``sigma_F = 0`` costs stay visible next to the large ``sigma_F = 1`` ones."""
     nr, nc = len(sigmas), len(ks)
     fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc + 1.2, 3.9 * nr + 0.6), squeeze=False, layout="constrained")
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#9a9a9a")
@@ -130,66 +134,100 @@ def plot_e2_heatmaps(panels: list, path, *, ks, sigmas, layer: int, note: str = 
             np.fill_diagonal(D, 0.0)
             T = np.ma.masked_where(~np.isfinite(D), signed_sqrt(np.where(np.isfinite(D), D, 0.0)))
             im = ax.imshow(T, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
-            ax.set_title(f"k = {k}, sigma_F = {s:g}\nnegative {100 * p['frac_negative']:.0f}%, median {p['median']:.3g}",
-                         fontsize=9.5)
+            fn, md = p["frac_negative"], p["median"]
+            ax.set_title(f"k = {k}, sigma_F = {s:g}\nnegative {'n/a' if fn is None else f'{100 * fn:.0f}%'}, "
+                         f"median {'n/a' if md is None else f'{md:.3g}'}", fontsize=9.5)
             ax.set_xlabel("neuron j", fontsize=8.5)
             if j == 0:
                 ax.set_ylabel(f"sigma_F = {s:g}\nneuron i", fontsize=9.5)
             ax.tick_params(labelsize=7.5)
         if im is not None:
             cb = fig.colorbar(im, ax=list(axes[i, :]), fraction=0.03, pad=0.01, shrink=0.9)
-            cb.set_label("sign(D) sqrt(|D|)", fontsize=8.5)
+            cb.set_label(f"sign * sqrt(|{label}|)", fontsize=8.5)
             cb.ax.tick_params(labelsize=7.5)
-    fig.suptitle(f"E2: swap costs Delta(i, j) = Delta_in + Delta_out of hidden layer {layer} (W-MLP), by intrinsic "
-                 f"dimension k{note}\nred: swapping i and j costs norm (identifiable); blue: swap is cheaper "
-                 "(symmetric); color scale per row", fontsize=10.5)
+    what = "the paper's transposition cost" if label == "Delta_in" else "reported beside Delta_in"
+    fig.suptitle(f"E2: swap costs {label}(i, j) ({what}) of hidden layer {layer} (W-MLP), by intrinsic dimension "
+                 f"k{note}\nred: swapping i and j costs norm (identifiable); blue: swap is cheaper (symmetric); "
+                 "negative / median: whole layer; color scale per row", fontsize=10.5)
     _save(fig, path)
 
 
-def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict | None = None) -> None:
-    """Median swap cost (left, symlog) and fraction of negative entries (right) vs k.
+def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict | None = None,
+                   kinds=("delta_in",), labels: dict | None = None) -> None:
+    """Median swap cost (top row, log or symlog) and share of negative entries (bottom
+    row) vs k, one column per matrix in ``kinds`` (``delta_in`` first: the paper's).
 
-    ``rows``: dicts with ``k``, ``sigma_F``, ``median`` (describe over seeds) and
-    ``frac_negative`` (describe over seeds). ``prediction``: sigma_F -> list of
-    predicted medians per k (P4 scaling), drawn dashed."""
-    fig, (ax, axn) = plt.subplots(1, 2, figsize=(11.5, 4.3))
+    ``rows``: E2 cells with ``k``, ``sigma_F`` and ``swap_costs[kind][stat]`` (describe
+    over seeds) for ``stat`` in ``median``, ``frac_negative``. ``prediction``: sigma_F
+    -> predicted ``Delta_in`` medians per k (P4 scaling), drawn dashed in the first
+    column."""
+    labels = labels or {}
+    nc = len(kinds)
+    fig, axes = plt.subplots(2, nc, figsize=(5.0 * nc + 0.8, 8.0), squeeze=False)
     colors = {0.0: "#1f77b4", 1.0: "#d62728"}
-    for s in sigmas:
-        sel = [next((r for r in rows if r["k"] == k and r["sigma_F"] == s), None) for k in ks]
-        med = np.array([_nan(r["median"]["median"]) if r else np.nan for r in sel])
-        lo = np.array([_nan(r["median"]["min"]) if r else np.nan for r in sel])
-        hi = np.array([_nan(r["median"]["max"]) if r else np.nan for r in sel])
-        c = colors.get(float(s), None)
-        ax.plot(ks, med, "-o", color=c, lw=2, label=f"sigma_F = {s:g} (median over seeds; bar: min-max)")
-        ax.vlines(ks, lo, hi, color=c, lw=2, alpha=0.5)
-        if prediction and s in prediction:
-            ax.plot(ks, prediction[s], ":", color=c, lw=1.5, label=f"sigma_F = {s:g}: P4 scaling, prop. to r (anchored at k = {ks[0]})")
-        fn = np.array([_nan(r["frac_negative"]["median"]) if r else np.nan for r in sel])
-        flo = np.array([_nan(r["frac_negative"]["min"]) if r else np.nan for r in sel])
-        fhi = np.array([_nan(r["frac_negative"]["max"]) if r else np.nan for r in sel])
-        axn.plot(ks, 100 * fn, "-o", color=c, lw=2, label=f"sigma_F = {s:g}")
-        axn.vlines(ks, 100 * flo, 100 * fhi, color=c, lw=2, alpha=0.5)
-    for a in (ax, axn):
-        a.set_xscale("log", base=2)
-        a.set_xticks(list(ks))
-        a.set_xticklabels([str(k) for k in ks])
-        a.minorticks_off()
-        a.set_xlabel("intrinsic dimension k of the data")
-        a.grid(True, alpha=0.3)
-    allmed = [_nan(r["median"][q]) for r in rows for q in ("median", "min") if r["median"][q] is not None]
-    if allmed and min(allmed) > 0:
-        ax.set_yscale("log")
-    else:  # some medians are <= 0: symmetric log scale around 0
-        small = min([abs(v) for v in allmed if v != 0] + [1.0])
-        ax.set_yscale("symlog", linthresh=max(small / 2, 1e-6))
-        ax.axhline(0.0, color="0.5", lw=0.8)
-    ax.set_ylabel("median off-diagonal swap cost Delta(i, j)")
-    ax.set_title(f"E2: median swap cost, hidden layer {layer}", fontsize=11)
-    ax.legend(fontsize=8)
-    axn.set_ylim(-3, 103)
-    axn.set_ylabel("negative entries of Delta [% of pairs]")
-    axn.set_title("fraction of cheaper-than-identity swaps", fontsize=11)
-    axn.legend(fontsize=8.5)
+    for col, kind in enumerate(kinds):
+        ax, axn = axes[0, col], axes[1, col]
+        name = labels.get(kind, kind)
+        allmed = []
+        for s in sigmas:
+            sel = [next((r for r in rows if r["k"] == k and r["sigma_F"] == s), None) for k in ks]
+            st = [r["swap_costs"][kind] if r else None for r in sel]
+            med = np.array([_nan(x["median"]["median"]) if x else np.nan for x in st])
+            lo = np.array([_nan(x["median"]["min"]) if x else np.nan for x in st])
+            hi = np.array([_nan(x["median"]["max"]) if x else np.nan for x in st])
+            allmed += [v for v in np.concatenate([med, lo, hi]) if np.isfinite(v)]
+            c = colors.get(float(s), None)
+            ax.plot(ks, med, "-o", color=c, lw=2, label=f"sigma_F = {s:g} (median over seeds; bar: min-max)")
+            ax.vlines(ks, lo, hi, color=c, lw=2, alpha=0.5)
+            if col == 0 and prediction and s in prediction:
+                ax.plot(ks, prediction[s], ":", color=c, lw=1.5,
+                        label=f"sigma_F = {s:g}: P4 scaling, prop. to r (anchored at k = {ks[0]})")
+            fn = np.array([_nan(x["frac_negative"]["median"]) if x else np.nan for x in st])
+            flo = np.array([_nan(x["frac_negative"]["min"]) if x else np.nan for x in st])
+            fhi = np.array([_nan(x["frac_negative"]["max"]) if x else np.nan for x in st])
+            axn.plot(ks, 100 * fn, "-o", color=c, lw=2, label=f"sigma_F = {s:g}")
+            axn.vlines(ks, 100 * flo, 100 * fhi, color=c, lw=2, alpha=0.5)
+        for a in (ax, axn):
+            a.set_xscale("log", base=2)
+            a.set_xticks(list(ks))
+            a.set_xticklabels([str(k) for k in ks])
+            a.minorticks_off()
+            a.set_xlabel("intrinsic dimension k of the data")
+            a.grid(True, alpha=0.3)
+        if allmed and min(allmed) > 0:
+            ax.set_yscale("log")
+        else:  # some medians are <= 0: symmetric log scale around 0
+            small = min([abs(v) for v in allmed if v != 0] + [1.0])
+            lt = 10.0 ** np.floor(np.log10(max(small, 1e-12)))
+            ax.set_yscale("symlog", linthresh=lt)
+            ax.axhline(0.0, color="0.5", lw=0.8)
+            top = max(allmed)
+            bottom = min(allmed)
+            hi_ = top * 4 if top > 0 else lt
+            lo_ = bottom * 4 if bottom < 0 else -lt
+            ax.set_ylim(lo_, hi_)
+            # labels at +-linthresh crowd the one at 0: keep 0 and the decades outside the linear band,
+            # every second decade when there are many
+            ticks = [0.0]
+            for sign, end in ((1, hi_), (-1, lo_)):
+                e = int(np.floor(np.log10(lt))) + 1
+                while 10.0 ** e <= abs(end):
+                    ticks.append(sign * 10.0 ** e)
+                    e += 1
+            if len(ticks) > 9:
+                ticks = [t for t in ticks if t == 0 or round(np.log10(abs(t))) % 2 == 0]
+            ax.set_yticks(sorted(ticks))
+        ax.set_ylabel(f"median off-diagonal {name}")
+        head = f"{name} (the paper's swap cost)" if kind == "delta_in" else name
+        ax.set_title(f"{head}: median", fontsize=11)
+        ax.legend(fontsize=7.5)
+        axn.set_ylim(-3, 103)
+        axn.axhspan(5, 95, color="0.85", alpha=0.4, lw=0)
+        axn.set_ylabel(f"negative entries of {name} [% of pairs]")
+        axn.set_title(f"{name}: cheaper-than-identity swaps (grey: 5-95 %, 'mixed')", fontsize=9.5)
+        axn.legend(fontsize=8)
+    fig.suptitle(f"E2: swap costs of hidden layer {layer} vs k; the claims read the first column (Delta_in)",
+                 fontsize=11)
     fig.tight_layout()
     _save(fig, path)
 

@@ -140,7 +140,7 @@ BAD = [
     (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{b}/nan.npz"], "NaN or Inf"),
     (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{b}/pickle.npz"], "never unpickles"),
     (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--steps", "1"], "at least 2"),
-    (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--activations", "swish"], "unknown activation 'swish'"),
+    (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--activations", "swishy"], "unknown activation 'swishy'"),
     (["lmc", "{w}/a.safetensors", "{w}/b.safetensors", "--data", "{w}/data.npz", "--align", "bogus"], "invalid choice"),
     (["check", "{w}/a.safetensors"], "two network files"),
     (["check", "{w}/a.safetensors", "{w}/b.safetensors"], "needs --data"),

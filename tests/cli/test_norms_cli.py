@@ -109,7 +109,7 @@ def test_lmc_reset_bn(batch_norm_pair, capsys, tmp_path):
     [
         (["train", "--out", "{d}/x.npz", "--norm", "batch", "--quiet"], "training with BatchNorm is not supported"),
         (["train", "--out", "{d}/x.npz", "--norm", "group", "--quiet"], "invalid choice: 'group'"),
-        (["train", "--out", "{d}/x.npz", "--norm", "layer", "--norm-eps", "-1", "--quiet"], "norm_eps must be finite and >= 0"),
+        (["train", "--out", "{d}/x.npz", "--norm", "layer", "--norm-eps", "-1", "--quiet"], "norm_eps must be a finite number >= 0"),
         (["lmc", "{L}/a.safetensors", "{L}/b.npz", "--data", "{L}/data.npz", "--reset-bn"], "has a BatchNorm layer"),
         (["lmc", "{d}/ln.safetensors", "{d}/a.safetensors", "--data", "{d}/data.npz"], "normalizations differ"),
     ],

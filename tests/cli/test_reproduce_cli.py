@@ -69,6 +69,8 @@ def _free_port() -> int:
         (["reproduce", "E1", "--set", "nope=1"], "unknown configuration key 'nope'"),
         (["reproduce", "E1", "--set", "epochs"], "expected KEY=VALUE"),
         (["reproduce", "E2", "--set", "ks=[2,8,4096]"], "configuration ks="),
+        (["reproduce", "E1", "--set", "seeding=crn"], "configuration seeding='crn': expected one of 'common', "),
+        (["reproduce", "E1", "--set", "seeding=true"], "configuration seeding=True"),
         (["reproduce", "E1", "--workers", "0"], "expected an integer >= 1"),
     ],
 )

@@ -367,7 +367,7 @@ def test_pair_kernels_reject_mismatched_shapes(A, V):
 def test_swap_pairs_kernel_singular_capacitance_goes_direct():
     """A singular Woodbury capacitance (det = 0 exactly) must not raise inside the numba
     kernel (IEEE division, as the former array code): the pair is recomputed directly."""
-    from neuronid.numerics.costs import _PAIR_DIRECT, _swap_pairs_kernel
+    from neuronid.numerics.costs._swaps import _PAIR_DIRECT, _swap_pairs_kernel
 
     mk, f = np.array([1.0, 0.0]), np.zeros(2)
     G = np.array([[1.0, 0.0], [0.0, 0.0]])  # C11 = 1/dm + G11 = 1, C22 = -1/dm + G00 = 0, G01 = 0: det = 0

@@ -380,6 +380,8 @@ BAD_CALLS = [
      ["active=4", "[1, 3]"]),
     ("coh-copies", lambda: coherence_embedding(5, family="exact_copy", active=1, copies=0),
      ["copies=0", ">= 1"]),
+    ("coh-nested", lambda: coherence_embedding(5, family="random_tight_frame", active=1, nested="yes"),
+     ["nested must be True or False", "'yes'"]),
     ("digits-seed", lambda: datasets.digits(seed="a"), ["seed='a'", "integer"]),
     ("split-both", lambda: train_test_split(_DS, n_test=2, test_fraction=0.2),
      ["exactly one", "n_test=2", "test_fraction=0.2"]),
@@ -460,3 +462,32 @@ def test_property_subspace_coherence_bounds_and_invariance(d, data, seed):
 def test_docstring_examples():
     result = doctest.testmod(datasets, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 10 and result.failed == 0
+
+
+@given(copies=st.integers(1, 12), data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_nested_tight_frames_are_nested_across_active(copies, data, seed):
+    """``nested=True`` (E1's common random numbers): the frame at ``a`` uses a subset
+    of the pairs at ``b >= a`` with the same rotations; still a tight frame of
+    coherence ``1/a`` on the same latent samples."""
+    a = data.draw(st.integers(1, copies))
+    b = data.draw(st.integers(a, copies))
+    fa = coherence_embedding(8, family="random_tight_frame", active=a, copies=copies, seed=seed, nested=True)
+    fb = coherence_embedding(8, family="random_tight_frame", active=b, copies=copies, seed=seed, nested=True)
+    rot_a = dict(zip(fa.info["pairs"].tolist(), fa.info["rotations"]))
+    rot_b = dict(zip(fb.info["pairs"].tolist(), fb.info["rotations"]))
+    assert set(rot_a) <= set(rot_b) and len(rot_a) == a
+    assert all(np.array_equal(rot_a[p], rot_b[p]) for p in rot_a)
+    A = fa.info["embedding"]
+    assert np.allclose(A.T @ A, np.eye(2), rtol=0, atol=1e-12)
+    assert abs(fa.info["coherence"] - 1.0 / a) < 1e-12 and fa.info["nested"] is True
+    assert np.allclose(fa.X @ A, fb.X @ fb.info["embedding"], rtol=0, atol=1e-12)
+
+
+def test_nested_exact_copy_is_unchanged_and_default_draws_are_kept():
+    plain = coherence_embedding(16, family="exact_copy", active=3, seed=5)
+    nested = coherence_embedding(16, family="exact_copy", active=3, seed=5, nested=True)
+    assert np.array_equal(plain.X, nested.X)
+    # the default is nested=False (the draws made before the option existed)
+    old = coherence_embedding(16, family="random_tight_frame", active=3, seed=5)
+    again = coherence_embedding(16, family="random_tight_frame", active=3, seed=5, nested=False)
+    assert np.array_equal(old.X, again.X) and old.info["nested"] is False

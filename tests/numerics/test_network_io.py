@@ -132,7 +132,7 @@ def test_activation_catalogue_parses_and_matches_formulas():
 @pytest.mark.parametrize(
     "spec, fragment",
     [
-        ("swish", "unknown activation 'swish'"),
+        ("swishy", "unknown activation 'swishy'"),
         ("", "non-empty"),
         ("relu:2", "takes no parameter"),
         ("leaky_relu:abc", "is not a number"),
@@ -222,7 +222,7 @@ def _bad_network_files(tmp_path):
     case("bad-json", FileFormatError, "not valid JSON", metadata=np.array("{not json"))
     case("json-no-activations", FileFormatError, "key 'activations'", metadata=np.array("{}"))
     case("wrong-format", FileFormatError, "is not supported", metadata=np.array(json.dumps({"format": "other/9", "activations": ["relu"]})))
-    case("unknown-activation", UnknownActivationError, "unknown activation 'swish'", metadata=np.array(json.dumps({"activations": ["swish"]})))
+    case("unknown-activation", UnknownActivationError, "unknown activation 'swishy'", metadata=np.array(json.dumps({"activations": ["swishy"]})))
     case("activation-count", InvalidNetworkError, "need 1 hidden-layer activations, found 2", metadata=np.array(json.dumps({"activations": ["relu", "relu"]})))
     case("per-neuron-count", UnknownActivationError, "has 2 entries, expected 3", metadata=np.array(json.dumps({"activations": [["relu", "tanh"]]})))
     case("metadata-array", FileFormatError, "'metadata' must be a string", metadata=np.zeros(3))
@@ -314,8 +314,8 @@ def test_data_checked_against_network(tmp_path):
         (lambda: w_mlp([3, 4, 2]), InvalidOptionError, "exactly one of n_fixed"),
         (lambda: w_mlp([3, 4, 2], n_fixed=5), InvalidOptionError, "n_fixed for layer 0 must lie in [0, 3]"),
         (lambda: w_mlp([3, 4, 2], p_fixed=1.5), InvalidOptionError, "p_fixed for layer 0 must lie in [0, 1]"),
-        (lambda: w_mlp([3, 4, 2], n_fixed=1, sigma_F=-1), InvalidOptionError, "sigma_F must be finite and >= 0"),
-        (lambda: syre_mlp([3, 4, 2], kappa=float("nan")), InvalidOptionError, "kappa must be finite"),
+        (lambda: w_mlp([3, 4, 2], n_fixed=1, sigma_F=-1), InvalidOptionError, "w_mlp: sigma_F must be a finite number >= 0, found -1"),
+        (lambda: syre_mlp([3, 4, 2], kappa=float("nan")), InvalidOptionError, "syre_mlp: kappa must be a finite number >= 0, found nan"),
         (lambda: standard_mlp([3, 4, 2], activation="nope"), UnknownActivationError, "unknown activation"),
         (lambda: Network([]), InvalidNetworkError, "at least one layer"),
         (lambda: Network([Layer(np.ones((2, 2)))] * 2), InvalidNetworkError, "hidden layers need an activation"),

@@ -101,7 +101,7 @@ def test_trace_records_linear_part_and_normalized():
         (("group",), {"size": 3}, "kind must be one of"),
         (("layer", -1.0), {"size": 3}, "eps must be a finite number >= 0"),
         (("layer", float("nan")), {"size": 3}, "eps must be a finite number >= 0"),
-        (("layer", "x"), {"size": 3}, "eps must be a number"),
+        (("layer", "x"), {"size": 3}, "eps must be a finite number >= 0, found 'x'"),
         (("layer", 1e-5, np.ones(3)), {}, "both weight and bias"),
         (("layer", 1e-5, np.ones(3), np.zeros(4)), {}, "bias must have shape (3,)"),
         (("layer", 1e-5, np.ones((3, 1)), np.zeros(3)), {}, "weight must have shape"),

@@ -246,7 +246,7 @@ def test_preimage_intervals_of_flat_activations():
         (lambda: Realizer(np.eye(3), bias="penalized"), InvalidOptionError, "bias_penalty > 0"),
         (lambda: Realizer(np.eye(3), eps=-1.0), InvalidOptionError, "eps"),
         (lambda: Realizer(np.eye(3), solver="NOPE"), InvalidOptionError, "unknown solver"),
-        (lambda: Realizer(np.eye(3), activation="swish"), UnknownActivationError, "unknown activation"),
+        (lambda: Realizer(np.eye(3), activation="swishy"), UnknownActivationError, "unknown activation"),
         (lambda: Realizer(np.eye(3), max_branch_points=-1), InvalidOptionError, "max_branch_points"),
         (lambda: Realizer(np.eye(3)).realize_many(np.ones((2, 2))), InvalidDataError, "targets H"),
         (lambda: inverse_activation("relu", np.ones(2)), UnknownActivationError, "not strictly increasing"),

@@ -140,7 +140,7 @@ def test_t1_bound_formula_and_limits():
         (lambda: compute_support(np.eye(3), tau=0.0), InvalidOptionError, "(0, 1]"),
         (lambda: compute_support(np.eye(3), tau=1.5), InvalidOptionError, "(0, 1]"),
         (lambda: compute_support(np.eye(3), tau=float("nan")), InvalidOptionError, "(0, 1]"),
-        (lambda: compute_support(np.eye(3), tau="x"), InvalidOptionError, "tau must be a number"),
+        (lambda: compute_support(np.eye(3), tau="x"), InvalidOptionError, "tau (explained-variance threshold) must be a finite number in (0, 1]"),
         (lambda: compute_support(np.eye(3), rank_rtol=-1.0), InvalidOptionError, "rank_rtol"),
         (lambda: shape_matrices(np.ones((2, 3)), np.eye(4)[:, :2]), InvalidDataError, "mask has 3 columns"),
         (lambda: t1_bound(0.5, 0.1, 3, 0.1, model="poisson"), InvalidOptionError, "mask model"),

@@ -282,7 +282,7 @@ BAD = [
     (lambda: {**_sd(), "1.running_mean": np.zeros(5), "1.running_var": -np.ones(5)}, {}, InvalidNetworkError, "negative"),
     (lambda: {**_sd(), "1.weight": np.ones(4), "1.bias": np.zeros(4)}, {}, InvalidNetworkError, "has 4 features"),
     (lambda: _sd(), {"activation": None}, InvalidOptionError, "give --activation"),
-    (lambda: _sd(), {"activation": "swish"}, Exception, "unknown activation"),
+    (lambda: _sd(), {"activation": "swishy"}, Exception, "unknown activation"),
     (lambda: _sd(), {"activation": ["relu", "relu"]}, InvalidOptionError, "--activation: expected one"),
     (lambda: _sd(), {"norm": "batch"}, InvalidNetworkError, "no running_mean"),
     (lambda: {}, {}, InvalidNetworkError, "non-empty"),

@@ -182,6 +182,10 @@ def test_incompatible_configuration_is_refused(e1_run, tmp_path):
         (lambda: experiment_config("E1", "huge"), UnknownExperimentError, "unknown scale 'huge'"),
         (lambda: experiment_config("E1", "small", {"nope": 1}), UnknownExperimentError, "unknown configuration key"),
         (lambda: experiment_config("E1", "small", {"mask_reading": "half"}), InvalidOptionError, "mask_reading"),
+        (lambda: experiment_config("E1", "small", {"seeding": "crn"}), InvalidOptionError, "seeding='crn'"),
+        (lambda: experiment_config("E1", "small", {"seeding": None}), InvalidOptionError, "seeding=None"),
+        (lambda: experiment_config("E1", "small", {"seeding": 1}), InvalidOptionError, "seeding=1"),
+        (lambda: experiment_config("E1", "small", {"seeding": ["common"]}), InvalidOptionError, "seeding"),
         (lambda: experiment_config("E1", "small", {"actives": [0, 2]}), InvalidOptionError, "actives"),
         (lambda: experiment_config("E2", "small", {"ks": [2, 9999]}), InvalidOptionError, "ks"),
         (lambda: experiment_config("E3", "small", {"structures": ["dense"]}), InvalidOptionError, "structures"),
@@ -249,12 +253,18 @@ def test_e2_tiny_end_to_end(tmp_path):
     assert res["status"] == "ok"
     cells = {(c["k"], c["sigma_F"]): c for c in res["cells"]}
     assert set(cells) == {(2, 0.0), (2, 1.0), (4, 0.0), (4, 1.0)}
-    assert len(cells[(4, 1.0)]["heatmap"]["delta"]) == 8
+    for kind in ("delta_in", "delta_out", "delta_sum"):
+        assert len(cells[(4, 1.0)]["heatmap"][kind]["delta"]) == 8
     for r in res["rows"]:
-        assert 0.0 <= r["frac_negative"] <= 1.0 and r["rank"] <= r["k"] + 1
+        assert r["rank"] <= r["k"] + 1
+        for kind in ("delta_in", "delta_out", "delta_sum"):
+            assert 0.0 <= r["swap_costs"][kind]["frac_negative"] <= 1.0
+    assert res["claims_read"] == "delta_in"
     names = {os.path.basename(f) for f in rep.files}
-    assert {"e2_heatmaps.png", "e2_median_vs_k.png", "e2_heatmap_k2_sf0.png"} <= names
-    assert "sigma_F = 1" in (tmp_path / "e2" / "summary.md").read_text()
+    assert {"e2_heatmaps.png", "e2_heatmaps_delta_out.png", "e2_heatmaps_delta_sum.png", "e2_median_vs_k.png",
+            "e2_heatmap_k2_sf0.png"} <= names
+    text = (tmp_path / "e2" / "summary.md").read_text()
+    assert "sigma_F = 1" in text and "decided on Delta_in" in text and "| Delta_in + Delta_out median |" in text
 
 
 def test_e3_tiny_end_to_end(tmp_path):
@@ -281,20 +291,37 @@ def test_e3_tiny_end_to_end(tmp_path):
 
 
 # ----------------------------------------------------------------------------- parallel execution
-def test_local_worker_processes_give_the_serial_results(e1_run, tmp_path):
-    _, report = e1_run
-    par = run_experiment("E1", out=tmp_path / "par", overrides=TINY_E1, workers=2, plots=False)
+@pytest.fixture(scope="module")
+def e1_serial(e1_run, tmp_path_factory):
+    """Serial E1 reports per seeding (the default ``common`` is ``e1_run``)."""
+    out = tmp_path_factory.mktemp("e1ind") / "run"
+    indep = run_experiment("E1", out=out, overrides={**TINY_E1, "seeding": "independent"}, workers=1, plots=False)
+    return {"common": e1_run[1], "independent": indep}
+
+
+def test_the_two_seedings_give_different_runs(e1_serial):
+    assert experiment_config("E1", "small", TINY_E1)["seeding"] == "common"
+    assert rows_of(e1_serial["common"].results) != rows_of(e1_serial["independent"].results)
+
+
+@pytest.mark.parametrize("seeding", ["common", "independent"])
+def test_local_worker_processes_give_the_serial_results(e1_serial, seeding, tmp_path):
+    report = e1_serial[seeding]
+    par = run_experiment("E1", out=tmp_path / "par", overrides={**TINY_E1, "seeding": seeding}, workers=2,
+                         plots=False)
     assert rows_of(par.results) == rows_of(report.results)
+    assert par.results["trend"] == report.results["trend"]
     pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "par" / "units").iterdir()}
     assert os.getpid() not in pids
 
 
-def test_dask_local_cluster_gives_the_local_results(e1_run, tmp_path):
+@pytest.mark.parametrize("seeding", ["common", "independent"])
+def test_dask_local_cluster_gives_the_local_results(e1_serial, seeding, tmp_path):
     distributed = pytest.importorskip("distributed")
-    _, report = e1_run
+    report = e1_serial[seeding]
     with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None) as cluster:
-        rep = run_experiment("E1", out=tmp_path / "dask", overrides=TINY_E1, dask=cluster.scheduler_address,
-                             plots=False)
+        rep = run_experiment("E1", out=tmp_path / "dask", overrides={**TINY_E1, "seeding": seeding},
+                             dask=cluster.scheduler_address, plots=False)
     assert rows_of(rep.results) == rows_of(report.results)
     assert rep.ran == 4
 
