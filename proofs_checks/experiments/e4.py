@@ -35,7 +35,10 @@ Criteria (per pair, at each checkpoint):
   relative after rounding: ``gamma_rtol = 1e-6`` separates rounding from structure);
 - *identity*: the D4 identity fraction is ``>= identity_threshold`` in every layer;
 - *identifiable*: margin and identity;
-- *barrier vanished*: the unaligned barrier is ``<= barrier_tol`` (absolute, in nats).
+- *barrier vanished*: the unaligned barrier is ``<= barrier_tol`` (absolute, in nats);
+  its onset counts only if the barrier exceeded ``barrier_tol`` at an earlier checkpoint
+  (there must have been a barrier to vanish), otherwise the pair is undecided and the
+  claim says "the unaligned barrier never exceeded barrier_tol".
 
 The *onset* of a criterion is the first checkpoint from which it holds at every later
 checkpoint (a criterion that holds at initialization, fails, and holds again has its
@@ -378,13 +381,38 @@ def first_met(epochs, flags) -> int | None:
     return next((int(e) for e, f in zip(epochs, flags) if f), None)
 
 
+def barrier_rose_before(epochs, barriers, t_onset: int | None, tol: float) -> bool:
+    """Whether the unaligned barrier exceeded ``tol`` at a checkpoint before ``t_onset``
+    (its vanishing means something only if there was a barrier to vanish).
+
+    >>> barrier_rose_before([0, 2, 4], [0.5, 0.01, 0.01], 2, 0.05), barrier_rose_before([0, 2], [0.01, 0.02], 0, 0.05)
+    (True, False)
+    """
+    if t_onset is None:
+        return False
+    return any(b is not None and b > tol for e, b in zip(epochs, barriers) if e < t_onset)
+
+
 def onsets(cfg: dict, row: dict) -> dict:
     """Onset epochs (persistent, see :func:`onset`) of every criterion of one pair, the
-    first epochs each is met at all (``first``), and the pair's order."""
+    first epochs each is met at all (``first``), and the pair's order.
+
+    The barrier's onset decides only if the barrier exceeded ``barrier_tol`` at an earlier
+    checkpoint (``barrier_rose``); otherwise the pair is undecided (``order`` ``None``,
+    ``undecided_reason`` says why): a barrier that was never there did not vanish."""
     flags = pair_flags(cfg, row)
     t = {name: onset(row["epochs"], f) for name, f in flags.items()}
     t["first"] = {name: first_met(row["epochs"], f) for name, f in flags.items()}
-    t["order"] = order(t["identifiable"], t["barrier_vanished"])
+    barriers = [ck["barrier"]["unaligned"] for ck in row["checkpoints"]]
+    t["barrier_max"] = max((b for b in barriers if b is not None), default=None)
+    t["barrier_rose"] = barrier_rose_before(row["epochs"], barriers, t["barrier_vanished"], cfg["barrier_tol"])
+    t["undecided_reason"] = None
+    if t["barrier_vanished"] is not None and not t["barrier_rose"]:
+        t["order"] = None
+        t["undecided_reason"] = (f"the unaligned barrier never exceeded barrier_tol {cfg['barrier_tol']:g} before "
+                                 f"its onset (largest {C.fmt(t['barrier_max'], '.3g')})")
+    else:
+        t["order"] = order(t["identifiable"], t["barrier_vanished"])
     return t
 
 
@@ -444,17 +472,41 @@ def _onset_text(p: dict) -> str:
     return (f"pair {p['pair']}: identifiable from epoch {_fmt_epoch(p['identifiable'])} (margin "
             f"{_fmt_epoch(p['margin'])}, identity {_fmt_epoch(p['identity'])}; first met at "
             f"{_fmt_epoch(f['identifiable'])}), unaligned barrier vanished from {_fmt_epoch(p['barrier_vanished'])} "
-            f"(first met at {_fmt_epoch(f['barrier_vanished'])}) -> {p['order'] or 'undecided'}")
+            f"(first met at {_fmt_epoch(f['barrier_vanished'])}) -> {p['order'] or 'undecided'}"
+            + (f" ({p['undecided_reason']})" if p.get("undecided_reason") else ""))
 
 
 def _qualifier(st: str, results: dict) -> str:
     """What an order means when one criterion never held to the end in any deciding pair."""
     ps = [p for p in results["onsets"][st] if p["order"] is not None]
     if ps and all(p["identifiable"] is None for p in ps):
-        return " (identifiability was not reached by the end of the run)"
+        return " (identifiability not reached within the run)"
     if ps and all(p["barrier_vanished"] is None for p in ps):
-        return " (the barrier had not vanished by the end of the run)"
+        return " (the unaligned barrier did not vanish within the run)"
     return ""
+
+
+def _undecided_why(st: str, results: dict, cfg: dict) -> str:
+    """Why no pair of ``st`` decides (for the claim of an inconclusive structure)."""
+    ps = results["onsets"][st]
+    if ps and all(p["order"] is None for p in ps):
+        if all(p.get("undecided_reason") for p in ps):
+            return f": the unaligned barrier never exceeded barrier_tol {cfg['barrier_tol']:g} (no barrier to vanish)"
+        return ": no pair decides"
+    return ": the pairs disagree"
+
+
+def _claim_text(st: str, ans: str, results: dict, cfg: dict) -> str:
+    label = LABELS[st]
+    if ans == "inconclusive":
+        return f"[{label}] the order of identifiability and barrier vanishing{_undecided_why(st, results, cfg)}"
+    q = _qualifier(st, results)
+    if ans == "after" and "not reached" in q:
+        return f"[{label}] identifiability not reached within the run; the unaligned barrier vanished (order: after)"
+    if ans == "before" and "did not vanish" in q:
+        return (f"[{label}] the unaligned barrier did not vanish within the run; identifiability was reached "
+                f"(order: before)")
+    return f"[{label}] identifiability appears {ans} the unaligned barrier vanishes{q}"
 
 
 def claims(cfg: dict, results: dict) -> list:
@@ -462,13 +514,13 @@ def claims(cfg: dict, results: dict) -> list:
     bkey = results["barrier"]
     crit = (f"identifiable: gamma/mean K_ii > {cfg['gamma_rtol']:g} in both runs and D4 identity fraction >= "
             f"{cfg['identity_threshold']:g} in every hidden layer; barrier vanished: unaligned {bkey} <= "
-            f"{cfg['barrier_tol']:g} nats; onsets = first checkpoint from which the criterion holds to the end "
+            f"{cfg['barrier_tol']:g} nats, counted only if it exceeded {cfg['barrier_tol']:g} at an earlier "
+            f"checkpoint; onsets = first checkpoint from which the criterion holds to the end "
             f"(resolution {cfg['every']} epochs)")
     for st, a in results["answers"].items():
         ans = a["answer"]
         status = "inconclusive" if ans == "inconclusive" else "supported"
-        claim = (f"[{LABELS[st]}] identifiability appears {ans} the unaligned barrier vanishes{_qualifier(st, results)}"
-                 if ans != "inconclusive" else f"[{LABELS[st]}] the order of identifiability and barrier vanishing")
+        claim = _claim_text(st, ans, results, cfg)
         out.append(C.verdict(claim, status, "; ".join(_onset_text(p) for p in results["onsets"][st]) + f" ({crit})",
                              **a["counts"]))
     for note in results.get("notes", []):
@@ -494,6 +546,8 @@ def answer_sentence(results: dict) -> str:
                f"{C.fmt(idf, '.2f')}, gamma/K_ii {C.fmt(gam, '.2g')}, worst layer)")
         if a["answer"] == "inconclusive":
             why = "no pair decides" if a["counts"]["undecided"] == len(ts) else "the pairs disagree"
+            if ts and all(p.get("undecided_reason") for p in ts):
+                why += "; the unaligned barrier never exceeded barrier_tol"
             parts.append(f"{txt} -> inconclusive ({why})")
         else:
             parts.append(f"{txt} -> {a['answer']}{_qualifier(st, results)}")

@@ -227,7 +227,10 @@ def _answer(rows):
     # identifiable but the barrier never vanishes: before
     ([GOOD] * 5, [1] * 5, [HI] * 5, "before", 0, None),
     # barrier vanishes, identifiability lost at the end: after
-    ([GOOD, GOOD, GOOD, GOOD, BAD], [1] * 5, [LO] * 5, "after", None, 0),
+    ([GOOD, GOOD, GOOD, GOOD, BAD], [1] * 5, [HI, LO, LO, LO, LO], "after", None, 2),
+    # the barrier never exceeded barrier_tol: nothing vanished, the pair does not decide
+    ([GOOD, GOOD, GOOD, GOOD, BAD], [1] * 5, [LO] * 5, None, None, 0),
+    ([BAD, BAD, GOOD, GOOD, GOOD], [1] * 5, [LO, 0.04, LO, LO, LO], None, 4, 0),
     # neither: undecided
     ([BAD] * 5, [0] * 5, [HI] * 5, None, None, None),
 ])
@@ -239,6 +242,33 @@ def test_order_on_planted_series(gamma, ident, barrier, expected_order, t_ident,
     assert answer == (expected_order or "inconclusive")
     claim = e4.claims(CFG, {**res, "scale": "small"})[0]
     assert claim["verdict"] == ("inconclusive" if expected_order is None else "supported")
+
+
+def test_a_barrier_that_never_rose_does_not_decide():
+    # the outside tester's case: barely trained networks, unaligned barrier 0.013 / 0.037 < barrier_tol
+    rows = [planted_row(0, [BAD] * 5, [0] * 5, [0.013] * 5), planted_row(1, [BAD] * 5, [0] * 5, [0.037] * 5)]
+    res, answer = _answer(rows)
+    assert answer == "inconclusive"
+    assert all(p["order"] is None and not p["barrier_rose"] for p in res["onsets"]["w-mlp-1"])
+    claim = e4.claims(CFG, {**res, "scale": "small"})[0]
+    assert claim["verdict"] == "inconclusive"
+    assert "the unaligned barrier never exceeded barrier_tol" in claim["claim"]
+    assert "supported" not in claim["claim"] and "appears" not in claim["claim"]
+    assert "never exceeded barrier_tol" in e4.answer_sentence(res)
+    # a barrier that rose above the tolerance at an earlier checkpoint does decide
+    row = planted_row(0, [BAD] * 5, [0] * 5, [0.013, HI, 0.013, 0.013, 0.013])
+    t = e4.onsets(CFG, row)
+    assert (t["barrier_vanished"], t["barrier_rose"], t["order"]) == (4, True, "after")
+
+
+def test_after_without_identifiability_says_not_reached_within_the_run():
+    row = planted_row(0, [BAD] * 5, [0] * 5, [HI, LO, LO, LO, LO])
+    res, answer = _answer([row])
+    assert answer == "after"
+    claim = e4.claims(CFG, {**res, "scale": "small"})[0]
+    assert claim["verdict"] == "supported"
+    assert "identifiability not reached within the run" in claim["claim"] and "order: after" in claim["claim"]
+    assert "identifiability not reached within the run" in e4.answer_sentence(res)
 
 
 def test_rounding_level_margin_is_not_identifiability():
