@@ -31,7 +31,7 @@ from neuronid.errors import FileFormatError, InvalidOptionError
 
 from .datasets import Dataset
 
-__all__ = ["MNIST_FILES", "find_mnist_file", "load_mnist", "read_idx", "write_idx"]
+__all__ = ["MNIST_FILES", "check_mnist_folder", "find_mnist_file", "idx_shape", "load_mnist", "read_idx", "write_idx"]
 
 #: element type code -> numpy dtype (big-endian where it matters)
 _IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -55,10 +55,44 @@ def _read_bytes(path: Path) -> bytes:
         raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def read_idx(path, *, ndim: int | None = None) -> np.ndarray:
-    """Read one IDX file (optionally gzipped); ``ndim`` checks the number of dimensions."""
-    path = Path(path)
-    raw = _read_bytes(path)
+def _data_length(path: Path, header: int) -> int:
+    """Bytes after the first ``header`` bytes of ``path`` (decompressed for ``.gz``, streamed
+    in chunks: nothing of the data is kept)."""
+    try:
+        if path.suffix != ".gz":
+            return path.stat().st_size - header
+        total = 0
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                total += len(chunk)
+        return total - header
+    except (EOFError, zlib.error) as exc:
+        raise FileFormatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    except gzip.BadGzipFile as exc:
+        raise FileFormatError(f"{path}: not a gzip file ({exc})") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_head(path: Path, n: int = 4 + 4 * 255) -> bytes:
+    """The first ``n`` bytes (the longest IDX header: 255 dimensions)."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n)
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except (EOFError, zlib.error) as exc:
+        raise FileFormatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+    except gzip.BadGzipFile as exc:
+        raise FileFormatError(f"{path}: not a gzip file ({exc})") from None
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _parse_header(path: Path, raw: bytes, ndim: int | None, data_length) -> tuple:
+    """``(dtype, dims, header bytes)`` of an IDX file whose first bytes are ``raw``;
+    ``data_length(header)`` gives the bytes after the header (checked against the sizes)."""
     if len(raw) < 4:
         raise FileFormatError(f"{path}: truncated IDX file ({len(raw)} bytes; the header alone has at least 4)")
     zero, type_code, nd = raw[:2], raw[2], raw[3]
@@ -80,14 +114,68 @@ def read_idx(path, *, ndim: int | None = None) -> np.ndarray:
         raise FileFormatError(f"{path}: negative size in the header {dims}")
     dtype = _IDX_TYPES[type_code]
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header
+    found = data_length(header)
     if found < expected:
         raise FileFormatError(
             f"{path}: truncated IDX file: the header {dims} needs {expected} data bytes, found {found}"
         )
     if found > expected:
         raise FileFormatError(f"{path}: {found - expected} bytes after the data the header {dims} describes (corrupt?)")
-    return np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize, offset=header).reshape(dims)
+    return dtype, dims, header
+
+
+def read_idx(path, *, ndim: int | None = None) -> np.ndarray:
+    """Read one IDX file (optionally gzipped); ``ndim`` checks the number of dimensions."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    dtype, dims, header = _parse_header(path, raw, ndim, lambda h: len(raw) - h)
+    return np.frombuffer(raw, dtype=dtype, count=int(np.prod(dims, dtype=np.int64)), offset=header).reshape(dims)
+
+
+def idx_shape(path, *, ndim: int | None = None) -> tuple:
+    """``(dtype, dims)`` of one IDX file from its header, after checking that the file
+    holds exactly the data the header describes (reads the header only; a ``.gz`` file is
+    decompressed in a stream to count its bytes). The checks of :func:`read_idx`."""
+    path = Path(path)
+    dtype, dims, _ = _parse_header(path, _read_head(path), ndim, lambda h: _data_length(path, h))
+    return dtype, dims
+
+
+def check_mnist_folder(folder) -> dict:
+    """Check the four MNIST IDX files in ``folder`` before anything is trained: present,
+    headers (unsigned bytes, 28x28 images), data sizes as the headers say, as many labels
+    as images. Returns ``{split: (n images, images path, labels path)}``; raises
+    :class:`FileFormatError` naming the file otherwise. Cheap: headers and file sizes only.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for s in ("train", "t10k"):
+    ...     write_idx(d / f"{s}-images-idx3-ubyte", np.zeros((3, 28, 28), dtype=np.uint8))
+    ...     write_idx(d / f"{s}-labels-idx1-ubyte", np.zeros(3, dtype=np.uint8))
+    >>> check_mnist_folder(d)["test"][0]
+    3
+    >>> (d / "t10k-images-idx3-ubyte").write_bytes((d / "t10k-images-idx3-ubyte").read_bytes()[:-5]) > 0
+    True
+    >>> check_mnist_folder(d)
+    Traceback (most recent call last):
+    ...
+    neuronid.errors.FileFormatError: ...t10k-images-idx3-ubyte: truncated IDX file: the header (3, 28, 28) needs 2352 data bytes, found 2347
+    """
+    out = {}
+    for split, (img_stem, lab_stem) in MNIST_FILES.items():
+        img_path, lab_path = find_mnist_file(folder, img_stem), find_mnist_file(folder, lab_stem)
+        img_type, img_dims = idx_shape(img_path, ndim=3)
+        lab_type, lab_dims = idx_shape(lab_path, ndim=1)
+        if img_type != np.uint8 or lab_type != np.uint8:
+            raise FileFormatError(f"{img_path if img_type != np.uint8 else lab_path}: expected unsigned bytes (type 0x08)")
+        if tuple(img_dims[1:]) != (28, 28):
+            raise FileFormatError(
+                f"{img_path}: MNIST images are 28x28, found {img_dims[1]}x{img_dims[2]} (header {tuple(img_dims)}); "
+                "not an MNIST image file")
+        if img_dims[0] != lab_dims[0]:
+            raise FileFormatError(f"{img_path} has {img_dims[0]} images but {lab_path} has {lab_dims[0]} labels")
+        out[split] = (int(img_dims[0]), img_path, lab_path)
+    return out
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -106,6 +194,8 @@ def find_mnist_file(folder, stem: str) -> Path:
     """The file ``stem`` (or ``stem.gz``, or with ``.idx`` instead of ``-idx``) in
     ``folder``, ``folder/raw`` or ``folder/MNIST/raw``; a clear error naming it if absent."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileFormatError(f"{folder}: not a folder (expected a folder holding the MNIST IDX files)")
     if not folder.is_dir():
         raise FileFormatError(f"{folder}: no such folder (expected the MNIST IDX files in it)")
     names = [stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"]

@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from neuronid.numerics.datasets import digits, gaussian_mixture_subspace, train_test_split
-from neuronid.numerics.idx import MNIST_FILES, find_mnist_file, load_mnist
+from neuronid.numerics.idx import check_mnist_folder, load_mnist
 from neuronid.numerics.structures import FAN_IN, standard_mlp, syre_mlp, w_mlp
 from neuronid.numerics.training import TrainConfig, train
 from neuronid.proofs_checks.pairs import REPAIR_SUFFIX, compare_pair
@@ -142,15 +142,18 @@ def check_config(cfg: dict) -> dict:
         raise C.InvalidOptionError(
             f"configuration mask_constants={consts!r}: expected {len(hidden) + 1} numbers >= 0 (one per layer "
             f"of hidden={hidden}, output layer included; the paper: 1, 1, 0.5, 0.25)")
-    for key in ("pairs", "epochs", "batch_size", "restarts"):
-        C.check_int(cfg, key, 1)
-    amb = C.check_int(cfg, "ambient", 1)
+    C.check_int_list(cfg, "hidden", 1, C.MAX_WIDTH, distinct=False)
+    C.check_int(cfg, "pairs", 1, C.MAX_UNITS)
+    C.check_int(cfg, "epochs", 1, C.MAX_EPOCHS)
+    C.check_int(cfg, "batch_size", 1, C.MAX_POINTS)
+    C.check_int(cfg, "restarts", 1, C.MAX_STEPS)
+    amb = C.check_int(cfg, "ambient", 1, C.MAX_WIDTH)
     C.check_int(cfg, "k", 1, amb)
-    nc = C.check_int(cfg, "n_classes", 2)
-    C.check_int(cfg, "n_train", nc)
-    C.check_int(cfg, "n_test", 2)
-    C.check_int(cfg, "n_align", 2)
-    C.check_int(cfg, "steps", 3)
+    nc = C.check_int(cfg, "n_classes", 2, C.MAX_WIDTH)
+    n_train = C.check_int(cfg, "n_train", nc, C.MAX_POINTS)
+    n_test = C.check_int(cfg, "n_test", 2, C.MAX_POINTS)
+    n_align = C.check_int(cfg, "n_align", 2, C.MAX_POINTS)
+    C.check_int(cfg, "steps", 3, C.MAX_STEPS)
     C.check_int(cfg, "base_seed", 0)
     for key in ("fixed_input", "fixed_hidden", "fixed_last"):
         C.check_float(cfg, key, 0.0, 1.0)
@@ -167,8 +170,15 @@ def check_config(cfg: dict) -> dict:
         raise C.InvalidOptionError(f"configuration activation={cfg['activation']!r}: expected a name")
     for key in ("mnist_n_train", "mnist_n_test"):
         if cfg[key] is not None:
-            C.check_int(cfg, key, 2)
+            C.check_int(cfg, key, 2, C.MAX_POINTS)
+    # every data set's input dimension is at most max(ambient, 784 for MNIST, 64 for digits)
+    n = max(n_train, n_test, n_align)
+    C.check_unit_memory("E3", C.unit_bytes([max(amb, 784), *hidden, nc], n),
+                        f"ambient={amb}, hidden={hidden}, {n} points")
     _check_mnist(cfg)
+    n_sets = len(cfg["datasets"])
+    C.check_unit_count("E3", n_sets * len(cfg["structures"]) * cfg["pairs"],
+                       f"{n_sets} data sets x {len(cfg['structures'])} structures x pairs={cfg['pairs']}")
     return cfg
 
 
@@ -184,9 +194,10 @@ def _check_mnist(cfg: dict) -> None:
         return
     if not isinstance(folder, str) or not folder.strip():
         raise C.InvalidOptionError(f"configuration mnist_dir={folder!r}: expected the path of a folder")
-    for img, lab in MNIST_FILES.values():
-        find_mnist_file(folder, img)  # FileFormatError naming the folder and the missing file
-        find_mnist_file(folder, lab)
+    # every file present, headers and data sizes right (FileFormatError naming the file),
+    # before any unit starts: a bad file found only when the MNIST units run would come
+    # after every other unit
+    check_mnist_folder(folder)
     if "mnist" not in cfg["datasets"]:
         cfg["datasets"] = [*cfg["datasets"], "mnist"]
 

@@ -162,6 +162,52 @@ def test_mnist_dir_without_the_files_is_a_clear_error(tmp_path):
         experiment_config("E3", "small", {"mnist_dir": str(tmp_path / "absent")})
 
 
+def _truncate(path, n=7):
+    import gzip
+
+    data = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(data[:-n]))
+
+
+def _wrong_size_images(path):
+    write_idx(path, np.zeros((40, 27, 27), dtype=np.uint8))
+
+
+def _swap_labels(path):
+    write_idx(path, np.zeros(15, dtype=np.uint8))
+
+
+def _corrupt_gzip(path):
+    path.write_bytes(path.read_bytes()[:40])
+
+
+@pytest.mark.parametrize("name, damage, fragment", [
+    ("t10k-images-idx3-ubyte.gz", _truncate, "truncated IDX file: the header (16, 28, 28) needs 12544 data bytes"),
+    ("train-labels-idx1-ubyte.gz", _truncate, "truncated IDX file"),
+    ("train-images-idx3-ubyte.gz", _wrong_size_images, "MNIST images are 28x28, found 27x27"),
+    ("t10k-labels-idx1-ubyte.gz", _swap_labels, "has 16 images but"),
+    ("train-images-idx3-ubyte.gz", _corrupt_gzip, "gzip"),
+])
+def test_bad_mnist_files_are_refused_before_any_unit(tmp_path, capsys, name, damage, fragment):
+    folder = write_mnist(tmp_path / "mnist")
+    damage(folder / name)
+    with pytest.raises(FileFormatError, match=name.split(".")[0]) as info:
+        experiment_config("E3", "small", {"mnist_dir": str(folder)})
+    assert fragment in str(info.value)
+    out = tmp_path / "o"
+    code = main(["reproduce", "E3", "--scale", "small", "--out", str(out), "--quiet", "--set", f"mnist_dir={folder}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and fragment in err and "--resume" not in err
+    assert not out.exists()  # refused before the folder (and any unit) was made
+
+
+def test_mnist_dir_naming_a_file_says_not_a_folder(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(FileFormatError, match="not a folder"):
+        experiment_config("E3", "small", {"mnist_dir": str(f)})
+
+
 def test_mnist_dir_error_through_the_cli_is_one_line(tmp_path, capsys):
     code = main(["reproduce", "E3", "--scale", "small", "--out", str(tmp_path / "o"), "--quiet",
                  "--set", f"mnist_dir={tmp_path / 'absent'}"])
