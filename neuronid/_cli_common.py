@@ -195,17 +195,23 @@ def _name_max(folder: str) -> int:
         return 255
 
 
-def _probe_writable(folder: str, flag: str, path: str) -> None:
+def _probe_writable(folder: str, flag: str, path: str, creating: str | None = None) -> None:
     """Create and remove a short temporary file in ``folder``: the only reliable way
-    to know that a write will succeed (``/proc``, ``/sys``, read-only mounts, root)."""
+    to know that a write will succeed (``/proc``, ``/sys``, read-only mounts, root).
+    ``creating``: the folder the command would create inside ``folder`` (named in the
+    error instead of ``folder``)."""
     probe = os.path.join(folder, f".nid{os.getpid() % 100000}.probe")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
     except OSError as exc:
-        raise InvalidOptionError(
-            f"{flag} {path}: cannot write in folder {folder} ({exc.strerror or type(exc).__name__})") from None
+        reason = exc.strerror or type(exc).__name__
+        if creating is not None:
+            raise InvalidOptionError(
+                f"{flag} {path}: cannot create the folder {creating} ({folder} accepts no new entries: "
+                f"{reason})") from None
+        raise InvalidOptionError(f"{flag} {path}: cannot write in folder {folder} ({reason})") from None
     os.close(fd)
     try:
         os.unlink(probe)
@@ -271,7 +277,7 @@ def _guard_folder(out: Output, inputs: list[str]) -> None:
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
         raise InvalidOptionError(f"{flag} {path}: cannot create the folder: {ancestor} is not a folder")
-    _probe_writable(ancestor, flag, path)
+    _probe_writable(ancestor, flag, path, creating=os.path.abspath(path))
 
 
 def guard_outputs(inputs=(), outputs=(), *, force: bool = False) -> None:

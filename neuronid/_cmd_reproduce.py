@@ -48,6 +48,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _has_units(out: str) -> bool:
+    """Whether the run folder's ``units`` subfolder exists (only then do messages point at it)."""
+    return os.path.isdir(os.path.join(out, "units"))
+
+
 def run(args) -> int:
     # imported when the command runs: cli imports every command module to build its
     # parser, and the experiment runners (training, dask) would slow every command
@@ -59,6 +64,7 @@ def run(args) -> int:
         parse_overrides,
         run_sweep,
     )
+    from neuronid.proofs_checks.experiments.sweep import check_json_outside
 
     exp = get_experiment(args.experiment)
     if args.scale not in exp.scales:
@@ -67,6 +73,8 @@ def run(args) -> int:
         )
     config = experiment_config(exp.name, args.scale, parse_overrides(args.overrides))
     out = args.out or os.path.join("out", "reproduce", f"{exp.name}-{args.scale}")
+    if args.json is not None:
+        check_json_outside(args.json, out)
     guard_outputs(outputs=[output_folder("--out", out), json_output(args)], force=args.force)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if args.dask and args.workers is not None:
@@ -77,12 +85,15 @@ def run(args) -> int:
         report = run_sweep(exp, args.scale, config, out, workers=workers, dask=args.dask, resume=args.resume,
                            progress=progress_enabled(args), json_path=args.json, plots=not args.no_plots)
     except KeyboardInterrupt:
-        sys.stderr.write(f"finished units are kept in {out}/units; continue with the same command plus --resume\n")
+        if _has_units(out):
+            sys.stderr.write(f"finished units are kept in {out}/units; continue with the same command plus --resume\n")
         raise
     except UnitFailedError as exc:
-        hint = f"; the finished units are kept in {out}/units (continue with --resume once the cause is fixed)"
-        if isinstance(exc.__cause__, InvalidInputError):
-            raise InvalidOptionError(f"{exc}{hint}") from None
+        hint = (f"; the finished units are kept in {out}/units (continue with --resume once the cause is fixed)"
+                if _has_units(out) else "")
+        if isinstance(exc.__cause__, InvalidInputError):  # bad input: fix it first, no --resume advice
+            kept = f"; the finished units are kept in {out}/units" if _has_units(out) else ""
+            raise InvalidOptionError(f"{exc}{kept}") from None
         if isinstance(exc.__cause__, BrokenProcessPool):
             raise InvalidOptionError(
                 f"unit {exc.key}: its worker process died abruptly (most often it ran out of memory; choose smaller "

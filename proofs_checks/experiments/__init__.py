@@ -81,7 +81,18 @@ def experiment_config(name: str, scale: str = "small", overrides: dict | None = 
 
 def parse_overrides(items) -> dict:
     """``["epochs=10", "actives=[1,2]", "mask_reading=masked"]`` -> a dict (values are
-    JSON when they parse as JSON, strings otherwise)."""
+    JSON when they parse as JSON, strings otherwise; a value that starts like a JSON list,
+    object or string (``[``, ``{``, ``"``) but does not parse is refused, not taken as a
+    string).
+
+    >>> parse_overrides(["epochs=10", "hidden=[32, 32]", "mask_reading=masked"])
+    {'epochs': 10, 'hidden': [32, 32], 'mask_reading': 'masked'}
+    >>> try:
+    ...     parse_overrides(["hidden=[32,"])
+    ... except UnknownExperimentError as exc:
+    ...     print(exc)
+    --set hidden=[32,: the value did not parse as JSON (Expecting value at character 4; found '[32,')
+    """
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -90,7 +101,11 @@ def parse_overrides(items) -> dict:
         key = key.strip()
         try:
             value = json.loads(text)
-        except ValueError:
+        except ValueError as exc:
+            if text.lstrip()[:1] in ("[", "{", '"'):  # meant as JSON: a string would hide the typo
+                why = f"{exc.msg} at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise UnknownExperimentError(
+                    f"--set {item}: the value did not parse as JSON ({why}; found {text!r})") from None
             value = text
         out[key] = value
     return out

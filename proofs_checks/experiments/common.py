@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from neuronid.errors import InvalidOptionError
+from neuronid.numerics.io import available_memory, format_bytes
 
 __all__ = [
     "BARRIERS",
@@ -26,12 +27,39 @@ __all__ = [
     "check_float",
     "check_choice",
     "check_int_list",
+    "check_unit_count",
+    "check_unit_memory",
+    "unit_bytes",
+    "MAX_UNITS",
+    "MAX_EPOCHS",
+    "MAX_CHECKPOINTS",
+    "MAX_WIDTH",
+    "MAX_POINTS",
+    "MAX_STEPS",
     "verdict",
     "fmt",
 ]
 
 BARRIERS = ("B_mid", "B_peak", "B_lerp", "B_mean")
 NOT_AVAILABLE = "not available"
+
+# Upper bounds on configuration sizes, checked by every experiment's check_config before
+# anything is built: a mistyped ``--set pairs=1000000000`` is refused at once (exit 2)
+# instead of hanging while the unit list is built or dying out of memory later. They are
+# far above the paper's protocol (E1: 1,000 units, 100 epochs, width 128; E3: 4 pairs,
+# widths 512, 5,000 points; E4: 11 checkpoints).
+#: units of one run (pairs / seeds x levels x structures x data sets)
+MAX_UNITS = 100_000
+#: training epochs
+MAX_EPOCHS = 100_000
+#: E4 checkpoints per run (each keeps a copy of both networks)
+MAX_CHECKPOINTS = 1_000
+#: a hidden width, input dimension, number of copies or classes
+MAX_WIDTH = 100_000
+#: points of one data split (training, test, support, alignment, cost points)
+MAX_POINTS = 10_000_000
+#: path grid points, matching restarts, heatmap neurons
+MAX_STEPS = 10_000
 
 
 # ----------------------------------------------------------------------------- plug points
@@ -156,7 +184,8 @@ def check_choice(config: dict, key: str, choices) -> str:
     return v
 
 
-def check_int_list(config: dict, key: str, lo: int, hi: int | None = None, *, nonempty: bool = True) -> list:
+def check_int_list(config: dict, key: str, lo: int, hi: int | None = None, *, nonempty: bool = True,
+                   distinct: bool = True) -> list:
     v = config[key]
     if not isinstance(v, (list, tuple)) or (nonempty and not v):
         raise InvalidOptionError(f"configuration {key}={v!r}: expected a non-empty list of integers")
@@ -164,9 +193,39 @@ def check_int_list(config: dict, key: str, lo: int, hi: int | None = None, *, no
         if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < lo or (hi is not None and x > hi):
             rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise InvalidOptionError(f"configuration {key}={v!r}: every entry must be an integer {rng}")
-    if len(set(v)) != len(v):
+    if distinct and len(set(v)) != len(v):
         raise InvalidOptionError(f"configuration {key}={v!r}: entries must be distinct")
     return list(v)
+
+
+def check_unit_count(experiment: str, n_units: int, factors: str) -> int:
+    """Refuse a run of more than :data:`MAX_UNITS` units (``factors`` says how the count
+    arises, e.g. ``"pairs=10 x 3 structures"``); computed from the sizes, nothing is built."""
+    if n_units > MAX_UNITS:
+        raise InvalidOptionError(
+            f"{experiment}: the configuration gives {n_units} units ({factors}); at most {MAX_UNITS} per run")
+    return n_units
+
+
+def unit_bytes(sizes, n_points: int, *, networks: int = 2, snapshots: int = 1, cost_width: int = 0) -> float:
+    """A lower estimate of one unit's memory in bytes (float64): ``networks`` networks of
+    layer ``sizes`` with their optimizer state (weights, mask, fixed part, gradient, two
+    Adam moments: 6 copies), ``snapshots`` kept copies of each, the data and the
+    activations of ``n_points`` points in every layer, and four ``cost_width`` x
+    ``cost_width`` cost matrices per network (K, Delta_in, Delta_out, their sum)."""
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return 8.0 * (networks * weights * (6 + snapshots) + n_points * sum(sizes) * (1 + networks)
+                  + networks * 4 * cost_width * cost_width)
+
+
+def check_unit_memory(experiment: str, nbytes: float, what: str) -> None:
+    """Refuse (exit 2) a configuration whose one unit needs more than the available memory
+    (``what`` names the sizes that drive the estimate); nothing where it cannot be read."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise InvalidOptionError(
+            f"{experiment}: one unit with {what} needs at least {format_bytes(nbytes)} of memory but only "
+            f"{format_bytes(free)} is available; choose smaller sizes with --set")
 
 
 # ----------------------------------------------------------------------------- reporting

@@ -105,13 +105,20 @@ def check_config(cfg: dict) -> dict:
     fams = cfg["families"]
     if not isinstance(fams, (list, tuple)) or not fams or any(f not in FAMILIES for f in fams) or len(set(fams)) != len(fams):
         raise C.InvalidOptionError(f"configuration families={fams!r}: expected distinct entries of {', '.join(FAMILIES)}")
-    copies = C.check_int(cfg, "copies", 1)
-    C.check_int_list(cfg, "actives", 1, copies)
-    for key in ("seeds", "pairs", "width", "epochs", "batch_size"):
-        C.check_int(cfg, key, 1)
-    C.check_int(cfg, "n_train", 2)
-    C.check_int(cfg, "n_test", 2)
-    C.check_int(cfg, "steps", 3)
+    copies = C.check_int(cfg, "copies", 1, C.MAX_WIDTH)
+    actives = C.check_int_list(cfg, "actives", 1, copies)
+    for key in ("seeds", "pairs"):
+        C.check_int(cfg, key, 1, C.MAX_UNITS)
+    width = C.check_int(cfg, "width", 1, C.MAX_WIDTH)
+    C.check_int(cfg, "epochs", 1, C.MAX_EPOCHS)
+    C.check_int(cfg, "batch_size", 1, C.MAX_POINTS)
+    n_train = C.check_int(cfg, "n_train", 2, C.MAX_POINTS)
+    n_test = C.check_int(cfg, "n_test", 2, C.MAX_POINTS)
+    C.check_int(cfg, "steps", 3, C.MAX_STEPS)
+    C.check_unit_count("E1", len(fams) * len(actives) * cfg["seeds"] * cfg["pairs"],
+                       f"{len(fams)} families x {len(actives)} actives x seeds={cfg['seeds']} x pairs={cfg['pairs']}")
+    C.check_unit_memory("E1", C.unit_bytes([2 * copies, width, 1], max(n_train, n_test)),
+                        f"width={width}, copies={copies}, {max(n_train, n_test)} points")
     C.check_int(cfg, "base_seed", 0)
     C.check_float(cfg, "mask_p", 0.0, 1.0, open_lo=True)
     C.check_choice(cfg, "mask_reading", MASK_READINGS)

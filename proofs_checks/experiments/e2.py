@@ -82,24 +82,32 @@ ROUNDING_RTOL = 1e-9
 
 def check_config(cfg: dict) -> dict:
     C.check_keys(cfg, PAPER, "E2")
-    amb = C.check_int(cfg, "ambient", 1)
-    C.check_int_list(cfg, "ks", 1, amb)
+    amb = C.check_int(cfg, "ambient", 1, C.MAX_WIDTH)
+    ks = C.check_int_list(cfg, "ks", 1, amb)
     sig = cfg["sigmas"]
     if (not isinstance(sig, (list, tuple)) or not sig or len(set(map(float, sig))) != len(sig)
             or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and s >= 0
                        for s in sig)):
         raise C.InvalidOptionError(f"configuration sigmas={sig!r}: expected distinct numbers >= 0")
     cfg["sigmas"] = [float(s) for s in sig]
-    for key in ("seeds", "epochs", "batch_size", "heatmap_neurons"):
-        C.check_int(cfg, key, 1)
-    nc = C.check_int(cfg, "n_classes", 2)
-    C.check_int(cfg, "n_train", nc)
-    C.check_int(cfg, "n_test", nc)
-    C.check_int(cfg, "n_support", 2)
+    C.check_int(cfg, "seeds", 1, C.MAX_UNITS)
+    C.check_int(cfg, "epochs", 1, C.MAX_EPOCHS)
+    C.check_int(cfg, "batch_size", 1, C.MAX_POINTS)
+    C.check_int(cfg, "heatmap_neurons", 1, C.MAX_STEPS)
+    nc = C.check_int(cfg, "n_classes", 2, C.MAX_WIDTH)
+    n_train = C.check_int(cfg, "n_train", nc, C.MAX_POINTS)
+    n_test = C.check_int(cfg, "n_test", nc, C.MAX_POINTS)
+    n_support = C.check_int(cfg, "n_support", 2, C.MAX_POINTS)
     hidden = cfg["hidden"]
     if (not isinstance(hidden, list) or not hidden
             or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden)):
         raise C.InvalidOptionError(f"configuration hidden={hidden!r}: expected a list of widths >= 1")
+    C.check_int_list(cfg, "hidden", 1, C.MAX_WIDTH, distinct=False)
+    C.check_unit_count("E2", len(ks) * len(sig) * cfg["seeds"],
+                       f"{len(ks)} ks x {len(sig)} sigmas x seeds={cfg['seeds']}")
+    n = max(n_train, n_test, n_support)
+    C.check_unit_memory("E2", C.unit_bytes([amb, *hidden, nc], n, networks=1, cost_width=max(hidden)),
+                        f"ambient={amb}, hidden={hidden}, {n} points")
     C.check_int(cfg, "layer", 0, len(hidden) - 1)
     C.check_float(cfg, "sep", 0.0, open_lo=True)
     C.check_float(cfg, "fixed_fraction", 0.0, 1.0)

@@ -131,17 +131,31 @@ def check_config(cfg: dict) -> dict:
     if (not isinstance(hidden, list) or not hidden
             or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 2 for h in hidden)):
         raise C.InvalidOptionError(f"configuration hidden={hidden!r}: expected a non-empty list of widths >= 2")
-    for key in ("pairs", "epochs", "every", "batch_size", "restarts"):
-        C.check_int(cfg, key, 1)
-    if cfg["every"] > cfg["epochs"]:
-        raise C.InvalidOptionError(f"configuration every={cfg['every']!r}: expected at most epochs={cfg['epochs']}")
-    amb = C.check_int(cfg, "ambient", 1)
+    C.check_int_list(cfg, "hidden", 2, C.MAX_WIDTH, distinct=False)
+    C.check_int(cfg, "pairs", 1, C.MAX_UNITS)
+    epochs = C.check_int(cfg, "epochs", 1, C.MAX_EPOCHS)
+    every = C.check_int(cfg, "every", 1)
+    C.check_int(cfg, "batch_size", 1, C.MAX_POINTS)
+    C.check_int(cfg, "restarts", 1, C.MAX_STEPS)
+    if every > epochs:
+        raise C.InvalidOptionError(f"configuration every={every!r}: expected at most epochs={epochs}")
+    n_ck = epochs // every + 1 + (epochs % every != 0)
+    if n_ck > C.MAX_CHECKPOINTS:
+        raise C.InvalidOptionError(
+            f"configuration every={every!r}: epochs={epochs} / every gives {n_ck} checkpoints; at most "
+            f"{C.MAX_CHECKPOINTS} (each keeps a copy of both networks): raise every")
+    amb = C.check_int(cfg, "ambient", 1, C.MAX_WIDTH)
     C.check_int(cfg, "k", 1, amb)
-    nc = C.check_int(cfg, "n_classes", 2)
-    C.check_int(cfg, "n_train", nc)
-    C.check_int(cfg, "n_test", 2)
-    C.check_int(cfg, "cost_points", 2)
-    C.check_int(cfg, "steps", 3)
+    nc = C.check_int(cfg, "n_classes", 2, C.MAX_WIDTH)
+    n_train = C.check_int(cfg, "n_train", nc, C.MAX_POINTS)
+    n_test = C.check_int(cfg, "n_test", 2, C.MAX_POINTS)
+    cost_points = C.check_int(cfg, "cost_points", 2, C.MAX_POINTS)
+    C.check_int(cfg, "steps", 3, C.MAX_STEPS)
+    C.check_unit_count("E4", len(cfg["structures"]) * cfg["pairs"],
+                       f"{len(cfg['structures'])} structures x pairs={cfg['pairs']}")
+    n = max(n_train, n_test, cost_points)
+    C.check_unit_memory("E4", C.unit_bytes([max(amb, 64), *hidden, nc], n, snapshots=n_ck, cost_width=max(hidden)),
+                        f"ambient={amb}, hidden={hidden}, {n} points, {n_ck} checkpoints")
     C.check_int(cfg, "base_seed", 0)
     for key in ("fixed_input", "fixed_hidden", "fixed_last"):
         C.check_float(cfg, key, 0.0, 1.0)

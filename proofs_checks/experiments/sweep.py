@@ -71,6 +71,7 @@ __all__ = [
     "unit_problem",
     "run_sweep",
     "config_differences",
+    "check_json_outside",
     "single_threaded",
 ]
 
@@ -563,7 +564,7 @@ def run_sweep(
     t0 = time.perf_counter()
     out = Path(out)
     if json_path is not None:
-        _check_json_target(Path(json_path))
+        _check_json_target(Path(json_path), out)
     config = _canonical(exp.check_config(dict(config)))
     units = exp.units(config)
     keys = [k for k, _ in units]
@@ -645,7 +646,20 @@ def run_sweep(
                        seconds=time.perf_counter() - t0, rerun_invalid=len(invalid))
 
 
-def _check_json_target(path: Path) -> None:
+def check_json_outside(json_path, out) -> None:
+    """Refuse a ``--json`` path inside the results folder ``out`` (symbolic links
+    resolved): it could replace ``config.json`` or a unit file, and ``results.json`` is
+    written there anyway."""
+    real_json, real_out = Path(os.path.realpath(json_path)), Path(os.path.realpath(out))
+    if real_json == real_out or real_out in real_json.parents:
+        raise InvalidOptionError(
+            f"--json {json_path}: is inside the --out folder {out} (which holds config.json, units/ and "
+            "results.json); choose a path outside it")
+
+
+def _check_json_target(path: Path, out: Path) -> None:
+    """``--json PATH`` must be outside ``out`` and its folder writable."""
+    check_json_outside(path, out)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputFolderError(f"--json {path}: folder {folder} does not exist")

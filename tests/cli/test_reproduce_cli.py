@@ -72,13 +72,79 @@ def _free_port() -> int:
         (["reproduce", "E1", "--set", "seeding=crn"], "configuration seeding='crn': expected one of 'common', "),
         (["reproduce", "E1", "--set", "seeding=true"], "configuration seeding=True"),
         (["reproduce", "E1", "--workers", "0"], "expected an integer >= 1"),
+        # huge sizes: refused at once by the configuration check, naming key, bound and value
+        (["reproduce", "E4", "--set", "pairs=1000000000"], "pairs=1000000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E4", "--set", "epochs=1000000000"], "epochs=1000000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E4", "--set", "epochs=100000"], "gives 20001 checkpoints; at most 1000"),
+        (["reproduce", "E4", "--set", "n_train=100000000"], "n_train=100000000: expected an integer in [10, 10000000]"),
+        (["reproduce", "E4", "--set", "hidden=[32,1000000]"], "hidden=[32, 1000000]: every entry must be an integer in [2, 100000]"),
+        (["reproduce", "E1", "--set", "width=100000000"], "width=100000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E1", "--set", "copies=1000000"], "copies=1000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E1", "--set", "seeds=1000", "--set", "pairs=1000"], "gives 20000000 units"),
+        (["reproduce", "E1", "--set", "epochs=1000000"], "epochs=1000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E2", "--set", "seeds=1000000"], "seeds=1000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E2", "--set", "n_support=100000000"], "n_support=100000000: expected an integer in [2, 10000000]"),
+        (["reproduce", "E2", "--set", "hidden=[100000,100000]"], "needs at least"),
+        (["reproduce", "E3", "--set", "pairs=1000000"], "pairs=1000000: expected an integer in [1, 100000]"),
+        (["reproduce", "E3", "--set", "steps=1000000"], "steps=1000000: expected an integer in [3, 10000]"),
+        (["reproduce", "E3", "--set", "hidden=[64,10000000]"], "every entry must be an integer in [1, 100000]"),
+        # a value meant as JSON that does not parse is named as such (plain strings still work)
+        (["reproduce", "E4", "--set", "hidden=[32,"], "the value did not parse as JSON (Expecting value at character 4; found '[32,')"),
+        (["reproduce", "E3", "--set", 'barrier="B_peak'], "did not parse as JSON"),
+        (["reproduce", "E1", "--out", "/proc/t13x"], "--out /proc/t13x: cannot create the folder /proc/t13x ("),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message, capsys):
+    t0 = time.perf_counter()
     code, out, err = run_cli(args, capsys)
     assert code == 2
     assert message in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if "error" in line]) == 1
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("experiment", ["E1", "E2", "E3", "E4"])
+@pytest.mark.parametrize("name", ["config.json", "results.json", "units/x.json", "."])
+def test_json_inside_the_out_folder_is_refused(experiment, name, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "units").mkdir()
+    (out / "config.json").write_text("{}")
+    code, _, err = run_cli(["reproduce", experiment, "--out", out, "--json", out / name, "--quiet"], capsys)
+    assert code == 2 and "is inside the --out folder" in err and len(err.strip().splitlines()) == 1
+    assert (out / "config.json").read_text() == "{}"
+    # through a symbolic link to the folder as well, and from the Python API
+    (tmp_path / "link").symlink_to(out)
+    code, _, err = run_cli(["reproduce", experiment, "--out", out, "--json", tmp_path / "link" / "r.json"], capsys)
+    assert code == 2 and "is inside the --out folder" in err
+    from neuronid.errors import InvalidOptionError
+    from neuronid.proofs_checks.experiments import run_experiment
+
+    with pytest.raises(InvalidOptionError, match="inside the --out folder"):
+        run_experiment(experiment, out=out, json_path=out / "config.json")
+    assert (out / "config.json").read_text() == "{}"
+
+
+def test_interrupt_mentions_the_units_folder_only_when_it_exists(tmp_path, capsys, monkeypatch):
+    from neuronid.proofs_checks import experiments
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_sweep", interrupted)
+    out = tmp_path / "never-made"
+    assert main(["reproduce", "E1", "--out", str(out), *TINY]) != 0
+    assert "units" not in capsys.readouterr().err
+    (out / "units").mkdir(parents=True)
+    assert main(["reproduce", "E1", "--out", str(out), *TINY]) != 0
+    assert f"finished units are kept in {out}/units" in capsys.readouterr().err
+
+
+def test_plain_string_values_still_parse_as_strings():
+    from neuronid.proofs_checks.experiments import parse_overrides
+
+    assert parse_overrides(["mask_reading=masked", "mnist_dir=/data/mnist", "x=1e3", "y=true"]) == {
+        "mask_reading": "masked", "mnist_dir": "/data/mnist", "x": 1000.0, "y": True}
 
 
 def test_unwritable_and_incompatible_folders_exit_2(finished, tmp_path, capsys):
