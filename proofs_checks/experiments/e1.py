@@ -303,6 +303,11 @@ def aggregate(cfg: dict, records: list) -> dict:
             "trend": {f: trend_spread(rows) for f, rows in families.items()}}
 
 
+def _sd(d: dict) -> str:
+    """The standard deviation of a :func:`describe` block, ``n/a`` for fewer than 2 values."""
+    return C.fmt(d["std"], ".4f") if d["n"] >= 2 else "n/a"
+
+
 def trend_spread(rows: list) -> dict:
     """The barrier-vs-coherence trend per matched ``(seed, pair)`` and its spread.
 
@@ -312,14 +317,17 @@ def trend_spread(rows: list) -> dict:
     ``drop``, ``B_mid`` at the lowest minus at the highest coherence; ``step``, the
     change of ``B_mid`` between neighbouring levels (pooled over curves and levels).
     Described over the ``(seed, pair)`` curves, plus ``slope_seed_means`` (the per-seed mean slope over
-    seeds: the between-seed spread). With ``seeding = "common"`` one curve shares its
+    seeds: the between-seed spread) and ``level_correlation``: for each pair of neighbouring
+    coherence levels the Pearson correlation, across the curves, of ``B_mid`` at the two
+    levels (``per_step``, ``None`` with fewer than 3 curves or a constant level), and their
+    ``mean``. With ``seeding = "common"`` one curve shares its
     initializations (and its nested frames) across levels, so these differences carry
     less noise than with independent draws."""
     curves = {}
     for r in rows:  # levels by a (the measured coherence 1/a carries rounding that differs between frames)
         curves.setdefault((r["seed"], r["pair"]), []).append((-r["active"], r["coherence"], r["B_mid"]))
     levels = {p[0] for c in curves.values() for p in c}
-    slopes, drops, steps, per_seed = [], [], [], {}
+    slopes, drops, steps, per_seed, matrix = [], [], [], {}, []
     for (seed, _pair), pts in sorted(curves.items()):
         pts = sorted(pts)  # increasing coherence (decreasing a)
         nu = np.array([p[1] for p in pts], dtype=float)
@@ -331,8 +339,30 @@ def trend_spread(rows: list) -> dict:
         drops.append(float(b[0] - b[-1]))
         steps += np.diff(b).tolist()
         per_seed.setdefault(seed, []).append(slope)
+        matrix.append(b)
     return {"curves": len(slopes), "slope": describe(slopes), "drop": describe(drops), "step": describe(steps),
-            "slope_seed_means": describe([float(np.mean(v)) for v in per_seed.values()])}
+            "slope_seed_means": describe([float(np.mean(v)) for v in per_seed.values()]),
+            "level_correlation": level_correlation(np.array(matrix, dtype=float).reshape(len(matrix), -1))}
+
+
+def level_correlation(B: np.ndarray) -> dict:
+    """Pearson correlation of ``B[:, j]`` and ``B[:, j + 1]`` across the rows (curves) for
+    each pair of neighbouring columns (coherence levels), and their mean; ``None`` for a
+    pair with fewer than 3 rows or a constant column (no correlation defined).
+
+    >>> c = level_correlation(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 1.0], [3.0, 6.0, 2.0]]))
+    >>> [round(r, 12) for r in c["per_step"]], round(c["mean"], 12)
+    ([1.0, -0.5], 0.25)
+    """
+    per_step = []
+    for j in range(B.shape[1] - 1):
+        x, y = B[:, j], B[:, j + 1]
+        if B.shape[0] < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+            per_step.append(None)
+        else:
+            per_step.append(float(np.corrcoef(x, y)[0, 1]))
+    ok = [r for r in per_step if r is not None]
+    return {"per_step": per_step, "mean": float(np.mean(ok)) if ok else None}
 
 
 # ----------------------------------------------------------------------------- claims
@@ -491,14 +521,17 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
               + "). Slope: least-squares slope of B_mid against log10(nu) over the coherence levels of one "
               "(seed, pair), change per decade of coherence; drop: B_mid at the lowest minus at the highest nu; "
               "step: change of B_mid between neighbouring levels of one curve.", "",
-              "| family | curves | slope mean ± sd | slope sd of seed means | drop mean ± sd | step sd |",
-              "|---|---|---|---|---|---|"]
+              "Correlation: Pearson correlation of B_mid at neighbouring coherence levels across the curves, mean "
+              "over the level pairs. A standard deviation of fewer than 2 values is n/a.", "",
+              "| family | curves | slope mean ± sd | slope sd of seed means | drop mean ± sd | step sd "
+              "| correlation of B_mid between levels (mean) |",
+              "|---|---|---|---|---|---|---|"]
     for f in cfg["families"]:
         t = results["trend"][f]
         sl, dr, sm, stp = t["slope"], t["drop"], t["slope_seed_means"], t["step"]
-        lines.append(f"| {FAMILY_LABELS[f]} | {t['curves']} | {C.fmt(sl['mean'], '.4f')} ± {C.fmt(sl['std'], '.4f')} "
-                     f"| {C.fmt(sm['std'], '.4f')} ({sm['n']} seeds) | {C.fmt(dr['mean'], '.4f')} ± "
-                     f"{C.fmt(dr['std'], '.4f')} | {C.fmt(stp['std'], '.4f')} |")
+        lines.append(f"| {FAMILY_LABELS[f]} | {t['curves']} | {C.fmt(sl['mean'], '.4f')} ± {_sd(sl)} "
+                     f"| {_sd(sm)} ({sm['n']} seeds) | {C.fmt(dr['mean'], '.4f')} ± "
+                     f"{_sd(dr)} | {_sd(stp)} | {C.fmt(t['level_correlation']['mean'], '.2f')} |")
     lines.append("")
     lines += [f"Units: {results['units']['total']} ({results['units']['skipped']} resumed); wall time "
               f"{results['wall_seconds']:.0f} s; summed unit time {results['units']['unit_seconds_total']:.0f} s.", ""]

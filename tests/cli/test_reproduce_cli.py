@@ -48,6 +48,14 @@ def test_reproduce_writes_results_summary_plots_and_json(finished):
     assert len(list((run / "units").iterdir())) == 2
 
 
+def test_e1_summary_has_the_level_correlation_and_no_sd_of_one_value(finished):
+    res = json.loads((finished / "r.json").read_text())
+    assert "level_correlation" in res["trend"]["exact_copy"]  # the docs' trend column
+    text = (finished / "run" / "summary.md").read_text()
+    assert "correlation of B_mid between levels (mean)" in text
+    assert "n/a (1 seeds)" in text and "0.0000 (1 seeds)" not in text
+
+
 def test_resume_reports_resumed_units(finished, capsys):
     code, out, err = run_cli(["reproduce", "E1", "--out", finished / "run", "--resume", "--no-plots", *TINY], capsys)
     assert code == 0, err

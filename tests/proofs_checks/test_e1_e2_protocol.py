@@ -228,3 +228,27 @@ def test_trend_spread_recovers_planted_slopes():
     rows += [{"seed": 3, "pair": 0, "active": a, "coherence": 1.0 / a, "B_mid": None if a == 2 else 0.1}
              for a in (1, 2, 5, 10)]
     assert e1.trend_spread(rows)["curves"] == 4
+
+
+def test_trend_spread_reports_the_correlation_between_neighbouring_levels():
+    # B_mid at a level = level offset + curve amplitude * level gain (+ planted noise): the
+    # correlation across curves between two levels is computed independently with numpy
+    rng = np.random.default_rng(3)
+    actives = (1, 2, 5, 10)
+    amp = rng.normal(size=6)
+    noise = rng.normal(scale=0.5, size=(6, len(actives)))
+    rows = []
+    for c in range(6):
+        for j, a in enumerate(actives):
+            rows.append({"seed": c // 2, "pair": c % 2, "active": a, "coherence": 1.0 / a,
+                         "B_mid": 0.1 * j + amp[c] + noise[c, j]})
+    lc = e1.trend_spread(rows)["level_correlation"]
+    # columns in increasing coherence = decreasing a
+    B = (0.1 * np.arange(len(actives)) + amp[:, None] + noise)[:, ::-1]
+    expected = [np.corrcoef(B[:, j], B[:, j + 1])[0, 1] for j in range(len(actives) - 1)]
+    assert lc["per_step"] == pytest.approx(expected, rel=1e-12)
+    assert lc["mean"] == pytest.approx(np.mean(expected), rel=1e-12)
+    # perfectly related levels give 1, too few curves or a constant level give None
+    assert e1.level_correlation(np.array([[1.0, 3.0], [2.0, 5.0], [4.0, 9.0]]))["mean"] == pytest.approx(1.0, rel=1e-12)
+    assert e1.level_correlation(np.array([[1.0, 3.0], [2.0, 5.0]])) == {"per_step": [None], "mean": None}
+    assert e1.level_correlation(np.array([[1.0, 3.0], [2.0, 3.0], [4.0, 3.0]]))["per_step"] == [None]
