@@ -454,12 +454,21 @@ def test_hostile_but_valid_expressions_are_undetermined_not_hangs(ws):
     assert code in (0, 2) and "Traceback" not in err and err.count("\n") <= 1, err
 
 
-def test_a_configuration_too_large_for_memory_is_one_clear_line(tmp_path):
-    """``reproduce`` units run under a memory limit: a huge ``--set`` fails at once."""
+@pytest.mark.parametrize("sizes, fragment", [
+    # over a documented bound: refused by the configuration check
+    (["n_train=1000000000000"], "n_train=1000000000000: expected an integer in [2, 10000000]"),
+    # within the bounds but far beyond any machine's memory (24 TB): the one-unit estimate refuses it
+    (["n_train=10000000", "width=100000"], "of memory but only"),
+])
+def test_a_configuration_too_large_for_memory_is_one_clear_line(tmp_path, sizes, fragment):
+    """``reproduce`` refuses a huge ``--set`` at once, before any unit runs."""
     argv = ["reproduce", "E1", "--workers", "1", "--no-plots", "--out", "run", "--set", 'families=["exact_copy"]',
-            "--set", "actives=[1]", "--set", "seeds=1", "--set", "pairs=1", "--set", "n_train=1000000000000"]
+            "--set", "actives=[1]", "--set", "seeds=1", "--set", "pairs=1"]
+    for s in sizes:
+        argv += ["--set", s]
     code, out, err, seconds = run_forked(argv, tmp_path)
-    assert code == 2 and err.count("\n") == 1 and "memory" in err and "Traceback" not in err, err
+    assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
 
 
 def test_sigterm_removes_temporary_files_and_says_so(ws, tmp_path):

@@ -37,7 +37,7 @@ def files(tmp_path):
     (output_file("--json", "z" * 300 + ".json", [".json"]), False, "limit is"),
     (output_file("--json", "", [".json"]), False, "empty"),
     (output_folder("--out", "notes.txt"), False, "not a folder"),
-    (output_folder("--out", "/proc/x/y"), False, "cannot write"),
+    (output_folder("--out", "/proc/x/y"), False, "cannot create the folder /proc/x/y"),
     (output_folder("--out", ".", ["in.npz"]), False, "is an input"),
 ])
 def test_unsafe_outputs_are_refused(files, monkeypatch, out, force, words):
