@@ -72,6 +72,8 @@ def run(args) -> int:
             f"unknown scale {args.scale!r}: expected one of {', '.join(exp.scales)}"
         )
     config = experiment_config(exp.name, args.scale, parse_overrides(args.overrides))
+    if args.out is not None and not args.out.strip():
+        raise InvalidOptionError("--out: expected a folder path, found an empty string")
     out = args.out or os.path.join("out", "reproduce", f"{exp.name}-{args.scale}")
     if args.json is not None:
         check_json_outside(args.json, out)

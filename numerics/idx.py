@@ -144,8 +144,8 @@ def idx_shape(path, *, ndim: int | None = None) -> tuple:
 def check_mnist_folder(folder) -> dict:
     """Check the four MNIST IDX files in ``folder`` before anything is trained: present,
     headers (unsigned bytes, 28x28 images), data sizes as the headers say, as many labels
-    as images. Returns ``{split: (n images, images path, labels path)}``; raises
-    :class:`FileFormatError` naming the file otherwise. Cheap: headers and file sizes only.
+    as images, labels in 0..9. Returns ``{split: (n images, images path, labels path)}``; raises
+    :class:`FileFormatError` naming the file otherwise. Cheap: headers, file sizes and the label bytes.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -174,6 +174,9 @@ def check_mnist_folder(folder) -> dict:
                 "not an MNIST image file")
         if img_dims[0] != lab_dims[0]:
             raise FileFormatError(f"{img_path} has {img_dims[0]} images but {lab_path} has {lab_dims[0]} labels")
+        labels = read_idx(lab_path, ndim=1)  # n bytes: cheap, and a bad label must not wait for training
+        if labels.size and int(labels.max()) > 9:
+            raise FileFormatError(f"{lab_path}: MNIST labels must lie in 0..9, found {int(labels.max())}")
         out[split] = (int(img_dims[0]), img_path, lab_path)
     return out
 

@@ -303,9 +303,9 @@ def aggregate(cfg: dict, records: list) -> dict:
             "trend": {f: trend_spread(rows) for f, rows in families.items()}}
 
 
-def _sd(d: dict) -> str:
+def _sd(d: dict, spec: str = ".4f") -> str:
     """The standard deviation of a :func:`describe` block, ``n/a`` for fewer than 2 values."""
-    return C.fmt(d["std"], ".4f") if d["n"] >= 2 else "n/a"
+    return C.fmt(d["std"], spec) if d["n"] >= 2 else "n/a"
 
 
 def trend_spread(rows: list) -> dict:
@@ -389,8 +389,8 @@ def trend_claim(family: str, rows: list, levels: list) -> dict:
         return C.verdict(claim, "inconclusive", "not enough finite barriers")
     diff = d_lo["mean"] - d_hi["mean"]
     se = math.sqrt(d_lo["sem"] ** 2 + d_hi["sem"] ** 2)
-    evidence = (f"B_mid = {C.fmt(d_lo['mean'])} ± {C.fmt(d_lo['std'])} at nu = {C.fmt(lo['coherence'])} vs "
-                f"{C.fmt(d_hi['mean'])} ± {C.fmt(d_hi['std'])} at nu = {C.fmt(hi['coherence'])} (mean ± sd, "
+    evidence = (f"B_mid = {C.fmt(d_lo['mean'])} ± {_sd(d_lo, '.3g')} at nu = {C.fmt(lo['coherence'])} vs "
+                f"{C.fmt(d_hi['mean'])} ± {_sd(d_hi, '.3g')} at nu = {C.fmt(hi['coherence'])} (mean ± sd, "
                 f"n = {d_lo['n']}, {d_hi['n']}); Spearman rho(nu, B_mid) = {rho:.2f} (p = {pval:.2g}, "
                 f"{len(rows)} pairs)")
     if rho < 0 and pval < 0.05 and diff > 2 * se:
@@ -508,7 +508,7 @@ def summary(cfg: dict, results: dict, claim_list: list) -> str:
             b, cb, t, e, an = (lv["B_mid"], lv["certificate_B_mid"], lv["tightness_B_mid"], lv["endpoint_loss"],
                                lv["relative_anisotropy"])
             lines.append(
-                f"| {lv['active']} | {C.fmt(lv['coherence'])} | {C.fmt(b['mean'], '.4f')} ± {C.fmt(b['std'], '.4f')} "
+                f"| {lv['active']} | {C.fmt(lv['coherence'])} | {C.fmt(b['mean'], '.4f')} ± {_sd(b)} "
                 f"| {C.fmt(b['median'], '.4f')} [{C.fmt(b['q25'], '.4f')}, {C.fmt(b['q75'], '.4f')}] "
                 f"| {C.fmt(cb['mean'], '.4f')} | {C.fmt(t['median'], '.2f')} | {C.fmt(e['mean'], '.2e')} "
                 f"| {C.fmt(an['mean'], '.2f')} ({C.fmt(lv['t1_bound_relative'], '.2f')}) |")

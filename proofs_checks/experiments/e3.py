@@ -75,6 +75,10 @@ from . import common as C
 from .e1 import certificate_claim
 from .sweep import Experiment, derive_seed, describe
 
+#: fewest MNIST images per split E3 accepts (a path needs a few points of each split)
+MNIST_MIN_TRAIN, MNIST_MIN_TEST = 10, 2
+#: MNIST has ten classes whichever labels a subset happens to contain
+MNIST_CLASSES = 10
 #: data sets in unit order (MNIST last: it runs only with ``mnist_dir``)
 DATASETS = ("subspace", "digits", "mnist")
 STRUCTURES = ("standard", "w-mlp-0", "w-mlp-1", "syre")
@@ -197,7 +201,16 @@ def _check_mnist(cfg: dict) -> None:
     # every file present, headers and data sizes right (FileFormatError naming the file),
     # before any unit starts: a bad file found only when the MNIST units run would come
     # after every other unit
-    check_mnist_folder(folder)
+    counts = check_mnist_folder(folder)
+    for split, key, least in (("train", "mnist_n_train", MNIST_MIN_TRAIN), ("test", "mnist_n_test", MNIST_MIN_TEST)):
+        n_file = counts[split][0]
+        if n_file < least:
+            raise C.InvalidOptionError(
+                f"{counts[split][1]}: {n_file} {split} images; E3 needs at least {least} to train and measure a path")
+        want = cfg[key]
+        if want is not None and want > n_file:
+            raise C.InvalidOptionError(
+                f"configuration {key}={want}: more than the {n_file} {split} images in {counts[split][1]}")
     if "mnist" not in cfg["datasets"]:
         cfg["datasets"] = [*cfg["datasets"], "mnist"]
 
@@ -335,7 +348,8 @@ def pair_paths(cfg: dict, params: dict, A, B, tr, te) -> dict:
 def run_unit(cfg: dict, params: dict) -> dict:
     ds, st, pair = params["dataset"], params["structure"], params["pair"]
     tr, te = e3_data(cfg, ds)
-    sizes = [tr.d, *cfg["hidden"], int(max(tr.y.max(), te.y.max())) + 1]
+    n_out = MNIST_CLASSES if ds == "mnist" else int(max(tr.y.max(), te.y.max())) + 1
+    sizes = [tr.d, *cfg["hidden"], n_out]
     (A, B), train_err = train_pair(cfg, params, tr, sizes)
     paths, cmp = pair_paths(cfg, params, A, B, tr, te)
     ends = cmp.endpoints()

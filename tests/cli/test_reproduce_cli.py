@@ -54,6 +54,8 @@ def test_e1_summary_has_the_level_correlation_and_no_sd_of_one_value(finished):
     text = (finished / "run" / "summary.md").read_text()
     assert "correlation of B_mid between levels (mean)" in text
     assert "n/a (1 seeds)" in text and "0.0000 (1 seeds)" not in text
+    # one pair per level: no spread to show in the level table or the claims' evidence
+    assert "± 0.0000" not in text and "± 0 " not in text and "± n/a" in text
 
 
 def test_resume_reports_resumed_units(finished, capsys):
@@ -99,6 +101,7 @@ def _free_port() -> int:
         # a value meant as JSON that does not parse is named as such (plain strings still work)
         (["reproduce", "E4", "--set", "hidden=[32,"], "the value did not parse as JSON (Expecting value at character 4; found '[32,')"),
         (["reproduce", "E3", "--set", 'barrier="B_peak'], "did not parse as JSON"),
+        (["reproduce", "E1", "--out", ""], "--out: expected a folder path, found an empty string"),
         (["reproduce", "E1", "--out", "/proc/t13x"], "--out /proc/t13x: cannot create the folder /proc/t13x ("),
     ],
 )

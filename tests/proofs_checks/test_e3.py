@@ -6,6 +6,7 @@ results for 1 worker, 2 workers, Dask and a resumed run."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -149,7 +150,7 @@ def test_mnist_from_idx_files(tmp_path):
     assert (tr.n, tr.d, te.n) == (30, 784, 16) and 0.0 <= tr.X.min() and tr.X.max() <= 1.0
     rep = run_experiment("E3", out=tmp_path / "run", overrides={**over, "datasets": ["mnist"]}, plots=False)
     row = rep.results["rows"][0]
-    assert row["dataset"] == "mnist" and row["sizes"] == [784, 8, 3] and row["n_train"] == 30
+    assert row["dataset"] == "mnist" and row["sizes"] == [784, 8, 10] and row["n_train"] == 30  # ten classes, whichever labels occur
     assert rep.results["datasets_run"] == ["mnist"]
 
 
@@ -181,7 +182,17 @@ def _corrupt_gzip(path):
     path.write_bytes(path.read_bytes()[:40])
 
 
+def _label_out_of_range(path):
+    write_idx(path, np.full(40, 200, dtype=np.uint8))
+
+
+def _no_test_images(folder):
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(0, dtype=np.uint8))
+
+
 @pytest.mark.parametrize("name, damage, fragment", [
+    ("train-labels-idx1-ubyte.gz", _label_out_of_range, "MNIST labels must lie in 0..9, found 200"),
     ("t10k-images-idx3-ubyte.gz", _truncate, "truncated IDX file: the header (16, 28, 28) needs 12544 data bytes"),
     ("train-labels-idx1-ubyte.gz", _truncate, "truncated IDX file"),
     ("train-images-idx3-ubyte.gz", _wrong_size_images, "MNIST images are 28x28, found 27x27"),
@@ -236,3 +247,22 @@ BAD = [
 def test_bad_configuration(override, needle):
     with pytest.raises(InvalidOptionError, match=needle):
         experiment_config("E3", "small", override)
+
+
+@pytest.mark.parametrize("setup, over, fragment", [
+    (_no_test_images, {}, "0 test images; E3 needs at least 2"),
+    (None, {"mnist_n_train": 1000}, "mnist_n_train=1000: more than the 40 train images"),
+    (None, {"mnist_n_test": 17}, "mnist_n_test=17: more than the 16 test images"),
+])
+def test_mnist_sizes_are_checked_before_any_unit(tmp_path, capsys, setup, over, fragment):
+    folder = write_mnist(tmp_path / "mnist")
+    if setup is not None:
+        setup(folder)
+    with pytest.raises(InvalidOptionError, match=re.escape(fragment)):
+        experiment_config("E3", "small", {"mnist_dir": str(folder), **over})
+    out = tmp_path / "o"
+    sets = [a for k, v in over.items() for a in ("--set", f"{k}={v}")]
+    code = main(["reproduce", "E3", "--scale", "small", "--out", str(out), "--quiet",
+                 "--set", f"mnist_dir={folder}", *sets])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and fragment in err and not out.exists()
