@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import struct
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,11 @@ MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
-def _read_bytes(path: Path) -> bytes:
+@contextmanager
+def _reading(path: Path):
+    """Turn the OS and gzip errors of reading ``path`` into one-line :class:`FileFormatError`."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
+        yield
     except (EOFError, zlib.error) as exc:
         raise FileFormatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
     except gzip.BadGzipFile as exc:
@@ -55,10 +55,18 @@ def _read_bytes(path: Path) -> bytes:
         raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
+def _read_bytes(path: Path) -> bytes:
+    with _reading(path):
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+
+
 def _data_length(path: Path, header: int) -> int:
     """Bytes after the first ``header`` bytes of ``path`` (decompressed for ``.gz``, streamed
     in chunks: nothing of the data is kept)."""
-    try:
+    with _reading(path):
         if path.suffix != ".gz":
             return path.stat().st_size - header
         total = 0
@@ -66,28 +74,16 @@ def _data_length(path: Path, header: int) -> int:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
         return total - header
-    except (EOFError, zlib.error) as exc:
-        raise FileFormatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
-    except gzip.BadGzipFile as exc:
-        raise FileFormatError(f"{path}: not a gzip file ({exc})") from None
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _read_head(path: Path, n: int = 4 + 4 * 255) -> bytes:
     """The first ``n`` bytes (the longest IDX header: 255 dimensions)."""
-    try:
+    with _reading(path):
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as fh:
                 return fh.read(n)
         with open(path, "rb") as fh:
             return fh.read(n)
-    except (EOFError, zlib.error) as exc:
-        raise FileFormatError(f"{path}: truncated or corrupt gzip file ({exc})") from None
-    except gzip.BadGzipFile as exc:
-        raise FileFormatError(f"{path}: not a gzip file ({exc})") from None
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _parse_header(path: Path, raw: bytes, ndim: int | None, data_length) -> tuple:
@@ -165,7 +161,8 @@ def check_mnist_folder(folder) -> dict:
     for split, (img_stem, lab_stem) in MNIST_FILES.items():
         img_path, lab_path = find_mnist_file(folder, img_stem), find_mnist_file(folder, lab_stem)
         img_type, img_dims = idx_shape(img_path, ndim=3)
-        lab_type, lab_dims = idx_shape(lab_path, ndim=1)
+        labels = read_idx(lab_path, ndim=1)  # n bytes: read whole, a bad label must not wait for training
+        lab_type, lab_dims = labels.dtype, labels.shape
         if img_type != np.uint8 or lab_type != np.uint8:
             raise FileFormatError(f"{img_path if img_type != np.uint8 else lab_path}: expected unsigned bytes (type 0x08)")
         if tuple(img_dims[1:]) != (28, 28):
@@ -174,7 +171,6 @@ def check_mnist_folder(folder) -> dict:
                 "not an MNIST image file")
         if img_dims[0] != lab_dims[0]:
             raise FileFormatError(f"{img_path} has {img_dims[0]} images but {lab_path} has {lab_dims[0]} labels")
-        labels = read_idx(lab_path, ndim=1)  # n bytes: cheap, and a bad label must not wait for training
         if labels.size and int(labels.max()) > 9:
             raise FileFormatError(f"{lab_path}: MNIST labels must lie in 0..9, found {int(labels.max())}")
         out[split] = (int(img_dims[0]), img_path, lab_path)
