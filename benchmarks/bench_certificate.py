@@ -59,6 +59,7 @@ import numpy as np  # noqa: E402
 from neuronid.numerics.certificate import certificate  # noqa: E402
 from neuronid.proofs_checks.strategies import run_certificate_property  # noqa: E402
 from neuronid.numerics.structures import standard_mlp  # noqa: E402
+from neuronid.numerics.io import write_json  # noqa: E402
 
 CASES = (
     ("relu 784-512-512-512-10", [784, 512, 512, 512, 10], "relu"),
@@ -132,9 +133,7 @@ def _write(path: Path, update: dict) -> None:
             data = {}
     data.update(update)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_json(path, data)
     print(f"wrote {path}")
 
 

@@ -68,6 +68,7 @@ import numpy as np  # noqa: E402
 from neuronid.numerics.datasets import gaussian_mixture_subspace  # noqa: E402
 from neuronid.numerics.paths import linear_path, path_grid  # noqa: E402
 from neuronid.numerics.structures import w_mlp  # noqa: E402
+from neuronid.numerics.io import write_json  # noqa: E402
 
 # the bare products of one path, shared with bench_paths (benchmarks run as scripts,
 # so this folder is on sys.path)
@@ -191,9 +192,7 @@ def main(args) -> int:
     }
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    write_json(path, out)
     print(f"wrote {path}")
     return 0
 

@@ -28,10 +28,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -40,6 +38,7 @@ import numpy as np  # noqa: E402
 from neuronid.numerics.paths import linear_path  # noqa: E402
 from neuronid.numerics.training import train  # noqa: E402
 from neuronid.proofs_checks.experiments import e1, experiment_config  # noqa: E402
+from neuronid.numerics.io import write_json  # noqa: E402
 
 
 def prepare(cfg):
@@ -111,14 +110,6 @@ def run_torch(torch, cfg, units):
     return time.perf_counter() - t0, out
 
 
-def _write_atomic(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(obj, fh, indent=2)
-        tmp = fh.name
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1, help="how many of E1's 5 seeds to run (default 1)")
@@ -176,7 +167,8 @@ def main(argv=None) -> int:
                    versions=dict(python=platform.python_version(), numpy=np.__version__, numba=numba.__version__,
                                  torch=torch_version),
                    machine=platform.machine(), results=row)
-    _write_atomic(Path(args.json), payload)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    write_json(Path(args.json), payload)
     print(f"wrote {args.json}")
     return 0
 

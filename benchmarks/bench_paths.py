@@ -22,7 +22,6 @@ Usage: ``python benchmarks/bench_paths.py [--n 10000] [--steps 21] [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -51,6 +50,7 @@ import numpy as np  # noqa: E402
 
 from neuronid.numerics.paths import linear_path, path_grid  # noqa: E402
 from neuronid.numerics.structures import standard_mlp  # noqa: E402
+from neuronid.numerics.io import write_json  # noqa: E402
 
 
 def numpy_path(A, B, X, y, grid):
@@ -209,9 +209,7 @@ def main(args) -> int:
     }
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    write_json(path, out)
     print(f"wrote {path}")
     return 0
 

@@ -50,10 +50,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = str(_THREADS)
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -62,6 +60,7 @@ import numpy as np  # noqa: E402
 from neuronid.numerics.network import Layer, Network  # noqa: E402
 from neuronid.numerics.structures import standard_mlp, w_mlp  # noqa: E402
 from neuronid.numerics.training import TrainConfig, train  # noqa: E402
+from neuronid.numerics.io import write_json  # noqa: E402
 
 D_IN, WIDTH, N, BATCH, LR, WD, P_MASKED, INIT_STD = 20, 128, 1024, 512, 1e-2, 1e-2, 0.15, 0.05
 PAPER_SIZES, PAPER_BATCH, PAPER_LR = [784, 512, 512, 512, 10], 128, 1e-3
@@ -189,14 +188,6 @@ def run_torch_paper(torch, net, X, y, dtype, seed, fused=False):
         opt.step()
         total += loss.item() * idx.shape[0]
     return time.perf_counter() - t0, total / n
-
-
-def _write_atomic(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(obj, fh, indent=2)
-        tmp = fh.name
-    os.replace(tmp, path)
 
 
 def _timed_row(name, setup, numba_run, torch_run, torch_fused_run, repeats, target_ratio):
@@ -348,7 +339,8 @@ def main(argv=None) -> int:
         machine=platform.machine(),
         results=results,
     )
-    _write_atomic(Path(args.json), payload)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    write_json(Path(args.json), payload)
     print(f"wrote {args.json}")
     return 0
 
