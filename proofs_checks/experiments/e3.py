@@ -275,6 +275,8 @@ def align_data(cfg: dict, dataset: str, train_X: np.ndarray) -> np.ndarray:
 
 
 def n_fixed(cfg: dict, sizes: list) -> list:
+    """Fixed entries per row: ``fixed_input * d_in``, ``fixed_hidden * width``, ``fixed_last
+    * last width`` (the paper's 64 / 784, 64 / 512, 256 / 512 as fractions; E4 uses it too)."""
     fans = sizes[:-1]
     out = [int(round(cfg["fixed_input"] * fans[0]))]
     out += [int(round(cfg["fixed_hidden"] * d)) for d in fans[1:-1]]

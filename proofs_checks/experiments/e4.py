@@ -71,6 +71,7 @@ from neuronid.numerics.training import TrainConfig, train
 from neuronid.proofs_checks.pairs import compare_pair
 
 from . import common as C
+from .e3 import digits_available, n_fixed
 from .sweep import Experiment, derive_seed, describe
 
 DATASETS = ("subspace", "digits")
@@ -181,18 +182,10 @@ def checkpoint_epochs(cfg: dict) -> list[int]:
 
 
 def units(cfg: dict) -> list:
-    if cfg["dataset"] == "digits" and not _digits_available():
+    if cfg["dataset"] == "digits" and not digits_available():
         return []
     return [(f"{cfg['dataset']}_{st}_p{pair}", {"structure": st, "pair": pair})
             for st in cfg["structures"] for pair in range(cfg["pairs"])]
-
-
-def _digits_available() -> bool:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -206,17 +199,6 @@ def e4_data(cfg: dict):
     tr = gaussian_mixture_subspace(cfg["n_train"], **common)
     te = gaussian_mixture_subspace(cfg["n_test"], sample_seed=derive_seed(cfg["base_seed"], 46, di), **common)
     return tr, te
-
-
-def n_fixed(cfg: dict, sizes: list) -> list:
-    """Fixed entries per row: ``fixed_input * d_in``, ``fixed_hidden * width``, ``fixed_last
-    * last width`` (E3's scaling of the paper's 64 / 256)."""
-    fans = sizes[:-1]
-    out = [int(round(cfg["fixed_input"] * fans[0]))]
-    out += [int(round(cfg["fixed_hidden"] * d)) for d in fans[1:-1]]
-    if len(fans) > 1:
-        out.append(int(round(cfg["fixed_last"] * fans[-1])))
-    return out
 
 
 def e4_network(cfg: dict, structure: str, sizes: list, seed: int):
