@@ -52,8 +52,8 @@ trained pair each (64 trainings). Measured per paper-scale unit on this 2-core m
 (standard) 147 s = training 96 s (2 x 100 epochs) + six paths 51 s (REPAIR ~2/3 of
 it, weight matching at width 512 ~15 %), W-MLP 143 s = 98 s + 45 s; digits (standard)
 41 s = 24 s + 16 s. On an idle core training runs at 0.35 s / 0.12 s per epoch
-(subspace / digits), so a unit takes ~110 s / ~40 s. 16 + 16 units: 40-50 min of unit time, **~20-25 min wall with
-``--workers 2``** (estimate; docs/experiments.md). Small scale: the same model family
+(subspace / digits), so a unit takes ~110 s / ~40 s. The full paper-scale run here
+(32 units, ``--workers 2``, shared machine) took 37.5 min; docs/experiments.md. Small scale: the same model family
 at 2 hidden layers of 64 (mask constants 1, 1, 0.25), 30 epochs, ambient 64, 10
 classes, 3,000 / 1,000 subspace points, 2 pairs per structure: 16 units, ~33 s of CPU,
 about 30 s on 2 cores.
