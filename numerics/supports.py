@@ -283,6 +283,11 @@ def layer_supports(trace, tau: float = 0.9, *, rank_rtol: float | None = None) -
 
 
 # --------------------------------------------------------------------------------- S_i
+#: matrices per block of :func:`shape_matrices` and :func:`shape_eigenvalues` (bounds
+#: their temporaries to a block's size; each matrix is computed the same way)
+_SHAPE_BLOCK = 64
+
+
 def _triu(r: int):
     return np.triu_indices(r)
 
@@ -309,10 +314,18 @@ def shape_matrices(mask, U) -> np.ndarray:
     if r == 0:
         return out
     iu0, iu1 = _triu(r)
-    Q = U[:, iu0] * U[:, iu1]
-    tri = mask @ Q  # dense BLAS product: faster than a sparse one even for 2 % density
-    out[:, iu0, iu1] = tri
-    out[:, iu1, iu0] = tri
+    # Q built column block by column block (U[:, iu0] * U[:, iu1] made two temporaries
+    # of Q's size: 59 MB each for d = 512, r = 169); the same products
+    Q = np.empty((d, iu0.size))
+    start = 0
+    for a in range(r):
+        np.multiply(U[:, a:a + 1], U[:, a:], out=Q[:, start:start + r - a])
+        start += r - a
+    for lo in range(0, m, _SHAPE_BLOCK):  # rows in blocks: no (m, r(r+1)/2) temporary
+        tri = mask[lo:lo + _SHAPE_BLOCK] @ Q  # dense BLAS product: faster than a sparse one even for 2 % density
+        block = out[lo:lo + _SHAPE_BLOCK]
+        block[:, iu0, iu1] = tri
+        block[:, iu1, iu0] = tri
     return out
 
 
@@ -321,8 +334,14 @@ def shape_eigenvalues(S) -> np.ndarray:
     S = np.asarray(S, dtype=np.float64)
     if S.shape[-1] == 0:
         return np.zeros(S.shape[:-1])
+    if S.ndim != 3:
+        with single_threaded_lapack():
+            return np.linalg.eigvalsh(S)
+    out = np.empty(S.shape[:-1])
     with single_threaded_lapack():
-        return np.linalg.eigvalsh(S)
+        for lo in range(0, S.shape[0], _SHAPE_BLOCK):  # eigvalsh copies its input: in blocks
+            out[lo:lo + _SHAPE_BLOCK] = np.linalg.eigvalsh(S[lo:lo + _SHAPE_BLOCK])
+    return out
 
 
 def anisotropy(S, p: float, *, eigenvalues=None) -> np.ndarray:

@@ -282,7 +282,10 @@ def _shapes_of(shared, net: Network, idx: int, support: Support):
 def network_costs(net: Network, X=None, layers=None, *, trace=None, **options) -> list[LayerCosts]:
     """:func:`layer_costs` for several hidden layers (default: all), one forward pass
     (or ``trace``, a recorded pass to reuse). Consecutive layers share their common
-    support and shape matrices (layer ``l``'s next support is layer ``l + 1``'s).
+    support and shape matrices (layer ``l``'s next support is layer ``l + 1``'s); each
+    layer's shape matrices are released once its costs are done
+    (:meth:`~._quadratic.EffectiveLayer.release_shapes`: ``eff.S`` is then recomputed
+    on access), so the result holds no ``m x r x r`` arrays.
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import syre_mlp
@@ -301,4 +304,12 @@ def network_costs(net: Network, X=None, layers=None, *, trace=None, **options) -
         layers = [layers]
     shared = options.pop("shared", None)
     shared = {} if shared is None else shared
-    return [layer_costs(net, layer=l, trace=trace, shared=shared, **options) for l in layers]
+    out = []
+    for l in layers:
+        lc = layer_costs(net, layer=l, trace=trace, shared=shared, **options)
+        # layer l's shape matrices are no longer needed (its next layer's stay shared):
+        # drop them, they are the bulk of a LayerCosts (S is recomputed on access)
+        shared.pop(("shapes", lc.layer), None)
+        lc.eff.release_shapes()
+        out.append(lc)
+    return out

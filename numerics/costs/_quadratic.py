@@ -5,7 +5,7 @@ Part of :mod:`neuronid.numerics.costs`; the package docstring states the toleran
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_triangular
@@ -32,17 +32,35 @@ class EffectiveLayer:
     ``||m_i * theta_i||^2``; ``names``: activation per neuron (``None`` for the output
     layer; ``identity`` for every neuron of a layer with a normalization, whose neuron
     functions are the pre-activations, THEORY N1).
+
+    The shape matrices are the largest part (``m r^2`` floats: 117 MB for m = 512,
+    r = 169): :meth:`release_shapes` drops them once the costs are computed
+    (:func:`network_costs` does), after which ``S`` is recomputed from the mask and
+    the support basis on each access (same products, same numbers) and not kept.
     """
 
     A: np.ndarray
     c: np.ndarray
     V: np.ndarray
-    S: np.ndarray
+    _S: np.ndarray | None
     eigenvalues: np.ndarray
     p: float
     trainable: np.ndarray
     norm_cost: np.ndarray
     names: tuple | None
+    _mask: np.ndarray = field(repr=False, compare=False)
+    _U: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def S(self) -> np.ndarray:
+        """``(m, r, r)`` shape matrices (recomputed, not kept, after :meth:`release_shapes`)."""
+        if self._S is not None:
+            return self._S
+        return shape_matrices(self._mask, self._U)
+
+    def release_shapes(self) -> None:
+        """Drop the stored shape matrices (``S`` is then recomputed on access)."""
+        self._S = None
 
     @property
     def m(self) -> int:
@@ -77,13 +95,15 @@ def effective_layer(layer: Layer, support: Support, *, shapes=None) -> Effective
         A=W @ U,
         c=W @ support.xbar + layer.bias,
         V=layer.fixed @ U,
-        S=S,
+        _S=S,
         eigenvalues=lam,
         p=float(layer.mask.mean()),
         trainable=layer.mask.sum(axis=1).astype(np.int64),
         norm_cost=np.sum((layer.mask * layer.weight) ** 2, axis=1),
         names=None if layer.names is None else (
             ("identity",) * layer.shape[0] if layer.norm is not None else tuple(layer.names)),
+        _mask=layer.mask.copy(),  # 0/1, small next to S; a copy so S stays that of this layer
+        _U=U,
     )
 
 

@@ -25,6 +25,7 @@ Result-specific tolerances live in their result's module (``P1_REL_TOL`` in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +36,8 @@ from neuronid.numerics.network import Network
 from neuronid.theory.activations import get_activation
 from neuronid.theory.registry import get_result
 
-from .context import CheckContext
+if TYPE_CHECKING:  # annotations only: the context imports this module
+    from .context import CheckContext
 
 REL_TOL = 1e-9
 FUNCTION_TOL = 1e-8

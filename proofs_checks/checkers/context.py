@@ -20,13 +20,14 @@ from functools import cached_property
 import numpy as np
 
 from neuronid.errors import InvalidOptionError
-from neuronid.numerics.correspondence import correspondence
+from neuronid.numerics.correspondence import correspondence, relative_mismatch
 from neuronid.numerics.costs import network_costs
 from neuronid.numerics.losses import check_loss, check_targets
-from neuronid.numerics.network import Network, check_inputs
+from neuronid.numerics.network import Network, Trace, check_inputs
 from neuronid.numerics.repair import repaired_path
 
 from ..pairs import REPAIR_SUFFIX, measure_paths
+from ._common import FUNCTION_TOL, _column_max_abs, _neuron_names
 
 #: Where a checker passes a measured quantity through :meth:`CheckContext.mutate`
 #: (point -> what the function receives and must return).
@@ -90,9 +91,14 @@ class CheckContext:
         self.X = check_inputs(X, A.n_inputs)
         self.y = check_targets(loss, y, A.n_outputs, self.X.shape[0])
         Xs = self.X if X_support is None else check_inputs(X_support, A.n_inputs, name="X_support")
+        # rows of X that make up Xs (when Xs is a subset of X): its recorded passes are
+        # then rows of the evaluation passes (see :attr:`traces`)
+        self._support_rows = None
         if Xs.shape[0] > max_support_points:
             idx = np.sort(np.random.default_rng(seed).choice(Xs.shape[0], max_support_points, replace=False))
             Xs = Xs[idx]
+            if X_support is None:
+                self._support_rows = idx
         self.Xs = Xs
         if X_align is not None:
             self.X_align = check_inputs(X_align, A.n_inputs, name="X_align")
@@ -148,7 +154,17 @@ class CheckContext:
     # --- traces and costs ---------------------------------------------------------
     @cached_property
     def traces(self):
-        """Recorded forward passes of A and B on the support data ``Xs``."""
+        """Recorded forward passes of A and B on the support data ``Xs``.
+
+        Memory (issue 10): :attr:`paths` drops these passes while it holds the
+        evaluation passes when ``Xs`` is a subset of the rows of ``X``; read again,
+        they are those rows of the evaluation passes (no new forward pass) if these
+        are held, else recorded anew."""
+        rows = self._support_rows
+        if rows is not None and "eval_traces" in self.__dict__:
+            tA, tB = self.eval_traces
+            sA = _trace_rows(tA, rows, self.Xs)
+            return [sA, sA if tB is tA else _trace_rows(tB, rows, self.Xs)]
         return self._record(self.Xs)
 
     def _record(self, X) -> list:
@@ -159,7 +175,11 @@ class CheckContext:
     @cached_property
     def eval_traces(self):
         """Recorded forward passes of A and B on the evaluation data ``X`` (one per
-        network, shared by alignment, P5 and T2; the support passes when ``Xs is X``)."""
+        network, shared by alignment and paths; the support passes when ``Xs is X``).
+
+        Memory (issue 10): :attr:`paths` releases them once measured (what P5 and T2
+        read from them is kept in :attr:`pair_functions`); read again, they are
+        recorded anew."""
         if self.Xs is self.X:
             return self.traces
         return self._record(self.X)
@@ -200,11 +220,35 @@ class CheckContext:
         aligned ones carry their ``alignment``); empty when the sizes differ."""
         if not self.sizes_equal:
             return {}
+        # peak memory (issue 10): the support passes are rows of the evaluation passes
+        # (when Xs is a subset of X): drop them while the evaluation passes are held,
+        # and take them back as those rows afterwards (no forward pass)
+        dropped = self._support_rows is not None and self.X_align is not self.Xs \
+            and self.__dict__.pop("traces", None) is not None
         hook = (lambda name, v: self.mutate(f"T4.{name}", v)) if self.mutations else None
-        return measure_paths(self.A, self.B, self.X, self.y, loss=self.loss, align=self.align, steps=self.steps,
-                             X_align=self.X_align, similarity="correlation", seed=self.seed,
-                             allow_structure_mismatch=True, certify=True, hook=hook,
-                             trace_B=self.eval_traces[1], align_traces=self.align_traces)
+        out = measure_paths(self.A, self.B, self.X, self.y, loss=self.loss, align=self.align, steps=self.steps,
+                            X_align=self.X_align, similarity="correlation", seed=self.seed,
+                            allow_structure_mismatch=True, certify=True, hook=hook,
+                            trace_B=self.eval_traces[1], align_traces=self.align_traces)
+        self.pair_functions  # what P5 and T2 need from the evaluation passes
+        if dropped:
+            self.traces  # the rows of the evaluation passes
+        self.__dict__.pop("eval_traces", None)  # then release the evaluation passes
+        self.__dict__.pop("_align_traces", None)
+        return out
+
+    @cached_property
+    def pair_functions(self) -> dict:
+        """What P5's pair test and T2 measure on the evaluation passes, kept so that
+        those passes can be released after the paths: ``{"t2": (max relative hidden
+        neuron mismatch, output mismatch), "p5": [per hidden layer of A: the inputs
+        of P5's pair midpoint test (:func:`_p5_pair_inputs`)]}``; ``{}`` when the
+        sizes differ."""
+        if not self.sizes_equal:
+            return {}
+        tA, tB = self.eval_traces
+        return {"t2": _neuron_mismatch(tA, tB, self.A, self.B),
+                "p5": [_p5_pair_inputs(tA, tB, self.A, self.B, l) for l in range(self.n_hidden)]}
 
     @cached_property
     def repaired_paths(self) -> dict:
@@ -224,6 +268,56 @@ class CheckContext:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _trace_rows(trace: Trace, rows: np.ndarray, X: np.ndarray) -> Trace:
+    """The recorded pass on ``X = X_full[rows]`` as rows of the pass on ``X_full``
+    (a forward pass acts row by row; ``normed[l]`` stays the same array as
+    ``pre[l]`` where it was)."""
+    pre = [z[rows] for z in trace.pre]
+    normed = [pre[l] if u is trace.pre[l] else u[rows] for l, u in enumerate(trace.normed)]
+    inputs = [X] + [h[rows] for h in trace.inputs[1:]]
+    return Trace(output=trace.output[rows], inputs=inputs, pre=pre, normed=normed)
+
+
+def _neuron_mismatch(tA: Trace, tB: Trace, A: Network, B: Network) -> tuple[float, float]:
+    """Max relative L2 mismatch of hidden neuron functions under the identity
+    correspondence (:func:`~neuronid.numerics.correspondence.relative_mismatch`:
+    relative to the larger norm, 0 for two dead neurons), and of the output
+    pre-activations (T2's H3 and H4)."""
+    worst = 0.0
+    # with normalization layers (THEORY N1) the neuron functions are the pre-activations
+    # z; the outputs h are compared too, so equal z and h make every path point equal
+    pairs = [(tA.inputs[l], tB.inputs[l]) for l in range(1, len(A.layers))]
+    pairs += [(tA.pre[l], tB.pre[l]) for l, layer in enumerate(A.layers[:-1])
+              if layer.norm is not None or B.layers[l].norm is not None]
+    for hA, hB in pairs:
+        # relative to the larger of the two norms: a dead neuron (zero on the data) in
+        # both runs agrees (0), dead in one run only is mismatch 1, never 1e11
+        worst = max(worst, float(np.max(relative_mismatch(hA, hB), initial=0.0)))
+    zA, zB = tA.output, tB.output
+    out = float(np.linalg.norm(zA - zB) / max(np.linalg.norm(zA), 1e-300))
+    return worst, out
+
+
+def _p5_pair_inputs(tA: Trace, tB: Trace, A: Network, B: Network, l: int) -> dict:
+    """The measurements of P5's pair test at hidden layer ``l`` (evaluated, with the
+    ``"P5.midpoint"`` mutation point, by :func:`~.p5.check_p5`): ``{"note": ...}``
+    when A and B feed the layer different inputs, else the neurons ``same`` that
+    compute the same function in both (and have the same activation), with their
+    midpoint pre-activations ``z_mid`` and A's functions ``h`` (columns, one per
+    neuron of ``same``), their ``scale`` and ``names``."""
+    xa, xb = tA.inputs[l], tB.inputs[l]
+    if np.max(_column_max_abs(xa, xb)) > FUNCTION_TOL * max(float(np.max(_column_max_abs(xa))), 1.0):
+        return {"note": f"A and B feed layer {l} different inputs: realizations are not comparable"}
+    la, lb = A.layers[l], B.layers[l]
+    normed = la.norm is not None or lb.norm is not None
+    ha, hb = (tA.pre[l], tB.pre[l]) if normed else (tA.inputs[l + 1], tB.inputs[l + 1])
+    names_a, names_b = _neuron_names(la), _neuron_names(lb)
+    scale = np.maximum(_column_max_abs(ha), 1.0)
+    same = np.flatnonzero((_column_max_abs(ha, hb) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b)))
+    return {"same": same, "z_mid": 0.5 * (tA.pre[l][:, same] + tB.pre[l][:, same]), "h": ha[:, same],
+            "scale": scale[same], "names": [names_a[i] for i in same]}
+
+
 def _check_mutations(mutations) -> dict:
     if mutations is None:
         return {}

@@ -12,7 +12,7 @@ import numpy as np
 
 from neuronid.numerics.realization import Realizer
 
-from ._common import Check, FUNCTION_TOL, _act_numpy, _column_max_abs, _monotone, _neuron_names, evaluate
+from ._common import Check, _act_numpy, _monotone, _neuron_names, evaluate
 from .context import CheckContext
 
 #: relative midpoint error allowed (solver tolerance, see the module docstring)
@@ -80,27 +80,21 @@ def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> l
 def _p5_pair_midpoints(ctx: CheckContext, l: int) -> dict:
     """P5 on the pair: where A and B feed layer ``l`` the same inputs and neuron ``i``
     computes the same function in both, ``(theta_A + theta_B) / 2`` realizes it too
-    when the activation is non-decreasing."""
+    when the activation is non-decreasing (the neurons and their midpoint
+    pre-activations are measured once on the evaluation passes,
+    :attr:`~.context.CheckContext.pair_functions`)."""
     out = {"neurons_compared": 0, "max_relative_midpoint_error": 0.0}
     if ctx.B is ctx.A or not ctx.sizes_equal:
         out["note"] = "no second network of the same sizes"
         return out
-    tA, tB = ctx.eval_traces
-    xa, xb = tA.inputs[l], tB.inputs[l]
-    if np.max(_column_max_abs(xa, xb)) > FUNCTION_TOL * max(float(np.max(_column_max_abs(xa))), 1.0):
-        out["note"] = f"A and B feed layer {l} different inputs: realizations are not comparable"
+    data = ctx.pair_functions["p5"][l]
+    if "note" in data:
+        out["note"] = data["note"]
         return out
-    la, lb = ctx.A.layers[l], ctx.B.layers[l]
-    normed = la.norm is not None or lb.norm is not None
-    ha, hb = (tA.pre[l], tB.pre[l]) if normed else (tA.inputs[l + 1], tB.inputs[l + 1])
-    names_a, names_b = _neuron_names(la), _neuron_names(lb)
-    scale = np.maximum(_column_max_abs(ha), 1.0)
-    same = (_column_max_abs(ha, hb) <= FUNCTION_TOL * scale) & (np.array(names_a) == np.array(names_b))
     worst = 0.0
-    for i in np.flatnonzero(same):
-        z_mid = 0.5 * (tA.pre[l][:, i] + tB.pre[l][:, i])
-        h_mid = np.asarray(ctx.mutate("P5.midpoint", _act_numpy(names_a[i], z_mid)), dtype=np.float64)
-        err = float(np.max(np.abs(h_mid - ha[:, i]))) / scale[i]
+    for k, name in enumerate(data["names"]):
+        h_mid = np.asarray(ctx.mutate("P5.midpoint", _act_numpy(name, data["z_mid"][:, k])), dtype=np.float64)
+        err = float(np.max(np.abs(h_mid - data["h"][:, k]))) / data["scale"][k]
         worst = max(worst, err)
-    out.update({"neurons_compared": int(np.sum(same)), "max_relative_midpoint_error": worst})
+    out.update({"neurons_compared": int(data["same"].size), "max_relative_midpoint_error": worst})
     return out

@@ -6,39 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronid.numerics.correspondence import relative_mismatch
-
 from ._common import Check, FUNCTION_TOL, _hidden_monotone, _monotone_text, evaluate
 from .context import CheckContext
 
 # ----------------------------------------------------------------------------- T2-T4
-def _neuron_mismatch(ctx: CheckContext) -> tuple[float, float]:
-    """Max relative L2 mismatch of hidden neuron functions under the identity
-    correspondence (:func:`~neuronid.numerics.correspondence.relative_mismatch`:
-    relative to the larger norm, 0 for two dead neurons), and of the output
-    pre-activations (T2's H3 and H4)."""
-    tA, tB = ctx.eval_traces
-    worst = 0.0
-    # with normalization layers (THEORY N1) the neuron functions are the pre-activations
-    # z; the outputs h are compared too, so equal z and h make every path point equal
-    pairs = [(tA.inputs[l], tB.inputs[l]) for l in range(1, len(ctx.A.layers))]
-    pairs += [(tA.pre[l], tB.pre[l]) for l, layer in enumerate(ctx.A.layers[:-1])
-              if layer.norm is not None or ctx.B.layers[l].norm is not None]
-    for hA, hB in pairs:
-        # relative to the larger of the two norms: a dead neuron (zero on the data) in
-        # both runs agrees (0), dead in one run only is mismatch 1, never 1e11
-        worst = max(worst, float(np.max(relative_mismatch(hA, hB), initial=0.0)))
-    zA, zB = tA.output, tB.output
-    out = float(np.linalg.norm(zA - zB) / max(np.linalg.norm(zA), 1e-300))
-    return worst, out
-
-
 def check_t2(ctx: CheckContext) -> list[Check]:
     """T2 on the pair: identity correspondence + monotone activations => zero barrier."""
     if not ctx.sizes_equal:
         return [evaluate("T2", "pair", {"same_structure": False},
                          notes=[f"sizes differ: {ctx.A.sizes} vs {ctx.B.sizes}"])]
-    mismatch, out_mismatch = _neuron_mismatch(ctx)
+    # measured on the evaluation passes (CheckContext.pair_functions: max relative L2
+    # mismatch of hidden neuron functions and of the outputs, identity correspondence)
+    mismatch, out_mismatch = ctx.pair_functions["t2"]
     path = ctx.paths["unaligned"].path
     loss = np.asarray(ctx.mutate("T2.loss", np.array(path.loss, dtype=float)), dtype=float)
     max_barrier = float(np.max(np.abs(loss - loss[0])))
