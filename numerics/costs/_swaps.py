@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from scipy.linalg import solve_triangular
 
 from neuronid.errors import InvalidDataError
 
@@ -193,28 +194,40 @@ _PAIR_UNCHANGED, _PAIR_SHIFT, _PAIR_WOODBURY, _PAIR_DIRECT = range(4)
 
 
 @njit(**JIT)
-def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, range_rtol, woodbury_tol, well,
-                       D, status):
+def _swap_pairs_kernel(mk, f, c0, y, GJ, J, jpos, Gd, Nu, all_pos, norm_aq, norm_vq, unorm, range_rtol, woodbury_tol,
+                       well, D, direct):
     """Add next-layer neuron ``q``'s contribution to ``D[i, j]`` for every pair ``i < j``
-    (the shift and Woodbury cases of :func:`outgoing_swap_costs`) and write each pair's
-    case to ``status`` (:data:`_PAIR_DIRECT`: recompute directly).
+    that the swap changes (the shift and Woodbury cases of :func:`outgoing_swap_costs`);
+    the pairs neither case covers go to ``direct`` (rows ``(i, j)``: recompute directly).
 
-    Elementwise the same formulas, in the same order, as the former array expressions,
-    but streamed over pairs: no ``(m, m)`` temporaries and no ``(m, m, r)`` null-space
-    difference. Returns the number of pairs needing a direct recomputation.
+    Only pairs with one input in ``J`` are visited: outside ``J`` every input has the
+    same ``(m_qk, f_qk)``, so a swap of two of them changes nothing. ``G = U' S_q^+
+    U'^T`` enters through its columns ``GJ = G[:, J]`` (``jpos[k]``: position of ``k``
+    in ``J``, else -1) and its diagonal ``Gd``; elementwise the same formulas, in the
+    same order, as the former all-pairs array code. Returns ``(shift, woodbury,
+    direct)`` pair counts.
     """
     m = mk.shape[0]
     n_null = Nu.shape[1]
+    n_shift = 0
+    n_wood = 0
     n_direct = 0
-    for i in range(m):
-        for j in range(i + 1, m):
+    for a in range(J.shape[0]):
+        p = J[a]
+        for o in range(m):
+            if o == p:
+                continue
+            b = jpos[o]
+            if b >= 0 and b < a:  # both inputs in J: visited from the first one
+                continue
+            i = min(p, o)
+            j = max(p, o)
             dm = mk[i] - mk[j]
             df = f[i] - f[j]
             if dm == 0.0 and df == 0.0:
-                status[i, j] = _PAIR_UNCHANGED
                 continue
-            g_ij = G[i, j]
-            gPg = c0 - 2.0 * df * (y[j] - y[i]) + (df * df) * (G[j, j] - 2.0 * g_ij + G[i, i])
+            g_ij = GJ[o, a]  # G[o, p] = G[i, j] (G is symmetric)
+            gPg = c0 - 2.0 * df * (y[j] - y[i]) + (df * df) * (Gd[j] - 2.0 * g_ij + Gd[i])
             if dm == 0.0:
                 cost = gPg
                 if not all_pos:
@@ -227,36 +240,42 @@ def _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, norm_aq, norm_vq, unorm, ra
                     if not diff <= range_rtol * scale:
                         cost = math.inf
                 D[i, j] += cost - c0
-                status[i, j] = _PAIR_SHIFT
+                n_shift += 1
                 continue
             if well:
                 inv_dm = 1.0 / dm
-                C11 = inv_dm + G[j, j]
-                C22 = -inv_dm + G[i, i]
+                C11 = inv_dm + Gd[j]
+                C22 = -inv_dm + Gd[i]
                 det = C11 * C22 - g_ij * g_ij
-                if det == 0.0:  # singular capacitance (the array code got inf/nan here): recompute directly
-                    status[i, j] = _PAIR_DIRECT
-                    n_direct += 1
-                    continue
-                b1 = y[j] - df * (G[j, j] - g_ij)
-                b2 = y[i] - df * (g_ij - G[i, i])
-                quad = (C22 * (b1 * b1) - 2.0 * g_ij * b1 * b2 + C11 * (b2 * b2)) / det
-                costP = gPg - quad
-                if -det >= woodbury_tol and math.isfinite(costP):
-                    D[i, j] += costP - c0
-                    status[i, j] = _PAIR_WOODBURY
-                    continue
-            status[i, j] = _PAIR_DIRECT
+                if det != 0.0:  # singular capacitance (the array code got inf/nan here): recompute directly
+                    b1 = y[j] - df * (Gd[j] - g_ij)
+                    b2 = y[i] - df * (g_ij - Gd[i])
+                    quad = (C22 * (b1 * b1) - 2.0 * g_ij * b1 * b2 + C11 * (b2 * b2)) / det
+                    costP = gPg - quad
+                    if -det >= woodbury_tol and math.isfinite(costP):
+                        D[i, j] += costP - c0
+                        n_wood += 1
+                        continue
+            direct[n_direct, 0] = i
+            direct[n_direct, 1] = j
             n_direct += 1
-    return n_direct
+    return n_shift, n_wood, n_direct
+
+
+def _changed_inputs(mk: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Inputs outside the most common ``(m_qk, f_qk)`` class: every pair a swap
+    changes has one of them."""
+    _, inverse, counts = np.unique(np.column_stack([mk, f]), axis=0, return_inverse=True, return_counts=True)
+    return np.flatnonzero(inverse.ravel() != np.argmax(counts))
 
 
 def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_rtol, max_direct, woodbury_tol,
                   progress):
     """Delta_out on a truncated support (r' < m): per next-layer neuron ``q`` the
-    matrices ``P = S_q^+``, ``G = U' P U'^T`` and ``y = U' P g_0`` (BLAS), then every
-    pair in one numba pass (:func:`_swap_pairs_kernel`); the pairs neither case covers
-    are recomputed directly (:func:`_direct_out`)."""
+    quantities ``c0 = g_0^T S_q^+ g_0``, ``y = U' S_q^+ g_0`` and the needed columns and
+    diagonal of ``G = U' S_q^+ U'^T`` (:func:`_neuron_quantities`), then the pairs in
+    one numba pass (:func:`_swap_pairs_kernel`); the pairs neither case covers are
+    recomputed directly (:func:`_direct_out`)."""
     mq, m = W.shape
     A = W @ U
     V = F @ U
@@ -266,51 +285,95 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
     norm_a = np.linalg.norm(A, axis=1)
     norm_v = np.linalg.norm(V, axis=1)
     c0s = np.empty(mq)
-    status = np.zeros((m, m), dtype=np.int8)
     n_pairs = int(iu.sum())
+    r = U.shape[1]
+    M = U @ U.T  # G = M + M[:, Z] C^-1 M[Z, :] for masks with few zeros Z (Woodbury, U^T U = I)
+    Mdiag = np.einsum("ka,ka->k", U, U)
     chunk = 64  # eigendecompositions per batched call (bounds the (chunk, r, r) vectors)
     for start in _progress(range(0, mq, chunk), -(-mq // chunk), "Delta_out (next-layer neurons)", progress):
         stop = min(start + chunk, mq)
+        # nonsingular S_q (all eigenvalues above eig_tol) with at most r zeros in the mask
+        # row: the complement formula; the others: an eigendecomposition of S_q
+        qs = np.arange(start, stop)
+        use_eigh = (lam[qs, 0] <= eig_tol) | (np.sum(Mk[qs] == 0.0, axis=1) > r)
         with single_threaded_lapack():  # small products too: threads cost 20x here (measured)
-            _subspace_chunk(start, stop, S, A, V, U, Mk, F, lam, eig_tol, woodbury_tol, range_rtol, unorm,
-                            norm_a, norm_v, c0s, status, iu, n_pairs, D, counts, direct)
+            eig = {} if not np.any(use_eigh) else dict(zip(qs[use_eigh], zip(*np.linalg.eigh(S[qs[use_eigh]]))))
+            for q in qs:
+                g0 = A[q] - V[q]
+                mk, f = Mk[q], F[q]
+                J = _changed_inputs(mk, f) if not (np.all(mk == mk[0]) and np.all(f == f[0])) else None
+                quantities = None
+                if q not in eig:
+                    quantities = _complement_quantities(g0, mk, U, M, Mdiag, J)
+                if quantities is None:  # eigh route (or the complement's Cholesky failed)
+                    lq, vq = eig[q] if q in eig else np.linalg.eigh(S[q])
+                    quantities = _eigh_quantities(g0, lq, vq, U, J, eig_tol)
+                c0, y, GJ, Gd, Nu = quantities
+                c0s[q] = c0
+                if J is None:
+                    counts["unchanged"] += n_pairs
+                    continue
+                all_pos = Nu is None
+                jpos = np.full(m, -1, dtype=np.int64)
+                jpos[J] = np.arange(J.size)
+                buf = np.empty((J.size * m, 2), dtype=np.int64)
+                well = lam[q, 0] > max(eig_tol, woodbury_tol * lam[q, -1])
+                n_shift, n_wood, n_direct = _swap_pairs_kernel(
+                    mk, f, c0, y, GJ, J.astype(np.int64), jpos, Gd, np.zeros((m, 0)) if all_pos else Nu, all_pos,
+                    float(norm_a[q]), float(norm_v[q]), unorm, float(range_rtol), float(woodbury_tol), bool(well), D,
+                    buf)
+                counts["shift"] += int(n_shift)
+                counts["woodbury"] += int(n_wood)
+                counts["unchanged"] += n_pairs - int(n_shift + n_wood + n_direct)
+                if n_direct:
+                    pairs = buf[:n_direct]
+                    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]  # (i, j) order, as before
+                    direct.append(np.column_stack([np.full(n_direct, q), pairs]))
     if direct:
         _direct_out(np.concatenate(direct), A, V, S, Mk, F, U, c0s, D, counts, notes, eig_tol=eig_tol,
                     range_rtol=range_rtol, max_direct=max_direct)
 
 
-def _subspace_chunk(start, stop, S, A, V, U, Mk, F, lam, eig_tol, woodbury_tol, range_rtol, unorm, norm_a, norm_v,
-                    c0s, status, iu, n_pairs, D, counts, direct):
-    """Next-layer neurons ``start:stop`` of :func:`_subspace_out`."""
-    m = U.shape[0]
-    no_null = np.zeros((m, 0))
-    lqs, vqs = np.linalg.eigh(S[start:stop])
-    for q in range(start, stop):
-        g0 = A[q] - V[q]
-        lq, vq = lqs[q - start], vqs[q - start]
-        well = lam[q, 0] > max(eig_tol, woodbury_tol * lam[q, -1])
-        pos = lq > eig_tol
-        P = (vq[:, pos] / lq[pos]) @ vq[:, pos].T
-        c0 = float(g0 @ P @ g0)
-        c0s[q] = c0
-        mk, f = Mk[q], F[q]
-        if np.all(mk == mk[0]) and np.all(f == f[0]):
-            counts["unchanged"] += n_pairs
-            continue
-        UP = U @ P
-        y = UP @ g0
-        G = UP @ U.T
-        all_pos = bool(np.all(pos))
-        Nu = no_null if all_pos else np.ascontiguousarray(U @ vq[:, ~pos])  # null components of rows u_k
-        n_direct = _swap_pairs_kernel(mk, f, c0, y, G, Nu, all_pos, float(norm_a[q]), float(norm_v[q]), unorm,
-                                      float(range_rtol), float(woodbury_tol), bool(well), D, status)
-        tri = status[iu]
-        counts["unchanged"] += int(np.count_nonzero(tri == _PAIR_UNCHANGED))
-        counts["shift"] += int(np.count_nonzero(tri == _PAIR_SHIFT))
-        counts["woodbury"] += int(np.count_nonzero(tri == _PAIR_WOODBURY))
-        if n_direct:
-            ii, jj = np.nonzero((status == _PAIR_DIRECT) & iu)
-            direct.append(np.column_stack([np.full(ii.size, q), ii, jj]))
+def _complement_quantities(g0, mk, U, M, Mdiag, J):
+    """``(c0, y, G[:, J], diag G, None)`` of a nonsingular ``S_q = I - E^T E`` with
+    ``E = U'[Z]`` (``Z``: the zeros of the mask row; ``U'^T U' = I``): by Woodbury,
+    ``S_q^-1 = I + E^T C^-1 E`` with ``C = I - E E^T = I - M[Z, Z]`` (``|Z| x |Z|``),
+    so ``G = M + M[:, Z] C^-1 M[Z, :]``. ``None`` when ``C`` is not numerically
+    positive definite (the caller then takes the eigendecomposition)."""
+    Z = np.flatnonzero(mk == 0.0)
+    e = U[Z] @ g0
+    try:
+        L = np.linalg.cholesky(np.eye(Z.size) - M[np.ix_(Z, Z)])
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.diag(L) > 0.0):
+        return None
+    w = solve_triangular(L, e, lower=True, check_finite=False) if Z.size else e
+    c0 = float(g0 @ g0 + w @ w)
+    if J is None:
+        return c0, None, None, None, None
+    Zm = solve_triangular(L, M[Z], lower=True, check_finite=False) if Z.size else np.zeros((0, M.shape[0]))
+    y = U @ g0 + Zm.T @ w
+    Gd = Mdiag + np.einsum("ak,ak->k", Zm, Zm)
+    GJ = M[:, J] + Zm.T @ Zm[:, J]
+    return c0, y, np.ascontiguousarray(GJ), Gd, None
+
+
+def _eigh_quantities(g0, lq, vq, U, J, eig_tol):
+    """``(c0, y, G[:, J], diag G, Nu)`` from the eigendecomposition of ``S_q``
+    (``P = S_q^+``); ``Nu``: null-space components of the rows of ``U'`` (``None``
+    when ``S_q`` is nonsingular)."""
+    pos = lq > eig_tol
+    P = (vq[:, pos] / lq[pos]) @ vq[:, pos].T
+    c0 = float(g0 @ P @ g0)
+    if J is None:
+        return c0, None, None, None, None
+    UP = U @ P
+    y = UP @ g0
+    GJ = UP @ U[J].T
+    Gd = np.einsum("ka,ka->k", UP, U)
+    Nu = None if np.all(pos) else np.ascontiguousarray(U @ vq[:, ~pos])
+    return c0, y, np.ascontiguousarray(GJ), Gd, Nu
 
 
 def _direct_out(direct, A, V, S, Mk, F, U, c0s, D, counts, notes, *, eig_tol, range_rtol, max_direct):

@@ -367,11 +367,38 @@ def test_pair_kernels_reject_mismatched_shapes(A, V):
 def test_swap_pairs_kernel_singular_capacitance_goes_direct():
     """A singular Woodbury capacitance (det = 0 exactly) must not raise inside the numba
     kernel (IEEE division, as the former array code): the pair is recomputed directly."""
-    from neuronid.numerics.costs._swaps import _PAIR_DIRECT, _swap_pairs_kernel
+    from neuronid.numerics.costs._swaps import _swap_pairs_kernel
 
     mk, f = np.array([1.0, 0.0]), np.zeros(2)
     G = np.array([[1.0, 0.0], [0.0, 0.0]])  # C11 = 1/dm + G11 = 1, C22 = -1/dm + G00 = 0, G01 = 0: det = 0
-    D, status = np.zeros((2, 2)), np.zeros((2, 2), dtype=np.int8)
-    n_direct = _swap_pairs_kernel(mk, f, 0.0, np.zeros(2), G, np.zeros((2, 0)), True, 1.0, 1.0, np.ones(2),
-                                  1e-8, 1e-3, True, D, status)
-    assert n_direct == 1 and status[0, 1] == _PAIR_DIRECT and D[0, 1] == 0.0
+    J, jpos = np.array([1]), np.array([-1, 0])  # input 1 is the odd one out
+    D, direct = np.zeros((2, 2)), np.zeros((2, 2), dtype=np.int64)
+    n_shift, n_wood, n_direct = _swap_pairs_kernel(mk, f, 0.0, np.zeros(2), np.ascontiguousarray(G[:, J]), J, jpos,
+                                                   np.diag(G).copy(), np.zeros((2, 0)), True, 1.0, 1.0, np.ones(2),
+                                                   1e-8, 1e-3, True, D, direct)
+    assert (n_shift, n_wood, n_direct) == (0, 0, 1) and direct[0].tolist() == [0, 1] and D[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("n_zeros", [0, 1, 4])
+def test_delta_out_complement_route_matches_eigendecomposition(n_zeros):
+    """The Woodbury complement route (nonsingular S_q = I - E^T E, few mask zeros) gives
+    the same c0, y, G[:, J] and diag G as the eigendecomposition of S_q (rounding only,
+    relative 1e-12: both are float64 inverses of a matrix with condition number < 10)."""
+    from neuronid.numerics.costs._swaps import _complement_quantities, _eigh_quantities
+
+    rng = np.random.default_rng(n_zeros)
+    m, r = 12, 6
+    U = np.linalg.qr(rng.normal(size=(m, r)))[0]
+    mk = np.ones(m)
+    mk[rng.choice(m, n_zeros, replace=False)] = 0.0
+    f = np.where(mk == 0.0, rng.normal(size=m), 0.0)
+    S = U.T @ (mk[:, None] * U)
+    lam, vec = np.linalg.eigh(S)
+    assert lam[0] > 0.1  # nonsingular and well conditioned: both routes apply
+    g0 = rng.normal(size=r)
+    J = np.flatnonzero(mk == 0.0) if n_zeros else np.array([3])
+    got = _complement_quantities(g0, mk, U, U @ U.T, np.sum(U * U, axis=1), J)
+    ref = _eigh_quantities(g0, lam, vec, U, J, 1e-12)
+    assert got[4] is None and ref[4] is None
+    for a, b in zip(got[:4], ref[:4]):
+        assert np.allclose(a, b, rtol=1e-12, atol=1e-12 * np.max(np.abs(b)))
