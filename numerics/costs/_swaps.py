@@ -265,8 +265,12 @@ def _swap_pairs_kernel(mk, f, c0, y, GJ, J, jpos, Gd, Nu, all_pos, norm_aq, norm
 def _changed_inputs(mk: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Inputs outside the most common ``(m_qk, f_qk)`` class: every pair a swap
     changes has one of them."""
-    _, inverse, counts = np.unique(np.column_stack([mk, f]), axis=0, return_inverse=True, return_counts=True)
-    return np.flatnonzero(inverse.ravel() != np.argmax(counts))
+    best, best_count = (1.0, 0.0), -1
+    for bit in (0.0, 1.0):  # mask entries are 0 or 1: the most common f per mask value
+        values, counts = np.unique(f[mk == bit], return_counts=True)
+        if counts.size and counts.max() > best_count:
+            best, best_count = (bit, values[np.argmax(counts)]), int(counts.max())
+    return np.flatnonzero((mk != best[0]) | (f != best[1]))
 
 
 def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_rtol, max_direct, woodbury_tol,

@@ -200,9 +200,10 @@ class CheckContext:
     def costs(self) -> list[list]:
         """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
         out = []
+        shared = {}  # A and B share the support of their common input Xs (one SVD)
         for net, trace in zip((self.A, self.B), self.traces):
             # one pass per network; consecutive layers share supports and shape matrices
-            out.append(network_costs(net, trace=trace, tau=self.tau, progress=self.progress))
+            out.append(network_costs(net, trace=trace, tau=self.tau, progress=self.progress, shared=shared))
         return out
 
     @cached_property
