@@ -89,7 +89,16 @@ from ._common import (
 from ._cross import CostMatrix, cost_matrix, slack
 from ._layer import LayerCosts, layer_costs, network_costs
 from ._margins import Margin, assignment_margin, transposition_margin
-from ._quadratic import EffectiveLayer, QuadraticCosts, closed_form_cost, effective_layer, layer_shapes, quadratic_costs
+from ._quadratic import (
+    EffectiveLayer,
+    QuadraticCosts,
+    closed_form_cost,
+    complement_costs,
+    effective_layer,
+    layer_shapes,
+    orthonormal_columns,
+    quadratic_costs,
+)
 from ._swaps import (
     SwapCosts,
     incoming_swap_costs,
@@ -108,6 +117,8 @@ __all__ = [
     "effective_layer",
     "layer_shapes",
     "quadratic_costs",
+    "complement_costs",
+    "orthonormal_columns",
     "closed_form_cost",
     "cost_matrix",
     "slack",

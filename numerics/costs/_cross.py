@@ -19,7 +19,7 @@ from ._common import (
     _EPS, NOT_AFFINE, NOT_COMPUTED, OK, OUT_OF_ACT_RANGE, OUT_OF_RANGE, REASONS, SOLVER_FAILED,
     SOLVER_INFEASIBLE, _progress,
 )
-from ._quadratic import EffectiveLayer, effective_layer, quadratic_costs
+from ._quadratic import EffectiveLayer, complement_costs, effective_layer, quadratic_costs
 
 # ============================================================== cost matrix of a layer
 @dataclass
@@ -100,7 +100,10 @@ def cost_matrix(layer: Layer, support: Support, *, points=None, eff: EffectiveLa
     if eig_rtol is None:
         eig_rtol = 10.0 * max(support.dim, r, 1) * _EPS
     eig_tol = float(eig_rtol) * max(1.0, float(np.max(eff.eigenvalues[:, -1])) if r else 1.0)
-    q = quadratic_costs(eff.S, eff.V, eff.A, eig_tol=eig_tol, range_rtol=range_rtol, eigenvalues=eff.eigenvalues)
+    q = complement_costs(eff._mask, eff._U, eff.V, eff.A, eig_tol=eig_tol, range_rtol=range_rtol,
+                         eigenvalues=eff.eigenvalues)
+    if q is None:  # a support basis that is not orthonormal: from the shape matrices
+        q = quadratic_costs(eff.S, eff.V, eff.A, eig_tol=eig_tol, range_rtol=range_rtol, eigenvalues=eff.eigenvalues)
     K = q.K
     reason = np.where(np.isfinite(K), OK, OUT_OF_RANGE).astype(np.int8)
     names = eff.names
@@ -174,6 +177,7 @@ def _cross_activation(layer, support, eff, points, K, reason, exact, counts, *, 
     """
     names = np.array(eff.names, dtype=object)
     r = eff.r
+    S = eff.S  # once: after release_shapes each access recomputes them
     Y = support.coordinates(points)  # (n, r) coordinates of the truncated support points
     Z = Y @ eff.A.T + eff.c
     H = apply_layer(np.ascontiguousarray(Z), layer.names, layer.codes, layer.params)
@@ -202,7 +206,7 @@ def _cross_activation(layer, support, eff, points, K, reason, exact, counts, *, 
         code = np.where(in_range, NOT_AFFINE, OUT_OF_ACT_RANGE).astype(np.int8)
         code = np.broadcast_to(code, sub.shape).copy()
         if np.any(affine):
-            q = quadratic_costs(eff.S[rows], eff.V[rows], Aprime[affine], eig_tol=eig_tol,
+            q = quadratic_costs(S[rows], eff.V[rows], Aprime[affine], eig_tol=eig_tol,
                                 range_rtol=range_rtol, eigenvalues=eff.eigenvalues[rows])
             sub[:, affine] = q.K
             code[:, affine] = np.where(np.isfinite(q.K), OK, OUT_OF_RANGE)
@@ -214,18 +218,18 @@ def _cross_activation(layer, support, eff, points, K, reason, exact, counts, *, 
         if saturated.size:
             solver_pairs += [(i, saturated) for i in rows]
     if solver_pairs:
-        _cross_solver(solver_pairs, eff, Y, Z, H, K, reason, exact, counts, eig_tol=eig_tol,
+        _cross_solver(solver_pairs, eff, S, Y, Z, H, K, reason, exact, counts, eig_tol=eig_tol,
                       max_solver_pairs=max_solver_pairs, solver=solver, progress=progress)
 
 
-def _cross_solver(pairs, eff, Y, Z, H, K, reason, exact, counts, *, eig_tol, max_solver_pairs, solver, progress):
+def _cross_solver(pairs, eff, S, Y, Z, H, K, reason, exact, counts, *, eig_tol, max_solver_pairs, solver, progress):
     """cvxpy realizations in effective coordinates: with ``S_i = E E^T`` the cheapest
     ``theta`` with ``U^T diag(m_i) theta = E w`` has ``||theta||^2 = ||w||^2``, so neuron
     ``i`` realizes ``z = Y (v_i + E w) + c`` at cost ``||w||^2``: a problem in
     ``rank(S_i)`` variables."""
     budget = int(max_solver_pairs)
     for i, cols in _progress(pairs, len(pairs), "cross-activation costs (cvxpy)", progress):
-        lam, vec = np.linalg.eigh(eff.S[i])
+        lam, vec = np.linalg.eigh(S[i])
         pos = lam > eig_tol
         E = vec[:, pos] * np.sqrt(lam[pos])
         n = Y.shape[0]

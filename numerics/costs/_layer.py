@@ -12,10 +12,10 @@ import numpy as np
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
 from ..network import Network
-from ..supports import Support, anisotropy, compute_support, t1_bound
+from ..supports import Support, anisotropy, compute_support, mask_shape_eigenvalues, t1_bound
 from ._cross import CostMatrix, cost_matrix, slack
 from ._margins import Margin, assignment_margin, transposition_margin
-from ._quadratic import EffectiveLayer, effective_layer, layer_shapes
+from ._quadratic import EffectiveLayer, effective_layer, layer_shapes, orthonormal_columns
 from ._swaps import SwapCosts, incoming_swap_costs, outgoing_swap_costs
 
 # ============================================================== one layer, everything
@@ -228,7 +228,7 @@ def layer_costs(net: Network, X=None, layer: int = 0, *, trace=None, tau: float 
         dmin, pair, note = transposition_margin(d_in + d_out)
     if note:
         notes.append(f"delta_min: {note}")
-    aniso = anisotropy(eff.S, eff.p, eigenvalues=eff.eigenvalues)
+    aniso = anisotropy(None, eff.p, eigenvalues=eff.eigenvalues)  # S itself is not needed
     counts = eff.trainable
     model = "exact_count" if np.all(counts == counts[0]) else "bernoulli"
     d = support.dim
@@ -268,12 +268,20 @@ def _support_of(shared, trace, idx: int, tau, rank_rtol) -> Support:
 
 def _shapes_of(shared, net: Network, idx: int, support: Support):
     """``(S, eigenvalues)`` of layer ``idx`` on ``support``, from ``shared`` when an
-    earlier layer computed them on the same support object."""
+    earlier layer computed them on the same support object; ``S`` is ``None`` (not
+    formed: :func:`~..supports.mask_shape_eigenvalues` gives the eigenvalues) when the
+    support basis is orthonormal."""
     key = ("shapes", idx)
     hit = None if shared is None else shared.get(key)
     if hit is not None and hit[0] is support and hit[1] is net.layers[idx]:
         return hit[2]
-    shapes = layer_shapes(net.layers[idx], support)
+    layer = net.layers[idx]
+    if orthonormal_columns(support.U):
+        # eigenvalues by the complement formula, no (m, r, r) stack: S is recomputed
+        # on access (EffectiveLayer.S); costs and Delta_out do not need it
+        shapes = (None, mask_shape_eigenvalues(layer.mask, support.U))
+    else:  # pragma: no cover - compute_support always returns an orthonormal basis
+        shapes = layer_shapes(layer, support)
     if shared is not None:
         shared[key] = (support, net.layers[idx], shapes)
     return shapes

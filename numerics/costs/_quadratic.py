@@ -290,6 +290,78 @@ def quadratic_costs(S, V, A, *, eig_tol: float | None = None, range_rtol: float 
     return QuadraticCosts(K, residual, null_dim, eig_tol, recomputed)
 
 
+def orthonormal_columns(U, tol: float = 1e-10) -> bool:
+    """``max |U^T U - I| <= tol``: the complement formulas (:func:`complement_costs`,
+    :func:`~.supports.mask_shape_eigenvalues`, ``Delta_out``) need it; a basis from
+    :func:`~.supports.compute_support` has ``~1e-15``."""
+    U = np.asarray(U, dtype=np.float64)
+    return bool(np.max(np.abs(U.T @ U - np.eye(U.shape[1])), initial=0.0) <= tol)
+
+
+def complement_costs(mask, U, V, A, *, eig_tol: float, eigenvalues, range_rtol: float = 1e-8):
+    """P1 closed form (:func:`quadratic_costs`) for 0/1 masks without the ``r x r``
+    shape matrices; ``None`` when ``U`` is not orthonormal.
+
+    With ``Z_i`` the zeros of mask row ``i`` and ``E = U[Z_i]``, ``S_i = I - E^T E``; when
+    ``S_i`` is nonsingular (smallest eigenvalue above ``eig_tol``) and ``|Z_i| <= r``,
+    Woodbury gives ``S_i^{-1} = I + E^T C^{-1} E`` with ``C = I - (U U^T)[Z_i, Z_i]``, so
+    ``K[i, t] = ||g||^2 + ||L^{-1} E g||^2`` with ``g = A[t] - V[i]`` and ``C = L L^T``:
+    two sums of squares (no cancellation), a ``|Z_i| x |Z_i|`` Cholesky factor instead of
+    an ``r x r`` one. The other rows (singular ``S_i``, more zeros than ``r``, or ``C``
+    not numerically positive definite) go through :func:`quadratic_costs` on their
+    shape matrices.
+
+    >>> import numpy as np
+    >>> from neuronid.numerics.supports import shape_eigenvalues, shape_matrices
+    >>> rng = np.random.default_rng(0)
+    >>> U = np.linalg.qr(rng.normal(size=(8, 4)))[0]
+    >>> mask = np.ones((3, 8)); mask[0, 2] = mask[1, [0, 5]] = 0.0
+    >>> V, A = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+    >>> S = shape_matrices(mask, U); lam = shape_eigenvalues(S)
+    >>> q = complement_costs(mask, U, V, A, eig_tol=1e-12, eigenvalues=lam)
+    >>> bool(np.allclose(q.K, quadratic_costs(S, V, A, eig_tol=1e-12).K, rtol=1e-12))
+    True
+    """
+    mask = np.asarray(mask, dtype=np.float64)
+    U = np.asarray(U, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64)
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    m, r = V.shape
+    t = A.shape[0]
+    if r == 0 or not orthonormal_columns(U):
+        return None
+    zeros = mask == 0.0
+    n_zeros = zeros.sum(axis=1)
+    K = np.empty((m, t))
+    residual = np.zeros((m, t))
+    null_dim = np.zeros(m, dtype=np.int64)
+    recomputed = 0
+    regular = (lam[:, 0] > eig_tol) & (n_zeros <= r)
+    M = U @ U.T
+    with single_threaded_lapack():  # small factorizations and solves: threads cost more than they give
+        for k in np.unique(n_zeros[regular]):
+            rows = np.flatnonzero(regular & (n_zeros == k))
+            Z = np.nonzero(zeros[rows])[1].reshape(rows.size, k)  # each row's zeros, ascending
+            try:
+                L_all = np.linalg.cholesky(np.eye(k) - M[Z[:, :, None], Z[:, None, :]]) if k else None
+            except np.linalg.LinAlgError:
+                regular[rows] = False  # some C not positive definite: these rows from S_i
+                continue
+            for n, i in enumerate(rows):
+                G = A - V[i]
+                K[i] = np.einsum("ta,ta->t", G, G)
+                if k:
+                    Y = solve_triangular(L_all[n], U[Z[n]] @ G.T, lower=True, check_finite=False)
+                    K[i] += np.einsum("kt,kt->t", Y, Y)
+    other = np.flatnonzero(~regular)
+    if other.size:
+        q = quadratic_costs(shape_matrices(mask[other], U), V[other], A, eig_tol=eig_tol, range_rtol=range_rtol,
+                            eigenvalues=lam[other])
+        K[other], residual[other], null_dim[other], recomputed = q.K, q.residual, q.null_dim, q.recomputed
+    return QuadraticCosts(K, residual, null_dim, float(eig_tol), recomputed)
+
+
 def closed_form_cost(S_i, v_i, a, *, eig_tol: float | None = None, range_rtol: float = 1e-8) -> float:
     """P1 for one neuron and one target (reference implementation, eigendecomposition).
 

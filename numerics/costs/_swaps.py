@@ -16,9 +16,9 @@ from neuronid.errors import InvalidDataError
 
 from .._config import JIT
 from ..network import Layer
-from ..supports import Support, single_threaded_lapack
+from ..supports import Support, shape_matrices, single_threaded_lapack
 from ._common import _EPS, _TINY, NOT_COMPUTED, OK, OUT_OF_RANGE, _progress
-from ._quadratic import layer_shapes
+from ._quadratic import layer_shapes, orthonormal_columns
 
 # ============================================================== pairwise helpers
 @njit(**JIT)
@@ -283,7 +283,10 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
     mq, m = W.shape
     A = W @ U
     V = F @ U
+    if S is None:  # shape matrices not formed (see layer_costs): the few rows needed, on demand
+        S = _ShapeRows(Mk, U)
     eig_tol = eig_rtol * max(1.0, float(np.max(lam[:, -1])))
+    complement = orthonormal_columns(U)
     direct = []  # (q, i, j) arrays, in (q, i, j) order
     unorm = np.linalg.norm(U, axis=1)
     norm_a = np.linalg.norm(A, axis=1)
@@ -299,7 +302,7 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
         # nonsingular S_q (all eigenvalues above eig_tol) with at most r zeros in the mask
         # row: the complement formula; the others: an eigendecomposition of S_q
         qs = np.arange(start, stop)
-        use_eigh = (lam[qs, 0] <= eig_tol) | (np.sum(Mk[qs] == 0.0, axis=1) > r)
+        use_eigh = (lam[qs, 0] <= eig_tol) | (np.sum(Mk[qs] == 0.0, axis=1) > r) | (not complement)
         with single_threaded_lapack():  # small products too: threads cost 20x here (measured)
             eig = {} if not np.any(use_eigh) else dict(zip(qs[use_eigh], zip(*np.linalg.eigh(S[qs[use_eigh]]))))
             for q in qs:
@@ -336,6 +339,20 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
     if direct:
         _direct_out(np.concatenate(direct), A, V, S, Mk, F, U, c0s, D, counts, notes, eig_tol=eig_tol,
                     range_rtol=range_rtol, max_direct=max_direct)
+
+
+class _ShapeRows:
+    """``S[q]`` / ``S[array]`` of a layer's shape matrices computed on indexing
+    (:func:`~..supports.shape_matrices` of those mask rows)."""
+
+    def __init__(self, mask, U):
+        self.mask, self.U = mask, U
+
+    def __getitem__(self, rows):
+        if np.ndim(rows) == 0:
+            return shape_matrices(self.mask[[int(rows)]], self.U)[0]
+        unique, inverse = np.unique(np.asarray(rows), return_inverse=True)
+        return shape_matrices(self.mask[unique], self.U)[inverse.ravel()]
 
 
 def _complement_quantities(g0, mk, U, M, Mdiag, J):

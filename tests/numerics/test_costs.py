@@ -402,3 +402,36 @@ def test_delta_out_complement_route_matches_eigendecomposition(n_zeros):
     assert got[4] is None and ref[4] is None
     for a, b in zip(got[:4], ref[:4]):
         assert np.allclose(a, b, rtol=1e-12, atol=1e-12 * np.max(np.abs(b)))
+
+
+def test_complement_costs_and_eigenvalues_match_the_shape_matrices():
+    """The complement formulas (no r x r shape matrices) give the P1 costs and the
+    eigenvalues of the direct route: rows with few zeros (complement), with more zeros
+    than r and singular S_i (fallback: inf outside the range), an all-ones row; relative
+    1e-10 (float64 inverses of matrices with condition number < 1e4 here); a basis
+    that is not orthonormal is refused (None)."""
+    from neuronid.numerics.costs import complement_costs, quadratic_costs
+    from neuronid.numerics.supports import mask_shape_eigenvalues, shape_eigenvalues, shape_matrices
+
+    rng = np.random.default_rng(3)
+    d, r = 14, 5
+    U = np.linalg.qr(rng.normal(size=(d, r)))[0]
+    mask = np.ones((5, d))
+    mask[0, [1, 7]] = 0.0                     # complement, |Z| = 2
+    mask[1, rng.choice(d, 11, replace=False)] = 0.0   # 11 zeros > r: 3 ones < r, singular S_1
+    mask[2, 3] = 0.0                          # complement, |Z| = 1
+    mask[4, :] = 0.0
+    mask[4, :6] = 1.0                         # 8 zeros > r, 6 ones >= r
+    V, A = rng.normal(size=(5, r)), rng.normal(size=(7, r))
+    A[0] = V[1]                               # a target S_1 realizes (inside its range)
+    S = shape_matrices(mask, U)
+    lam = shape_eigenvalues(S)
+    np.testing.assert_allclose(mask_shape_eigenvalues(mask, U), lam, rtol=0, atol=1e-12)
+    tol = 1e-10
+    got = complement_costs(mask, U, V, A, eig_tol=tol, eigenvalues=lam)
+    ref = quadratic_costs(S, V, A, eig_tol=tol, eigenvalues=lam)
+    assert np.array_equal(np.isfinite(got.K), np.isfinite(ref.K)) and not np.all(np.isfinite(ref.K))
+    fin = np.isfinite(ref.K)
+    np.testing.assert_allclose(got.K[fin], ref.K[fin], rtol=1e-10)
+    assert np.array_equal(got.null_dim, ref.null_dim)
+    assert complement_costs(mask, 2.0 * U, V, A, eig_tol=tol, eigenvalues=lam) is None
