@@ -58,6 +58,7 @@ __all__ = [
     "shape_matrices",
     "shape_eigenvalues",
     "mask_shape_eigenvalues",
+    "orthonormal_columns",
     "anisotropy",
     "t1_bound",
     "MASK_MODELS",
@@ -284,6 +285,9 @@ def layer_supports(trace, tau: float = 0.9, *, rank_rtol: float | None = None) -
 
 
 # --------------------------------------------------------------------------------- S_i
+#: max |U^T U - I| up to which a basis counts as orthonormal (an SVD basis has ~1e-15)
+_ORTHONORMAL_TOL = 1e-10
+
 #: matrices per block of :func:`shape_matrices` and :func:`shape_eigenvalues` (bounds
 #: their temporaries to a block's size; each matrix is computed the same way)
 _SHAPE_BLOCK = 64
@@ -345,10 +349,24 @@ def shape_eigenvalues(S) -> np.ndarray:
     return out
 
 
+def orthonormal_columns(U, tol: float = _ORTHONORMAL_TOL) -> bool:
+    """``max |U^T U - I| <= tol``: the complement formulas (:func:`mask_shape_eigenvalues`,
+    ``costs.complement_costs``, ``Delta_out``) need it; a basis from
+    :func:`compute_support` has ``~1e-15``.
+
+    >>> import numpy as np
+    >>> orthonormal_columns(np.eye(3)[:, :2]), orthonormal_columns(2.0 * np.eye(3)[:, :2])
+    (True, False)
+    """
+    U = np.asarray(U, dtype=np.float64)
+    return bool(np.max(np.abs(U.T @ U - np.eye(U.shape[1])), initial=0.0) <= tol)
+
+
 def mask_shape_eigenvalues(mask, U) -> np.ndarray:
     """Ascending eigenvalues ``(m, r)`` of every ``S_i = U^T diag(m_i) U`` without
     forming the ``r x r`` matrices, for 0/1 masks and an orthonormal ``U``
-    (``U^T U = I``, as :func:`compute_support` returns).
+    (``U^T U = I``, as :func:`compute_support` returns; otherwise, beyond
+    ``_ORTHONORMAL_TOL = 1e-10``, from the shape matrices themselves).
 
     With ``Z_i`` the zeros of row ``i`` and ``E = U[Z_i]``, ``S_i = I - E^T E``: its
     eigenvalues are ``1 - mu`` for the eigenvalues ``mu`` of ``E E^T = (U U^T)[Z_i, Z_i]``
@@ -372,6 +390,8 @@ def mask_shape_eigenvalues(mask, U) -> np.ndarray:
     lam = np.empty((m, r))
     if r == 0 or m == 0:
         return lam
+    if not orthonormal_columns(U):  # the identity needs U^T U = I
+        return shape_eigenvalues(shape_matrices(mask, U))
     zeros = mask == 0.0
     n_zeros = zeros.sum(axis=1)
     direct = n_zeros > r

@@ -13,7 +13,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_triangular
 from neuronid.errors import InvalidDataError
 
 from ..network import Layer
-from ..supports import Support, shape_eigenvalues, shape_matrices, single_threaded_lapack
+from ..supports import Support, orthonormal_columns, shape_eigenvalues, shape_matrices, single_threaded_lapack
 from ._common import _EPS, _TINY
 
 _CANCEL = 1e4  # cancellation factor above which an entry is recomputed directly
@@ -288,14 +288,6 @@ def quadratic_costs(S, V, A, *, eig_tol: float | None = None, range_rtol: float 
     if np.any(K[finite] < 0):
         K[finite & (K < 0)] = 0.0  # rounding below 0 (entries that are 0 in exact arithmetic)
     return QuadraticCosts(K, residual, null_dim, eig_tol, recomputed)
-
-
-def orthonormal_columns(U, tol: float = 1e-10) -> bool:
-    """``max |U^T U - I| <= tol``: the complement formulas (:func:`complement_costs`,
-    :func:`~.supports.mask_shape_eigenvalues`, ``Delta_out``) need it; a basis from
-    :func:`~.supports.compute_support` has ``~1e-15``."""
-    U = np.asarray(U, dtype=np.float64)
-    return bool(np.max(np.abs(U.T @ U - np.eye(U.shape[1])), initial=0.0) <= tol)
 
 
 def complement_costs(mask, U, V, A, *, eig_tol: float, eigenvalues, range_rtol: float = 1e-8):

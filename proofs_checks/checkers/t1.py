@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from neuronid.errors import InvalidOptionError
-from neuronid.numerics.supports import anisotropy, shape_matrices, t1_bound
+from neuronid.numerics.supports import anisotropy, mask_shape_eigenvalues, t1_bound
 
 from ._common import (
     Check,
@@ -80,9 +80,6 @@ def confirm_t1(*, n_masks: int = 2000, delta: float = 0.1, d: int = 256, r: int 
     return out
 
 
-#: masks per block of :func:`t1_monte_carlo` (bounds its ``(block, r, r)`` shape matrices)
-_T1_BLOCK = 64
-
 #: how many Monte Carlo anisotropies :func:`t1_monte_carlo` reports for cross-checks
 T1_HEAD = 4
 
@@ -105,9 +102,9 @@ def t1_monte_carlo(U, p: float, delta: float, *, model: str = "bernoulli", n_mas
     se = math.sqrt(delta * (1.0 - delta) / n_masks)
     masks = _sample_masks(rng, model, n_masks, d, p)
     p_eff = p if model == "bernoulli" else int(round(p * d)) / d
-    # in blocks of masks: the (n_masks, r, r) stack would be 91 MB for 400 masks at r = 169
-    an = np.concatenate([anisotropy(shape_matrices(masks[start:start + _T1_BLOCK], U), p_eff)
-                         for start in range(0, int(n_masks), _T1_BLOCK)]) if n_masks else np.zeros(0)
+    # eigenvalues without the (n_masks, r, r) stack (91 MB for 400 masks at r = 169):
+    # the complement formula for few zeros, else shape matrices (mask_shape_eigenvalues)
+    an = anisotropy(None, p_eff, eigenvalues=mask_shape_eigenvalues(masks, U))
     bound = t1_bound(p_eff, nu, r, delta, model=model, dim=d)
     if hook is not None:
         an = np.asarray(hook("anisotropy", an), dtype=np.float64)
