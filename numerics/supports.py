@@ -214,7 +214,10 @@ def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name
     xbar = X.mean(axis=0)
     Xc = X - xbar
     with single_threaded_lapack():  # measured 0.35 s against 2.6 s threaded for 4096 x 512 on 2 busy cores
-        _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+        # tall data: the SVD of the QR factor R (d x d) has the same s and V^T without the
+        # n x d left singular vectors, which are never used (LAPACK's gesdd takes the same
+        # QR route: bit-identical here, 0.46 s against 0.87 s for 4096 x 784, one thread)
+        _, s, Vt = np.linalg.svd(np.linalg.qr(Xc, mode="r") if n > d else Xc, full_matrices=False)
     notes = []
     scale = float(np.linalg.norm(X))
     if s.size == 0 or s[0] <= rank_rtol * max(scale, np.finfo(np.float64).tiny):

@@ -277,7 +277,8 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
                   progress):
     """Delta_out on a truncated support (r' < m): per next-layer neuron ``q`` the
     quantities ``c0 = g_0^T S_q^+ g_0``, ``y = U' S_q^+ g_0`` and the needed columns and
-    diagonal of ``G = U' S_q^+ U'^T`` (:func:`_neuron_quantities`), then the pairs in
+    diagonal of ``G = U' S_q^+ U'^T`` (:func:`_complement_quantities`, else
+    :func:`_eigh_quantities`), then the pairs in
     one numba pass (:func:`_swap_pairs_kernel`); the pairs neither case covers are
     recomputed directly (:func:`_direct_out`)."""
     mq, m = W.shape
