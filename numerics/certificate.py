@@ -167,7 +167,7 @@ from ._validation import check_inputs
 from .network import Network
 # _PathEvaluator: the fused path forward pass of linear_path, reused so that the outputs
 # f_t(x) the elementwise test needs cost one pass, not two
-from .paths import PathResult, _PathEvaluator, check_pair, path_grid
+from .paths import _BLOCK_ROWS, PathResult, _PathEvaluator, _add_bias, check_pair, path_grid
 
 __all__ = [
     "Certificate",
@@ -613,7 +613,7 @@ def _check_block(block) -> int:
     return int(block)
 
 
-def certificate(A: Network, B: Network, X, *, block: int = 1024, keep_samples: bool = False) -> Certificate:
+def certificate(A: Network, B: Network, X, *, block: int = _BLOCK_ROWS, keep_samples: bool = False) -> Certificate:
     """Compute the T4 certificate of the pair ``(A, B)`` on the rows of ``X``.
 
     Parameters
@@ -624,8 +624,9 @@ def certificate(A: Network, B: Network, X, *, block: int = 1024, keep_samples: b
         the differences are recorded in ``structure_differences``.
     X : (n, d) array
         Data (any real dtype; processed in float64, ``block`` rows at a time).
-    block : int, default 1024
-        Rows per block; memory is ``O(block x width)``, independent of ``n``.
+    block : int, default 512 (the path evaluator's row blocks)
+        Rows per block; memory is ``O(block x width)`` per worker thread, independent
+        of ``n``.
     keep_samples : bool, default False
         Keep ``R^L(x)`` for every sample in ``Certificate.samples`` (``n x o``).
 
@@ -655,10 +656,16 @@ def _check_certificate_pair(A: Network, B: Network) -> list[str]:
         ) from None
 
 
-def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block: int, keep_samples: bool
-                 ) -> Certificate:
+def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block: int, keep_samples: bool,
+                 endpoints: np.ndarray | None = None) -> Certificate:
     """:func:`certificate` on validated inputs (``X`` from :func:`check_inputs`, ``diffs``
-    from :func:`_check_certificate_pair`, ``block`` from :func:`_check_block`)."""
+    from :func:`_check_certificate_pair`, ``block`` from :func:`_check_block`).
+
+    ``endpoints``: an optional pair of ``(n, o)`` arrays that receive ``f_A(X)`` and
+    ``f_B(X)`` (the certificate's forward passes already hold every hidden layer; with
+    the path's row blocks these are bitwise the path's ``t = 0`` and ``t = 1``
+    outputs, see :func:`certified_barriers`). Left untouched when the status is not ok.
+    """
     n, o = X.shape[0], A.n_outputs
     L = len(A.layers)
     normed = [f"layer {l}: {norm.kind} norm" for l, norm in enumerate(A.norms) if norm is not None]
@@ -712,6 +719,10 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
                     np.matmul(DR_prev, cat_T[l], out=R_out[start:stop])
                 else:  # a single linear layer: the path is exactly linear
                     R_out[start:stop] = 0.0
+                if endpoints is not None:  # the output layer as the path evaluator computes it
+                    for F, h, W, b in ((endpoints[0], hA, WA, bA), (endpoints[1], hB, WB, bB)):
+                        np.matmul(h, W[l].T, out=F[start:stop])
+                        _add_bias(F[start:stop], b[l])
                 break
             Q = Qb[: r * m].reshape(r, m) if l > 0 else Qb[:1].reshape(1, 1)
             if l > 0:
@@ -815,11 +826,13 @@ def path_outputs(A: Network, B: Network, X, grid) -> np.ndarray:
     return _evaluate_path(A, B, check_inputs(X, A.n_inputs), grid)
 
 
-def _evaluate_path(A: Network, B: Network, X: np.ndarray, grid) -> np.ndarray:
-    """:func:`path_outputs` for a pair :func:`check_pair` accepted and validated ``X``."""
+def _evaluate_path(A: Network, B: Network, X: np.ndarray, grid, out=None, skip=()) -> np.ndarray:
+    """:func:`path_outputs` for a pair :func:`check_pair` accepted and validated ``X``
+    (into ``out`` when given; grid indices in ``skip`` are left as they are)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    out = np.empty((len(grid), X.shape[0], A.n_outputs))
-    _PathEvaluator(A, B, X).evaluate(grid, out.__setitem__)
+    if out is None:
+        out = np.empty((len(grid), X.shape[0], A.n_outputs))
+    _PathEvaluator(A, B, X).evaluate(grid, out.__setitem__, skip=skip)
     return out
 
 
@@ -950,7 +963,7 @@ def certified_barriers(
     *,
     loss: str,
     steps=21,
-    block: int = 1024,
+    block: int = _BLOCK_ROWS,
     hook=None,
 ) -> CertifiedPath:
     """T4 barrier bounds, the elementwise statement, the measured path, and tightness,
@@ -987,13 +1000,20 @@ def certified_barriers(
     # validated once here; the cores below trust their inputs
     block = _check_block(block)
     diffs = _check_certificate_pair(A, B)
-    X = check_inputs(X, A.n_inputs)
-    cert = _certificate(A, B, X, diffs, block, True)
+    X = np.ascontiguousarray(check_inputs(X, A.n_inputs), dtype=np.float64)
     y = check_targets(loss, y, A.n_outputs, X.shape[0])
     grid = path_grid(steps)
+    F = np.empty((grid.size, X.shape[0], A.n_outputs))
+    # the certificate's forward passes of A and B give the path's endpoints: with the
+    # path's row blocks (block == _BLOCK_ROWS) they are the same products, bitwise
+    # (tests/numerics/test_certificate.py checks the curve against linear_path's, bitwise)
+    reuse = block == _BLOCK_ROWS
+    cert = _certificate(A, B, X, diffs, block, True, endpoints=(F[0], F[-1]) if reuse else None)
+    # "ok" and "overflow" ran the forward passes; the "unsupported" ones returned before
+    skip = (0, grid.size - 1) if reuse and cert.status in ("ok", "overflow") else ()
     # one pass over the path: its outputs give the loss curve (as linear_path computes
     # it) and the elementwise test
-    F = _evaluate_path(A, B, X, grid)
+    _evaluate_path(A, B, X, grid, out=F, skip=skip)
     losses = np.array([np.mean(loss_per_sample(loss, F[k], y)) for k in range(grid.size)])
     errors = np.array([error_rate(F[k], y) for k in range(grid.size)]) if y.dtype.kind == "i" else None
     path = PathResult.from_curves(grid, losses, errors, loss_function=loss, n_samples=int(X.shape[0]),

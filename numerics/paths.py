@@ -541,19 +541,21 @@ class _PathEvaluator:
                 self.net, self.reset_data, norms=self.norms[:-1], weights=self.W, biases=self.b
             ) + [None]
 
-    def evaluate(self, ts, consume) -> None:
+    def evaluate(self, ts, consume, skip=()) -> None:
         """For each ``t`` of ``ts``: the outputs ``f_t(X)`` into one ``(n, o)`` array,
-        then ``consume(k, outputs)`` (the array is reused for the next ``t``)."""
+        then ``consume(k, outputs)`` (the array is reused for the next ``t``). Indices
+        ``k`` in ``skip`` are neither evaluated nor consumed (the caller has them)."""
         out = np.empty((self.n, self.n_outputs))
+        ts = [(k, t) for k, t in enumerate(ts) if k not in skip]
         if self.workers == 1:
-            for k, t in enumerate(ts):
+            for k, t in ts:
                 self.set_t(float(t))
                 for i in range(len(self.starts)):
                     self._block(i, self.buffers[0], out)
                 consume(k, out)
             return
         with ThreadPoolExecutor(self.workers) as pool, single_threaded_blas():
-            for k, t in enumerate(ts):
+            for k, t in ts:
                 self.set_t(float(t))
                 queue = iter(range(len(self.starts)))  # shared: next() is atomic under the GIL
                 # list(): wait for every worker and re-raise the first error
