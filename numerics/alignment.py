@@ -452,24 +452,51 @@ def weight_matching_objective(A: Network, B: Network, perms) -> float:
     return float(sum(_layer_terms(WA, bA, WB, bB, perms)))
 
 
-def _layer_similarity(WA, bA, WB, bB, perms, l):
-    """``S[i, j]``: the objective's terms that depend on matching A's ``i`` to B's ``j`` in layer ``l``."""
+def _layer_similarity(WA, bA, WB, bB, perms, l, memo=None):
+    """``S[i, j]``: the objective's terms that depend on matching A's ``i`` to B's ``j`` in layer ``l``.
+
+    ``memo`` (a dict kept across calls of one matching) holds, per layer and side, the
+    last incoming term ``W_A^l P_{l-1} W_B^l^T + b_A b_B^T`` and outgoing term
+    ``W_A^{l+1}^T P_{l+1} W_B^{l+1}`` with the neighbour permutation they were computed
+    for: a sweep often leaves a neighbour unchanged (always the input and output sides),
+    and the products dominate a run. The same products in the same order: same values.
+    """
     L = len(WA)
-    Wb = WB[l] if l == 0 else WB[l][:, perms[l - 1]]
-    S = WA[l] @ Wb.T + bA[l] @ bB[l].T
-    nxt = WB[l + 1] if l + 1 == L - 1 else WB[l + 1][perms[l + 1], :]
-    S += WA[l + 1].T @ nxt
+
+    def term(side, perm, compute):
+        if memo is None:
+            return compute()
+        key = None if perm is None else perm.tobytes()
+        hit = memo.get((l, side))
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = compute()
+        memo[(l, side)] = (key, value)
+        return value
+
+    prev = None if l == 0 else perms[l - 1]
+    nxt = None if l + 1 == L - 1 else perms[l + 1]
+
+    def incoming():
+        Wb = WB[l] if prev is None else WB[l][:, prev]
+        return WA[l] @ Wb.T + bA[l] @ bB[l].T
+
+    def outgoing():
+        Wn = WB[l + 1] if nxt is None else WB[l + 1][nxt, :]
+        return WA[l + 1].T @ Wn
+
+    S = term("in", prev, incoming) + term("out", nxt, outgoing)
     return S
 
 
-def _weight_matching_run(WA, bA, WB, bB, groups, perms, rng, max_iter):
+def _weight_matching_run(WA, bA, WB, bB, groups, perms, rng, max_iter, memo=None):
     n_hidden = len(perms)
     sweeps = 0
     converged = False
     for sweeps in range(1, max_iter + 1):
         progress = False
         for l in rng.permutation(n_hidden):
-            S = _layer_similarity(WA, bA, WB, bB, perms, l)
+            S = _layer_similarity(WA, bA, WB, bB, perms, l, memo)
             new = _assign(S, groups[l])
             idx = np.arange(S.shape[0])
             old_value, new_value = S[idx, perms[l]].sum(), S[idx, new].sum()
@@ -522,6 +549,7 @@ def weight_matching(
     rng = np.random.default_rng(seed)
     best, best_value = None, -np.inf
     record = {"objectives": [], "sweeps": [], "converged": []}
+    memo: dict = {}  # similarity terms, shared by the restarts (see _layer_similarity)
     for r in range(restarts):
         if r == 0:
             start = [np.arange(layer.shape[0], dtype=np.int64) for layer in A.layers[:-1]]
@@ -532,7 +560,7 @@ def weight_matching(
                 for ia, ib in g:
                     p[ia] = rng.permutation(ib)
                 start.append(p)
-        perms, sweeps, converged = _weight_matching_run(WA, bA, WB, bB, groups, start, rng, max_iter)
+        perms, sweeps, converged = _weight_matching_run(WA, bA, WB, bB, groups, start, rng, max_iter, memo)
         value = float(sum(_layer_terms(WA, bA, WB, bB, perms)))
         record["objectives"].append(value)
         record["sweeps"].append(int(sweeps))

@@ -125,6 +125,39 @@ def test_weight_matching_deterministic_and_reports_restarts():
     assert all(d1["converged"])
 
 
+def test_weight_matching_similarity_memo_changes_nothing(monkeypatch):
+    """The memo of similarity terms (shared by the restarts) gives the runs without it:
+    same permutations, objectives and sweeps; and it is hit."""
+    A = standard_mlp([6, 20, 16, 12, 3], seed=0)
+    B = standard_mlp([6, 20, 16, 12, 3], seed=1)
+    with_memo = {}
+    perms = weight_matching(A, B, restarts=4, seed=3, details=with_memo)
+    calls = {"compute": 0, "total": 0}
+    real = alignment_mod._layer_similarity
+
+    def counting(WA, bA, WB, bB, perms_, l, memo=None):
+        calls["total"] += 1
+        return real(WA, bA, WB, bB, perms_, l, None)  # no memo: every product computed
+
+    monkeypatch.setattr(alignment_mod, "_layer_similarity", counting)
+    without = {}
+    plain = weight_matching(A, B, restarts=4, seed=3, details=without)
+    assert calls["total"] > 0
+    assert all(np.array_equal(p, q) for p, q in zip(perms, plain))
+    assert with_memo == without
+    memo = {}
+    WA, bA = alignment_mod._weights(A)
+    WB, bB = alignment_mod._weights(B)
+    ident = [np.arange(20), np.arange(16), np.arange(12)]
+    first = real(WA, bA, WB, bB, ident, 1, memo)
+    cached_in = memo[(1, "in")][1]
+    again = real(WA, bA, WB, bB, ident, 1, memo)
+    assert memo[(1, "in")][1] is cached_in and np.array_equal(first, again)
+    assert np.array_equal(first, real(WA, bA, WB, bB, ident, 1))
+    moved = [ident[0][::-1].copy(), ident[1], ident[2]]  # a neighbour changed: recomputed
+    assert np.array_equal(real(WA, bA, WB, bB, moved, 1, memo), real(WA, bA, WB, bB, moved, 1))
+
+
 def test_weight_matching_objective_includes_biases():
     A = standard_mlp([3, 4, 2], seed=0)
     ident = [np.arange(4)]
