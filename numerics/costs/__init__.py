@@ -48,6 +48,13 @@ Tolerances (float64)
 - the batched evaluation expands ``K = a^T P a - 2 a^T P v + v^T P v`` into matrix
   products; entries whose cancellation factor ``(a^T P a + v^T P v) / K`` exceeds
   ``1e4`` are recomputed directly as ``g^T P g`` (relative error then ``< 1e-10``).
+- 0/1 masks with at most ``r`` zeros per row and nonsingular ``S_i``: ``S_i = I - E^T E``
+  (``E`` = the rows of ``U`` at the zeros), so eigenvalues, ``K``
+  (:func:`complement_costs`: two sums of squares, no cancellation) and ``Delta_out``
+  come from ``|Z| x |Z|`` matrices by Woodbury, without the ``m x r x r`` shape
+  matrices; this needs ``U^T U = I``: ``max |U^T U - I| <= 1e-10``
+  (:func:`~.supports.orthonormal_columns`; an SVD basis has ~1e-15), else the shape
+  matrices are used.
 
 Modules
 -------
