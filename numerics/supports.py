@@ -41,14 +41,13 @@ True
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
+from ._threads import single_threaded_blas
 from ._validation import check_array, check_number
 
 __all__ = [
@@ -62,7 +61,6 @@ __all__ = [
     "anisotropy",
     "t1_bound",
     "MASK_MODELS",
-    "single_threaded_lapack",
 ]
 
 #: Mask models of T1: i.i.d. Bernoulli entries, or an exact number of trainable
@@ -71,38 +69,6 @@ MASK_MODELS = ("bernoulli", "exact_count")
 
 _EPS = np.finfo(np.float64).eps
 _TAU_SLACK = 1e-12
-
-
-@contextmanager
-def single_threaded_lapack():
-    """Run batched small LAPACK calls (``eigh`` on ``(m, r, r)`` stacks) with one
-    BLAS thread.
-
-    OpenBLAS parallelizes each tiny ``r x r`` call; on a busy machine that is orders
-    of magnitude slower (measured: 4 s instead of 0.08 s for 512 matrices of size 32).
-    Uses ``threadpoolctl`` when it is installed, and does nothing otherwise. The
-    library scan of ``threadpoolctl`` runs once per process (:func:`_blas_controller`):
-    scanning on every call cost more than the small calls it wraps.
-    """
-    controller = _blas_controller()
-    if controller is None:  # pragma: no cover - threadpoolctl not installed
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """The process's ``threadpoolctl.ThreadpoolController`` (``None`` without threadpoolctl)."""
-    try:
-        # optional dependency: imported on first use so the module loads without it
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - optional
-        return None
-    # scipy ships its own BLAS; load it first so the one scan sees both libraries
-    import scipy.linalg  # noqa: F401
-    return ThreadpoolController()
 
 
 @dataclass
@@ -213,7 +179,7 @@ def compute_support(X, tau: float = 0.9, *, rank_rtol: float | None = None, name
     rank_rtol = check_number(rank_rtol, what="rank_rtol", low=0.0)
     xbar = X.mean(axis=0)
     Xc = X - xbar
-    with single_threaded_lapack():  # measured 0.35 s against 2.6 s threaded for 4096 x 512 on 2 busy cores
+    with single_threaded_blas():  # measured 0.35 s against 2.6 s threaded for 4096 x 512 on 2 busy cores
         # tall data: the SVD of the QR factor R (d x d) has the same s and V^T without the
         # n x d left singular vectors, which are never used (LAPACK's gesdd takes the same
         # QR route: bit-identical here, 0.46 s against 0.87 s for 4096 x 784, one thread)
@@ -343,10 +309,10 @@ def shape_eigenvalues(S) -> np.ndarray:
     if S.shape[-1] == 0:
         return np.zeros(S.shape[:-1])
     if S.ndim != 3:
-        with single_threaded_lapack():
+        with single_threaded_blas():
             return np.linalg.eigvalsh(S)
     out = np.empty(S.shape[:-1])
-    with single_threaded_lapack():
+    with single_threaded_blas():
         for lo in range(0, S.shape[0], _SHAPE_BLOCK):  # eigvalsh copies its input: in blocks
             out[lo:lo + _SHAPE_BLOCK] = np.linalg.eigvalsh(S[lo:lo + _SHAPE_BLOCK])
     return out

@@ -13,7 +13,8 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_triangular
 from neuronid.errors import InvalidDataError
 
 from ..network import Layer
-from ..supports import Support, orthonormal_columns, shape_eigenvalues, shape_matrices, single_threaded_lapack
+from .._threads import single_threaded_blas
+from ..supports import Support, orthonormal_columns, shape_eigenvalues, shape_matrices
 from ._common import _EPS, _TINY
 
 _CANCEL = 1e4  # cancellation factor above which an entry is recomputed directly
@@ -158,11 +159,11 @@ def _triangular(S: np.ndarray, V: np.ndarray, A: np.ndarray) -> np.ndarray:
     (for large r, where each step is a BLAS-3 call).
 
     All factorizations are one batched call and every call runs on one BLAS thread
-    (:func:`~.supports.single_threaded_lapack`): multi-threaded BLAS on these small
+    (:func:`~.._threads.single_threaded_blas`): multi-threaded BLAS on these small
     ``r x r`` problems was measured 40x slower (95 s against 2.4 s for m = 512, r = 169).
     """
     K = np.empty((S.shape[0], A.shape[0]))
-    with single_threaded_lapack():
+    with single_threaded_blas():
         try:
             L_all = np.linalg.cholesky(S)
         except np.linalg.LinAlgError:
@@ -232,7 +233,7 @@ def quadratic_costs(S, V, A, *, eig_tol: float | None = None, range_rtol: float 
         # No eigenvalues given: invert everything; S_i is certified nonsingular at eig_tol
         # by lambda_min(S_i) >= 1 / ||S_i^{-1}||_F (with a factor 10 of safety) and a
         # successful Cholesky factorization; the rest goes through eigh below.
-        with single_threaded_lapack():
+        with single_threaded_blas():
             try:
                 np.linalg.cholesky(S)
                 chol_ok = True
@@ -257,7 +258,7 @@ def quadratic_costs(S, V, A, *, eig_tol: float | None = None, range_rtol: float 
                 if P_all is not None:
                     P = P_all[idx]
                 else:
-                    with single_threaded_lapack():
+                    with single_threaded_blas():
                         P = np.linalg.inv(S[idx])
                 P = 0.5 * (P + P.transpose(0, 2, 1))
                 K[idx], n_fix = _expanded(P, V[idx], A)
@@ -270,7 +271,7 @@ def quadratic_costs(S, V, A, *, eig_tol: float | None = None, range_rtol: float 
         chunk = max(1, int(2_000_000 // max(t * r, 1)))
         for start in range(0, singular.size, chunk):
             idx = singular[start:start + chunk]
-            with single_threaded_lapack():
+            with single_threaded_blas():
                 lam_s, vec = np.linalg.eigh(S[idx])
             null_dim[idx] = np.sum(lam_s <= eig_tol, axis=1)
             T = np.matmul(A[None, :, :] - V[idx][:, None, :], vec)  # components along eigenvectors
@@ -331,7 +332,7 @@ def complement_costs(mask, U, V, A, *, eig_tol: float, eigenvalues, range_rtol: 
     recomputed = 0
     regular = (lam[:, 0] > eig_tol) & (n_zeros <= r)
     M = U @ U.T
-    with single_threaded_lapack():  # small factorizations and solves: threads cost more than they give
+    with single_threaded_blas():  # small factorizations and solves: threads cost more than they give
         for k in np.unique(n_zeros[regular]):
             rows = np.flatnonzero(regular & (n_zeros == k))
             Z = np.nonzero(zeros[rows])[1].reshape(rows.size, k)  # each row's zeros, ascending

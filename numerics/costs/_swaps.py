@@ -16,7 +16,8 @@ from neuronid.errors import InvalidDataError
 
 from .._config import JIT
 from ..network import Layer
-from ..supports import Support, shape_matrices, single_threaded_lapack
+from .._threads import single_threaded_blas
+from ..supports import Support, shape_matrices
 from ._common import _EPS, _TINY, NOT_COMPUTED, OK, OUT_OF_RANGE, _progress
 from ._quadratic import layer_shapes, orthonormal_columns
 
@@ -304,7 +305,7 @@ def _subspace_out(W, Mk, F, U, S, lam, D, counts, notes, iu, *, eig_rtol, range_
         # row: the complement formula; the others: an eigendecomposition of S_q
         qs = np.arange(start, stop)
         use_eigh = (lam[qs, 0] <= eig_tol) | (np.sum(Mk[qs] == 0.0, axis=1) > r) | (not complement)
-        with single_threaded_lapack():  # small products too: threads cost 20x here (measured)
+        with single_threaded_blas():  # small products too: threads cost 20x here (measured)
             eig = {} if not np.any(use_eigh) else dict(zip(qs[use_eigh], zip(*np.linalg.eigh(S[qs[use_eigh]]))))
             for q in qs:
                 g0 = A[q] - V[q]
@@ -416,7 +417,7 @@ def _direct_out(direct, A, V, S, Mk, F, U, c0s, D, counts, notes, *, eig_tol, ra
         ui, uj = U[i], U[j]
         SP = S[q] + dm[:, None, None] * (uj[:, :, None] * uj[:, None, :] - ui[:, :, None] * ui[:, None, :])
         g = A[q] - V[q] - df[:, None] * (uj - ui)
-        with single_threaded_lapack():
+        with single_threaded_blas():
             lam, vec = np.linalg.eigh(SP)
         comp = np.einsum("kab,ka->kb", vec, g)
         pos = lam > eig_tol
