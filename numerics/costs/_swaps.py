@@ -399,6 +399,10 @@ def _eigh_quantities(g0, lq, vq, U, J, eig_tol):
     return c0, y, np.ascontiguousarray(GJ), Gd, Nu
 
 
+#: Bytes of one ``(rows, r, r)`` stack in :func:`_direct_out` (about five are alive at once).
+_DIRECT_STACK_BYTES = 32 << 20
+
+
 def _direct_out(direct, A, V, S, Mk, F, U, c0s, D, counts, notes, *, eig_tol, range_rtol, max_direct):
     arr = np.asarray(direct, dtype=np.int64)
     n_skip = max(0, arr.shape[0] - int(max_direct))
@@ -409,8 +413,12 @@ def _direct_out(direct, A, V, S, Mk, F, U, c0s, D, counts, notes, *, eig_tol, ra
         notes.append(f"{n_skip} (neuron, pair) updates needed a direct recomputation beyond max_direct = {max_direct}: "
                      "those Delta_out entries are nan")
         arr = arr[: int(max_direct)]
-    for start in range(0, arr.shape[0], 4096):
-        blk = arr[start:start + 4096]
+    r = U.shape[1]
+    # rows per block: each (rows, r, r) stack (S_q', its eigenvectors, the two outer
+    # products) stays within _DIRECT_STACK_BYTES (4096 rows at r = 169 would be ~0.9 GB each)
+    rows = max(1, min(4096, _DIRECT_STACK_BYTES // (8 * r * r)))
+    for start in range(0, arr.shape[0], rows):
+        blk = arr[start:start + rows]
         q, i, j = blk[:, 0], blk[:, 1], blk[:, 2]
         dm = Mk[q, i] - Mk[q, j]
         df = F[q, i] - F[q, j]

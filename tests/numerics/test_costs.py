@@ -165,6 +165,22 @@ def test_delta_out_paths_and_budget():
     assert "max_direct" in out.notes[0]
 
 
+def test_delta_out_direct_blocks_bound_memory_and_change_nothing(monkeypatch):
+    """The direct recomputations run in blocks sized by memory (r x r stacks); one-row
+    blocks give the same Delta_out, bitwise."""
+    from neuronid.numerics.costs import _swaps
+
+    rng = np.random.default_rng(5)
+    net = w_mlp([7, 6, 5, 3], activation="tanh", n_fixed=[3, 3, 2], sigma_F=1.0, seed=11)
+    trace = net.forward(rng.normal(size=(60, 7)), record=True)
+    lc = layer_costs(net, trace=trace, layer=0, tau=0.9)
+    assert lc.delta_out_info.counts["direct"] > 1
+    whole = outgoing_swap_costs(net.layers[1], lc.next_support)
+    monkeypatch.setattr(_swaps, "_DIRECT_STACK_BYTES", 1)  # one row per block
+    single = outgoing_swap_costs(net.layers[1], lc.next_support)
+    assert np.array_equal(whole.D, single.D, equal_nan=True)
+
+
 # ------------------------------------------------------------------ P2 and structure kinds
 def test_standard_layers_are_exactly_symmetric():
     net = standard_mlp([5, 8, 6, 3], activation="relu", seed=1)
