@@ -160,10 +160,9 @@ from scipy.optimize import minimize_scalar
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from . import _certificate_kernels as _k
-from . import _derived_cache
 from .activations import apply_layer, layer_dispatch
 from .losses import check_loss, check_targets, error_rate, loss_per_sample
-from ._threads import single_threaded_blas, worker_count
+from .threads import single_threaded_blas, worker_count
 from ._validation import check_inputs
 from .network import Network
 # _PathEvaluator: the fused path forward pass of linear_path, reused so that the outputs
@@ -290,35 +289,8 @@ def _spot_check(act, c: ActivationConstants) -> str | None:
     return None
 
 
-#: What :func:`activation_constants` derives from: its on-disk cache key hashes these.
-_CONSTANTS_SOURCES = ("neuronid.theory", "neuronid.numerics.certificate")
-
-
 @functools.lru_cache(maxsize=256)
 def activation_constants(name: str) -> ActivationConstants:
-    """The certificate's constants for an activation name (see :func:`_derive_constants`),
-    from the on-disk cache of derived values (:mod:`._derived_cache`) when present:
-    the SymPy analysis costs 0.4-3.6 s per activation and process."""
-    cached = _derived_cache.load("t4-constants", name, _CONSTANTS_SOURCES)
-    if cached is not None:
-        try:
-            return ActivationConstants(
-                name=cached["name"], lipschitz=float(cached["lipschitz"]), cap=float(cached["cap"]),
-                curvature=float(cached["curvature"]), kinks=tuple((float(a), float(b)) for a, b in cached["kinks"]),
-                monotone=str(cached["monotone"]), supported=True, reason=None, method=dict(cached["method"]),
-            )
-        except (KeyError, TypeError, ValueError):  # not an entry we wrote: derive afresh
-            pass
-    c = _derive_constants(name)
-    if c.supported:  # finite numbers only (unsupported ones carry inf)
-        _derived_cache.store("t4-constants", name, _CONSTANTS_SOURCES, {
-            "name": c.name, "lipschitz": c.lipschitz, "cap": c.cap, "curvature": c.curvature,
-            "kinks": [list(k) for k in c.kinks], "monotone": c.monotone, "method": c.method,
-        })
-    return c
-
-
-def _derive_constants(name: str) -> ActivationConstants:
     """The certificate's constants for an activation name, from the theory layer.
 
     ``Lip = sup|sigma'|``, ``M = sup|sigma''|`` between kinks (``-1``: unknown, only
@@ -770,7 +742,7 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
             for i in queue:
                 run_block(i, buf)
 
-    # blocks on worker threads (single-threaded BLAS each, see numerics._threads); each
+    # blocks on worker threads (single-threaded BLAS each, see numerics.threads); each
     # block's numbers do not depend on the thread that computes it, and the sums below
     # combine them in block order, so the certificate does not depend on the thread count
     workers = min(worker_count(), len(starts))

@@ -27,7 +27,7 @@ boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exa
 ``W_A == W_B``) are written into preallocated buffers, each layer is one BLAS product
 ``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``, on
 row blocks of 512 samples spread over worker threads (single-threaded BLAS each, see
-:mod:`._threads`): a block's pre-activations stay in cache, memory stays bounded, and
+:mod:`.threads`): a block's pre-activations stay in cache, memory stays bounded, and
 the values do not depend on the thread count.
 
 Normalization layers (THEORY N1). ``gamma, beta`` are interpolated like the weights
@@ -71,7 +71,7 @@ from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._config import JIT
 from ._fast_math import FAST_JIT
-from ._threads import single_threaded_blas, worker_count
+from .threads import single_threaded_blas, worker_count
 from .activations import _act, apply_layer, bias_act_row, layer_dispatch
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
@@ -497,7 +497,7 @@ class _PathEvaluator:
 
     :meth:`outputs` evaluates the rows in blocks of :data:`_BLOCK_ROWS` (a block's
     pre-activations stay in cache between its matrix product and its activation pass)
-    on :func:`~._threads.worker_count` threads, each with its own buffers, calling
+    on :func:`~.threads.worker_count` threads, each with its own buffers, calling
     single-threaded BLAS and serial numba kernels (``nogil``). Every block is computed
     by the same code whatever thread takes it, so the outputs do not depend on the
     thread count.

@@ -47,7 +47,7 @@ import numpy as np
 
 from neuronid.errors import InvalidDataError, InvalidOptionError
 
-from ._threads import single_threaded_blas
+from .threads import single_threaded_blas
 from ._validation import check_array, check_number
 
 __all__ = [

@@ -6,7 +6,7 @@ not add test folders to ``sys.path`` itself).
 ``HYPOTHESIS_PROFILE`` selects the profile: ``ci`` (default; derandomized, bounded,
 used by ``.ci/run``), ``thorough`` (long local runs), ``debug`` (verbose).
 
-The on-disk cache of SymPy-derived values (``numerics._derived_cache``) points to a
+The on-disk cache of SymPy-derived values (``theory._derived_cache``) points to a
 fresh folder per test session (also for the CLI subprocesses, which inherit it): the
 tests derive every value themselves and never read or fill a user's cache.
 """

@@ -47,7 +47,7 @@ import numpy as np
 import scipy.special
 import sympy as sp
 
-from . import _interval
+from . import _derived_cache, _interval
 from ._names import CATALOGUE, PARAMETER_DEFAULTS, split_spec
 from ._names import valid_names as _valid_names
 from ._budget import BudgetExhausted, run_isolated, try_within_budget
@@ -736,17 +736,44 @@ class Activation:
     def second_derivative(self) -> sp.Expr:
         return sp.diff(self.derivative, Z)
 
+    @functools.cached_property
+    def facts(self) -> dict:
+        """The plain results of :attr:`analysis` (``monotone``, ``decreasing_intervals``,
+        ``lipschitz``, ``curvature``, ``kinks``, ``piecewise_linear``, ``method``), read
+        from the on-disk cache of derived values (:mod:`._derived_cache`) when present:
+        the SymPy analysis costs 0.4-3.6 s per activation and process. An undetermined
+        analysis (its budget ran out: depends on the machine) is not stored."""
+        cached = _derived_cache.load("activation-facts", self.name, _FACTS_SOURCES)
+        if cached is not None:
+            try:
+                return _facts_from_json(cached)
+            except (KeyError, TypeError, ValueError):  # not an entry we wrote: derive afresh
+                pass
+        a = self.analysis
+        facts = {
+            "monotone": a.monotone,
+            "decreasing_intervals": [(float(lo), float(hi)) for lo, hi in a.decreasing_intervals],
+            "lipschitz": float(a.lipschitz.value),
+            "curvature": None if a.curvature is None else float(a.curvature.value),
+            "kinks": [tuple(float(v) for v in k.as_floats()) for k in a.kinks],
+            "piecewise_linear": bool(a.piecewise_linear),
+            "method": dict(a.method),
+        }
+        if a.undetermined is None:
+            _derived_cache.store("activation-facts", self.name, _FACTS_SOURCES, _facts_to_json(facts))
+        return facts
+
     @property
     def monotone(self) -> str:
-        return self.analysis.monotone
+        return self.facts["monotone"]
 
     @property
     def decreasing_intervals(self) -> list[tuple[float, float]]:
-        return list(self.analysis.decreasing_intervals)
+        return list(self.facts["decreasing_intervals"])
 
     @property
     def lipschitz(self) -> float:
-        return self.analysis.lipschitz.value
+        return self.facts["lipschitz"]
 
     @property
     def lipschitz_exact(self) -> sp.Expr | None:
@@ -754,8 +781,7 @@ class Activation:
 
     @property
     def curvature(self) -> float | None:
-        c = self.analysis.curvature
-        return None if c is None else c.value
+        return self.facts["curvature"]
 
     @property
     def curvature_exact(self) -> sp.Expr | None:
@@ -764,15 +790,15 @@ class Activation:
 
     @property
     def kinks(self) -> list[tuple[float, float, float]]:
-        return [k.as_floats() for k in self.analysis.kinks]
+        return list(self.facts["kinks"])
 
     @property
     def method(self) -> dict[str, str]:
-        return dict(self.analysis.method)
+        return dict(self.facts["method"])
 
     @property
     def piecewise_linear(self) -> bool:
-        return self.analysis.piecewise_linear
+        return self.facts["piecewise_linear"]
 
     @functools.cached_property
     def _callables(self):
@@ -787,6 +813,46 @@ class Activation:
     @property
     def derivative_numpy(self) -> Callable[[np.ndarray], np.ndarray]:
         return self._callables[1]
+
+
+#: The monotonicity classes an analysis reports.
+_MONOTONE_CLASSES = ("strictly_increasing", "non_decreasing", "non_monotone")
+#: What :attr:`Activation.facts` derives from: its on-disk cache key hashes this package.
+_FACTS_SOURCES = ("neuronid.theory",)
+
+
+def _facts_to_json(facts: dict) -> dict:
+    """Strict JSON for :attr:`Activation.facts`: non-finite floats as ``"inf"``/``"-inf"``."""
+    def num(v):
+        return v if math.isfinite(v) else repr(v)
+
+    return {
+        "monotone": facts["monotone"],
+        "decreasing_intervals": [[num(lo), num(hi)] for lo, hi in facts["decreasing_intervals"]],
+        "lipschitz": num(facts["lipschitz"]),
+        "curvature": None if facts["curvature"] is None else num(facts["curvature"]),
+        "kinks": [[num(v) for v in k] for k in facts["kinks"]],
+        "piecewise_linear": facts["piecewise_linear"],
+        "method": facts["method"],
+    }
+
+
+def _facts_from_json(raw: dict) -> dict:
+    """:func:`_facts_to_json` inverted, with every field's type checked."""
+    if raw["monotone"] not in _MONOTONE_CLASSES or not isinstance(raw["piecewise_linear"], bool):
+        raise TypeError("bad entry")
+    method = raw["method"]
+    if not (isinstance(method, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in method.items())):
+        raise TypeError("bad entry")
+    return {
+        "monotone": raw["monotone"],
+        "decreasing_intervals": [(float(lo), float(hi)) for lo, hi in raw["decreasing_intervals"]],
+        "lipschitz": float(raw["lipschitz"]),
+        "curvature": None if raw["curvature"] is None else float(raw["curvature"]),
+        "kinks": [(float(a), float(b), float(c)) for a, b, c in raw["kinks"]],
+        "piecewise_linear": raw["piecewise_linear"],
+        "method": dict(method),
+    }
 
 
 @functools.lru_cache(maxsize=256)

@@ -230,9 +230,9 @@ def _periodicity(act: Activation) -> Symmetry:
             reasons.append(f"sigma -> {lim} as z -> {'+' if sign > 0 else '-'}oo, but a continuous periodic "
                            "function is bounded")
             break
-    if not reasons and act.analysis.monotone in ("strictly_increasing", "non_decreasing") \
-            and act.analysis.method.get("monotone", "").startswith("symbolic"):
-        reasons.append(f"sigma is {act.analysis.monotone.replace('_', ' ')} (proved) and not constant, "
+    if not reasons and act.monotone in ("strictly_increasing", "non_decreasing") \
+            and act.method.get("monotone", "").startswith("symbolic"):
+        reasons.append(f"sigma is {act.monotone.replace('_', ' ')} (proved) and not constant, "
                        "so sigma(z + T) = sigma(z) for all z would make it constant")
     if reasons:
         return Symmetry(name, "disproved", identity, transformation, None, tuple(reasons))

@@ -16,7 +16,7 @@ from neuronid.errors import InvalidDataError
 
 from .._config import JIT
 from ..network import Layer
-from .._threads import single_threaded_blas
+from ..threads import single_threaded_blas
 from ..supports import Support, shape_matrices
 from ._common import _EPS, _TINY, NOT_COMPUTED, OK, OUT_OF_RANGE, _progress
 from ._quadratic import layer_shapes, orthonormal_columns

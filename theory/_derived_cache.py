@@ -1,15 +1,16 @@
 """An on-disk cache of values the theory layer derives with SymPy (what numba's
 ``cache=True`` is for compiled kernels).
 
-Why: the certificate's constants of one activation (Lipschitz constant, curvature
-bound, kinks, monotonicity: :func:`~.certificate.activation_constants`) cost 0.4-3.6 s
-of SymPy analysis per activation and process (measured: GELU 1.6 s, SiLU 3.6 s), paid
-again by every ``neuronid check``. They are a pure function of the activation name, the
-theory code and the SymPy version, so they are derived once and stored.
+Why: the analysis of one activation (monotonicity, Lipschitz constant, curvature
+bound, kinks: :attr:`~.activations.Activation.facts`) costs 0.4-3.6 s of SymPy per
+activation and process (measured: GELU 1.6-2.2 s, SiLU 3.6 s), paid again by every
+``neuronid check`` (P1, P5, T2 and the T4 certificate read it). Its plain results are a
+pure function of the activation name, the theory code and the SymPy version, so they
+are derived once and stored.
 
 Key: SHA-256 of the activation name, the SymPy and mpmath versions and the bytes of
-every module that derives the values (the ``theory`` package and the deriving numerics
-modules); any change to them derives afresh. Location: ``$NEURONID_CACHE_DIR``, else
+every module that derives the values (the ``theory`` package); any change to them
+derives afresh. Location: ``$NEURONID_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/neuronid``, else ``~/.cache/neuronid``; ``NEURONID_CACHE_DIR=off``
 disables the cache. A cache that cannot be read or written is ignored (the value is
 derived as without it): a cache never changes a result, only when it is computed.
@@ -21,14 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from functools import lru_cache
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
-
-from neuronid.errors import FileFormatError
-
-from .io import write_json
 
 #: Format of the stored entries (part of the key).
 _FORMAT = 1
@@ -91,12 +89,26 @@ def load(kind: str, name: str, modules: tuple[str, ...]) -> dict | None:
 
 
 def store(kind: str, name: str, modules: tuple[str, ...], value: dict) -> None:
-    """Store ``value`` (JSON-able, finite) for ``name``; failures are ignored."""
+    """Store ``value`` (strict JSON: finite numbers) for ``name``, atomically (a
+    temporary file in the folder, then a rename); failures are ignored."""
     path = _path(kind, name, modules)
     if path is None:
         return
+    tmp = None
     try:
+        text = json.dumps({"name": name, "value": value}, allow_nan=False)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, {"name": name, "value": value})
-    except (OSError, FileFormatError, ValueError):  # read-only or full disk: no cache, same result
-        return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, TypeError, ValueError):  # read-only or full disk, or not JSON-able: no cache, same result
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
