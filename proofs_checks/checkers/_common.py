@@ -248,7 +248,10 @@ def _finite_scale(*arrays) -> float:
 def _direct_anisotropy(U: np.ndarray, mask_row: np.ndarray, p: float) -> float:
     """``||U^T diag(m) U - p I||_2`` straight from the definition (spectral norm of the
     r x r matrix; independent of the eigenvalue route of the cost computation)."""
-    return float(np.linalg.norm(U.T @ (mask_row[:, None] * U) - p * np.eye(U.shape[1]), 2))
+    # r x r: OpenBLAS threads cost more than they give here (measured 1.8 ms against 5.6 ms
+    # at r = 169 on an idle 2-core machine, about 50x under load)
+    with single_threaded_blas():
+        return float(np.linalg.norm(U.T @ (mask_row[:, None] * U) - p * np.eye(U.shape[1]), 2))
 
 
 def _anisotropy_defects(ctx: CheckContext, run: int, l: int, eps: np.ndarray, neurons) -> list[str]:
@@ -259,14 +262,11 @@ def _anisotropy_defects(ctx: CheckContext, run: int, l: int, eps: np.ndarray, ne
     if U.shape[1] == 0 or eps.size == 0:
         return []
     out = []
-    # r x r products and SVDs: OpenBLAS threads cost more than they give on these (measured
-    # 1.8 ms against 5.6 ms per neuron at r = 169 on an idle 2-core machine, 50x under load)
-    with single_threaded_blas():
-        for i in dict.fromkeys([int(n) for n in neurons] + [int(np.argmax(eps)), int(np.argmin(eps))]):
-            direct = _direct_anisotropy(U, mask[i], lc.eff.p)
-            if not abs(float(eps[i]) - direct) <= CROSS_CHECK_TOL:
-                out.append(f"anisotropy of neuron {i} is {_g(float(eps[i]))}, but ||U^T diag(m_{i}) U - p I|| = "
-                           f"{_g(direct)} from the definition")
+    for i in dict.fromkeys([int(n) for n in neurons] + [int(np.argmax(eps)), int(np.argmin(eps))]):
+        direct = _direct_anisotropy(U, mask[i], lc.eff.p)
+        if not abs(float(eps[i]) - direct) <= CROSS_CHECK_TOL:
+            out.append(f"anisotropy of neuron {i} is {_g(float(eps[i]))}, but ||U^T diag(m_{i}) U - p I|| = "
+                       f"{_g(direct)} from the definition")
     return out
 
 
