@@ -168,3 +168,36 @@ def test_kernel_fused_gelu_ndtr_is_bitwise_the_pair():
     _gelu_ndtr_pairs(x, g, p)
     np.testing.assert_array_equal(g, fm.evaluate("gelu", x))
     np.testing.assert_array_equal(p, fm.evaluate("ndtr", x))
+
+
+@njit
+def _fma_compiled(a, b, c):
+    return fm.fma(a, b, c)
+
+
+@pytest.mark.parametrize(
+    "a, b, c, expected",
+    [
+        # (1 + 2^-30)(1 - 2^-30) - 1 = -2^-60 exactly; a * b rounds to 1 first and gives 0
+        (1.0 + 2.0**-30, 1.0 - 2.0**-30, -1.0, -(2.0**-60)),
+        (0.1, 10.0, -1.0, 5.551115123125783e-17),  # the rounding error of 0.1 * 10
+        (1e308, 10.0, -1e308, math.inf),  # overflow of the exact result
+        (2.0, 3.0, 1.0, 7.0),
+        (-0.0, 1.0, 0.0, 0.0),
+        (-0.0, 1.0, -0.0, -0.0),
+    ],
+)
+def test_fma_is_fused_and_rounded_once(a, b, c, expected):
+    got = _fma_compiled(a, b, c)
+    assert got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+def test_fma_compiled_agrees_with_exact_rational_rounding():
+    """The compiled FMA and the exact-rational fallback of the NUMBA_DISABLE_JIT pass
+    give the same doubles (the fallback is what the pure-Python kernels use)."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(3)
+    for a, b, c in rng.normal(size=(300, 3)):
+        exact = float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+        assert _fma_compiled(a, b, c) == exact
