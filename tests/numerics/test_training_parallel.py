@@ -177,3 +177,24 @@ def test_training_bitwise_identical_across_runs_and_numba_threads(dtype):
             if la.norm is not None:
                 assert np.array_equal(la.norm.gamma(), lb.norm.gamma())
                 assert np.array_equal(la.norm.beta(), lb.norm.beta())
+
+
+def test_small_networks_train_with_one_blas_thread():
+    """Every product of an E1-size step is below SMALL_GEMM_WORK: one BLAS thread inside
+    (threading such products cost more than it saved); a paper-size step keeps the
+    process's setting."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, the one numba calls, before the limit)
+
+    from neuronid.numerics import training as T
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        outside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+        with T._blas_threads_for([20, 128, 1], 512):
+            inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        with T._blas_threads_for([784, 512, 512, 512, 10], 128):
+            large = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+                     if i["user_api"] == "blas"}
+    assert inside and all(n == 1 for n in inside)
+    assert large == outside
+    assert 512 * 20 * 128 <= T.SMALL_GEMM_WORK < 128 * 784 * 512
