@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from neuronid.numerics import _train_kernels as K
+from neuronid.numerics import training as T
 from neuronid.numerics.activations import (
     ELU,
     GELU,
@@ -185,8 +186,6 @@ def test_small_networks_train_with_one_blas_thread():
     process's setting."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import scipy.linalg  # noqa: F401  (loads scipy's BLAS, the one numba calls, before the limit)
-
-    from neuronid.numerics import training as T
 
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         outside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
