@@ -88,11 +88,11 @@ def test_gelu_cached_phi_is_bitwise_the_catalogue_derivative():
     Z, bl, cl, pl = _layer(GELU, np.float64, seed=2)
     H, P = np.zeros_like(Z), np.zeros_like(Z)
     K._bias_act(Z, H, bl, cl, pl, GELU, P, 1)
-    D_cached = np.ones_like(Z)
-    K._dact_rows(D_cached, Z, cl, pl, GELU, P)
-    D_recomputed = np.ones_like(Z)
-    K._dact_serial(D_recomputed, Z, cl, pl, GELU)
-    assert np.array_equal(D_cached, D_recomputed)
+    D_cached, sums_cached = np.ones_like(Z), np.zeros(M)
+    K._dact_rows(D_cached, Z, cl, pl, GELU, P, sums_cached, True)
+    D_recomputed, sums_recomputed = np.ones_like(Z), np.zeros(M)
+    K._dact_serial(D_recomputed, Z, cl, pl, GELU, sums_recomputed, True)
+    assert np.array_equal(D_cached, D_recomputed) and np.array_equal(sums_cached, sums_recomputed)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
