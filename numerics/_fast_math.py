@@ -60,7 +60,7 @@ from fractions import Fraction
 
 import numpy as np
 from numba import config, njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._config import JIT
 
@@ -84,19 +84,40 @@ if config.DISABLE_JIT:  # pure Python (NUMBA_DISABLE_JIT=1 test pass): struct do
         """The IEEE bit pattern of the float64 ``x`` as an int64."""
         return struct.unpack("<q", struct.pack("<d", float(x)))[0]
 
+    def _as_float32(bits):
+        """The float32 whose IEEE bit pattern is the int32 ``bits``."""
+        return np.float32(struct.unpack("<f", struct.pack("<i", int(bits)))[0])
+
+    def _as_int32(x):
+        """The IEEE bit pattern of the float32 ``x`` as an int32."""
+        return struct.unpack("<i", struct.pack("<f", np.float32(x)))[0]
+
     def fma(a, b, c):
         """``a * b + c`` rounded once (exact rational arithmetic; Python 3.11 has no
-        ``math.fma``): the same IEEE result as the compiled instruction."""
+        ``math.fma``): the same IEEE result as the compiled instruction, float32 when
+        all three operands are float32 (rounded to odd in float64, then to float32:
+        one correct rounding, 53 >= 24 + 2 bits)."""
+        single = all(isinstance(v, np.float32) for v in (a, b, c))
         a, b, c = float(a), float(b), float(c)
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
-            return a * b + c  # inf/NaN: one rounding-free IEEE rule either way
+            r = a * b + c  # inf/NaN: one rounding-free IEEE rule either way
+            return np.float32(r) if single else r
         exact = Fraction(a) * Fraction(b) + Fraction(c)
         if exact == 0:
-            return a * b + c  # the sign of an exact zero as IEEE's (fma and a*b+c agree)
+            r = a * b + c  # the sign of an exact zero as IEEE's (fma and a*b+c agree)
+            return np.float32(r) if single else r
         try:
-            return float(exact)
+            r = float(exact)
         except OverflowError:
-            return math.inf if exact > 0 else -math.inf
+            r = math.inf if exact > 0 else -math.inf
+        if not single:
+            return r
+        if math.isfinite(r) and Fraction(r) != exact:
+            if abs(Fraction(r)) > abs(exact):  # truncate toward zero ...
+                r = float(np.nextafter(r, 0.0))
+            if struct.unpack("<q", struct.pack("<d", r))[0] & 1 == 0:  # ... and make it odd
+                r = float(np.nextafter(r, math.copysign(math.inf, r)))
+        return np.float32(r)
 
 else:
 
@@ -123,6 +144,30 @@ else:
             return builder.bitcast(value, context.get_value_type(types.int64))
 
         return types.int64(x), codegen
+
+    @intrinsic
+    def _as_float32(typingctx, bits):
+        """The float32 whose IEEE bit pattern is the int32 ``bits`` (an LLVM bitcast)."""
+        if not isinstance(bits, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], signature.args[0], types.int32)
+            return builder.bitcast(value, context.get_value_type(types.float32))
+
+        return types.float32(bits), codegen
+
+    @intrinsic
+    def _as_int32(typingctx, x):
+        """The IEEE bit pattern of the float32 ``x`` as an int32 (an LLVM bitcast)."""
+        if not isinstance(x, types.Float):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], signature.args[0], types.float32)
+            return builder.bitcast(value, context.get_value_type(types.int32))
+
+        return types.int32(x), codegen
 
     @intrinsic
     def fma(typingctx, a, b, c):
@@ -369,6 +414,123 @@ def fast_tanh(z):
     return -r if z < 0.0 else (r if z > 0.0 else z)
 
 
+# ----------------------------------------------------------------- float32 GELU / Phi
+# The float32 trainer's GELU: the same method in float32 arithmetic (16 AVX-512 lanes
+# instead of 8, and shorter polynomials), every constant a float32 so that nothing is
+# promoted to float64. Range: Q(a) rounds to 0 in float32 from a = 14.2, so the
+# polynomial covers x = a/sqrt2 in [0, 14.5/sqrt2] (11 terms; the Chebyshev terms beyond
+# sum to 5e-9, 0.04 float32 ulp of Q).
+_F = np.float32
+_F0, _F1, _FHALF, _FM_HALF = _F(0.0), _F(1.0), _F(0.5), _F(-0.5)
+_A_MAX32 = _F(14.5)
+_ERFC_K32 = _F(2.5)
+_CHEB_A32 = _F(2.4876599311828613)
+_CHEB_B32 = _F(-1.4876598119735718)
+_SQRT1_2_32 = _F(0.7071067811865476)
+#: degree-10 Chebyshev interpolant of ``g`` on the float32 range, monomial form, rounded
+#: to float32 (``tests/numerics/test_fast_math_kernels.py`` recomputes it)
+_ERFC_POLY32 = (
+    _F(-0.708836555480957), _F(0.6553980708122253), _F(0.07960306853055954), _F(-0.019035223871469498),
+    _F(-0.009519370272755623), _F(0.0013542124070227146), _F(0.001350025529973209), _F(-0.0001540064113214612),
+    _F(-0.00019968365086242557), _F(1.7619946447666734e-05), _F(2.1757905415142886e-05),
+)
+_INV_LN2_32 = _F(1.4426950408889634)
+_LN2_HI32 = _F(0.693145751953125)  # 15 significant bits: k * _LN2_HI32 is exact for |k| < 2^9
+_LN2_LO32 = _F(1.4286068203094172e-06)
+_SHIFT32 = _F(12582912.0)  # 1.5 * 2^23
+_SHIFT32_BITS = 0x4B400000
+_INV_FACT32 = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+_INV_SQRT_2PI32 = _F(0.3989422804014327)
+
+
+@njit(**_INLINE_JIT)
+def _exp_parts32(hi, lo):
+    """``(p, s1, s2)`` with ``exp(hi + lo) = p s1 s2`` in float32 (``p`` in [0.7, 1.42],
+    ``s1``, ``s2`` powers of two; ``hi`` in [-106, 0], ``|lo| <= 2``): degree-7 Taylor
+    polynomial (truncation 6e-9 relative) by FMAs."""
+    kd = fma(hi + lo, _INV_LN2_32, _SHIFT32)
+    k = _as_int32(kd) - _SHIFT32_BITS
+    kf = kd - _SHIFT32
+    r = fma(-kf, _LN2_HI32, hi) + fma(-kf, _LN2_LO32, lo)
+    f = _INV_FACT32
+    r2 = r * r
+    q = fma(fma(fma(f[7], r, f[6]), r2, fma(f[5], r, f[4])), r2, fma(f[3], r, f[2]))
+    p = _F1 + fma(r2, q, r)
+    k1 = k >> 1
+    k2 = k - k1
+    return p, _as_float32((k1 + 127) << 23), _as_float32((k2 + 127) << 23)
+
+
+@njit(**_INLINE_JIT)
+def fast_gelu_ndtr32(z):
+    """``(gelu(z), Phi(z))`` of a float32 ``z`` in float32 arithmetic (relative errors
+    <= ``MAX_ULP32`` float32 ulp, tested against mpmath; as :func:`fast_gelu_ndtr`:
+    ``z * 0`` below -14.5, NaN propagates)."""
+    a = -z if z < _F0 else z
+    a = a if a < _A_MAX32 else _A_MAX32
+    t = _ERFC_K32 / fma(a, _SQRT1_2_32, _ERFC_K32)
+    y = fma(_CHEB_A32, t, _CHEB_B32)
+    y = y if y > -_F1 else -_F1
+    c = _ERFC_POLY32
+    y2 = y * y
+    y4 = y2 * y2
+    hi8 = fma(fma(c[10], y, c[9]), y2, fma(c[8], y, c[7]))
+    mid = fma(fma(c[6], y, c[5]), y, c[4])
+    g = fma(fma(hi8, y4, fma(mid, y, c[3])), y, c[2])
+    g = fma(g, y, c[1])
+    g = fma(g, y, c[0])
+    sq = a * a
+    err = fma(a, a, -sq)
+    p, s1, s2 = _exp_parts32(_FM_HALF * sq, fma(_FM_HALF, err, g))
+    half_t = _FHALF * t
+    q = ((half_t * p) * s1) * s2
+    phi = q if z < _F0 else _F1 - q
+    qz = (((half_t * z) * p) * s1) * s2
+    gl = qz if z < _F0 else z * (_F1 - q)
+    gl = gl if z > -_A_MAX32 else z * _F0
+    return gl, (phi if z == z else z)
+
+
+@njit(**_INLINE_JIT)
+def fast_normal_pdf32(z):
+    """``phi(z)`` of a float32 ``z`` in float32 arithmetic (the square split exactly by an
+    FMA; relative error <= ``MAX_ULP32``)."""
+    a = -z if z < _F0 else z
+    a = a if a < _A_MAX32 else _A_MAX32
+    sq = a * a
+    p, s1, s2 = _exp_parts32(_FM_HALF * sq, _FM_HALF * fma(a, a, -sq))
+    r = ((_INV_SQRT_2PI32 * p) * s1) * s2
+    r = r if a < _A_MAX32 else _F0
+    return r if z == z else z
+
+
+def gelu_ndtr_like(z):
+    """``(gelu(z), Phi(z))`` in the precision of ``z``: :func:`fast_gelu_ndtr32` for a
+    float32, else :func:`fast_gelu_ndtr` (the trainer's kernels are generic over the
+    parameter dtype; numba picks the branch at compile time, see the overload below)."""
+    return fast_gelu_ndtr32(z) if isinstance(z, np.float32) else fast_gelu_ndtr(z)
+
+
+def normal_pdf_like(z):
+    """``phi(z)`` in the precision of ``z`` (as :func:`gelu_ndtr_like`)."""
+    return fast_normal_pdf32(z) if isinstance(z, np.float32) else fast_normal_pdf(z)
+
+
+if not config.DISABLE_JIT:
+
+    @overload(gelu_ndtr_like, inline="always")
+    def _gelu_ndtr_like_impl(z):
+        if z == types.float32:
+            return lambda z: fast_gelu_ndtr32(z)
+        return lambda z: fast_gelu_ndtr(z)
+
+    @overload(normal_pdf_like, inline="always")
+    def _normal_pdf_like_impl(z):
+        if z == types.float32:
+            return lambda z: fast_normal_pdf32(z)
+        return lambda z: fast_normal_pdf(z)
+
+
 # ----------------------------------------------------------------- array entry points
 @njit(**FAST_JIT)
 def _map_exp(x, out):
@@ -419,6 +581,29 @@ def _map_tanh(x, out):
     return out
 
 
+@njit(**FAST_JIT)
+def _map_gelu32(x, out):
+    for i in range(x.size):
+        out[i] = fast_gelu_ndtr32(x[i])[0]
+    return out
+
+
+@njit(**FAST_JIT)
+def _map_ndtr32(x, out):
+    for i in range(x.size):
+        out[i] = fast_gelu_ndtr32(x[i])[1]
+    return out
+
+
+@njit(**FAST_JIT)
+def _map_normal_pdf32(x, out):
+    for i in range(x.size):
+        out[i] = fast_normal_pdf32(x[i])
+    return out
+
+
+_MAPS32 = {"gelu": _map_gelu32, "ndtr": _map_ndtr32, "normal_pdf": _map_normal_pdf32}
+
 _MAPS = {"exp": _map_exp, "ndtr": _map_ndtr, "gelu": _map_gelu, "normal_pdf": _map_normal_pdf,
          "sigmoid": _map_sigmoid, "silu": _map_silu, "tanh": _map_tanh}
 
@@ -437,3 +622,16 @@ def evaluate(name: str, x) -> np.ndarray:
     shape = flat.shape
     flat = flat.reshape(-1)
     return _MAPS[name](flat, np.empty_like(flat)).reshape(shape)
+
+
+def evaluate32(name: str, x) -> np.ndarray:
+    """Apply the float32 function ``name`` (``gelu``, ``ndtr``, ``normal_pdf``: the float32
+    trainer's kernels) elementwise to a float32 array (for tests and benchmarks).
+
+    >>> evaluate32("ndtr", [0.0, 20.0, -20.0]).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    flat = np.ascontiguousarray(x, dtype=np.float32)
+    shape = flat.shape
+    flat = flat.reshape(-1)
+    return _MAPS32[name](flat, np.empty_like(flat)).reshape(shape)

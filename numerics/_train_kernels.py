@@ -14,8 +14,9 @@ minibatch ``B``:
 - ``acts``: layer inputs, layer ``l``'s input at ``hoff[l]`` with shape
   ``(b, sizes[l])``; slot ``L`` holds the network output;
 - ``pres``: hidden pre-activations, layer ``l`` at ``poff[l]`` (``= B * boff[l]``);
-- ``phi``: float64, ``Phi(z)`` of GELU layers' pre-activations (``poff`` layout; empty
-  when no hidden layer is GELU), so the backward pass does not recompute ``erf``;
+- ``phi``: ``Phi(z)`` of GELU layers' pre-activations in the parameter dtype (``poff``
+  layout; empty when no hidden layer is GELU), so the backward pass does not recompute
+  ``erf``;
 - ``d1``, ``d2``: two ping-pong buffers of ``B * max(sizes)`` for ``dL/dZ`` and
   ``dL/dA``.
 
@@ -37,7 +38,10 @@ over row blocks; keeping the pairs next to the forward/backward passes that call
 makes the module longer than about 600 lines but keeps one concept in one place.)
 
 They work for float32 and float64 alike (numba specializes on the dtype; every
-array temporary has the parameter dtype, except GELU's float64 ``phi``). They never
+array temporary has the parameter dtype). GELU is computed in the parameter dtype:
+float32 training uses the float32 kernels of ``_fast_math`` (``fast_gelu_ndtr32``,
+16 AVX-512 lanes, float32 ulp bounds tested there), float64 training the float64
+ones (the catalogue's values); other activations compute as the catalogue. They never
 validate: the public functions in ``training.py`` pass clean, contiguous arrays.
 """
 
@@ -49,7 +53,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import JIT
-from ._fast_math import FAST_JIT, fast_gelu_ndtr, fast_normal_pdf
+from ._fast_math import FAST_JIT, gelu_ndtr_like, normal_pdf_like
 from .losses import logsumexp_row
 from .activations import (
     ELU,
@@ -173,10 +177,12 @@ def _dact_serial(D, Z, cl, pl, ucode, sums, with_sums):
             _column_sums(D, sums)
 
 
-# GELU keeps Phi(z) from the forward pass (float64, ``phi`` buffer in the ``poff``
-# layout; one tail evaluation gives both, _fast_math.fast_gelu_ndtr) so the backward pass
-# needs only the normal density. The values are bitwise those of activations._act / _dact
-# (the same _fast_math functions), and the loops vectorize (FAST_JIT: no division checks).
+# GELU keeps Phi(z) from the forward pass (``phi`` buffer in the ``poff`` layout, the
+# parameter dtype; one tail evaluation gives both, _fast_math.gelu_ndtr_like: the float32
+# kernels for float32 training, the float64 ones otherwise) so the backward pass
+# needs only the normal density. In float64 the values are bitwise those of
+# activations._act / _dact (the same _fast_math functions); in float32 those of the float32
+# kernels (tested against mpmath in float32 ulps). The loops vectorize (FAST_JIT).
 @njit(**FAST_JIT)
 def _bias_gelu_serial(Z, H, bl, P):
     """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
@@ -185,7 +191,7 @@ def _bias_gelu_serial(Z, H, bl, P):
         for i in range(m):
             z = Z[s, i] + bl[i]
             Z[s, i] = z
-            g, phi = fast_gelu_ndtr(z)
+            g, phi = gelu_ndtr_like(z)
             P[s, i] = phi
             H[s, i] = g
 
@@ -201,7 +207,7 @@ def _dgelu_serial(D, Z, P, sums, with_sums):
     for s in range(b):
         for i in range(m):
             z = Z[s, i]
-            D[s, i] = D[s, i] * (P[s, i] + z * fast_normal_pdf(z))
+            D[s, i] = D[s, i] * (P[s, i] + z * normal_pdf_like(z))
         if with_sums:
             for i in range(m):
                 sums[i] += D[s, i]
@@ -634,7 +640,7 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
     momentum]``; ``step0`` is the number of optimizer steps taken before this epoch;
-    ``phi`` the float64 GELU work buffer (``poff`` layout, or empty without GELU layers);
+    ``phi`` the GELU work buffer (``poff`` layout, or empty without GELU layers);
     ``nt`` the numba thread count (``numba.get_num_threads()``) for the parallel kernels
     (AdamW bias correction). Updates ``theta``, ``weff``, ``bias`` and the optimizer
     state (``s1*``: first moment / momentum buffer, ``s2*``: second moment) in place.

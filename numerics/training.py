@@ -264,10 +264,10 @@ class _Flat:
         self.pres = np.zeros(int(batch * self.boff[L - 1]), dtype=dtype)
         self.d1 = np.zeros(int(batch * sizes.max()), dtype=dtype)
         self.d2 = np.zeros_like(self.d1)
-        # GELU's Phi(z) from the forward pass, float64 so the backward pass is bitwise the
-        # same as recomputing it (see _train_kernels); empty without a GELU hidden layer
+        # GELU's Phi(z) from the forward pass, in the parameter dtype (the GELU kernels
+        # compute in it, see _train_kernels); empty without a GELU hidden layer
         has_gelu = bool(np.any(self.ucodes[:-1] == GELU))
-        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=np.float64)
+        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=dtype)
         self.gw = np.zeros_like(self.theta)
         self.gb = np.zeros_like(self.bias)
         # LayerNorm state (THEORY N1); gamma = 1, beta = 0 and gmask = 0 where a layer has
