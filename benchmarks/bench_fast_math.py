@@ -8,6 +8,9 @@ for scale (per 512-wide layer the GEMM costs ``512 * t_mul`` per activation entr
 ``--baseline REV`` the ``_fast_math`` of git revision ``REV`` is loaded next to the
 current one and its maps (``evaluate``'s loops: the same scalar functions, no bias)
 are timed against the current maps, interleaved in the same run (old vs new ratio).
+The float32 trainer's GELU (``fast_gelu_ndtr32``, float32 arithmetic) is timed on the
+same values in float32 next to the float64 ``fast_gelu_ndtr`` the float32 trainer
+called before.
 Repeats are interleaved; the minimum per kernel is reported with the load average.
 
 Run: ``python benchmarks/bench_fast_math.py [--rows 10000] [--repeats 5] [--baseline main]``
@@ -82,6 +85,9 @@ def main(args) -> int:
         names = ["gelu", "silu", "tanh", "sigmoid"]
         for code in CODES.values():  # compile
             _bias_act_uniform(Z[:4].copy(), b, code, 0.0)
+        flat32 = flat.astype(np.float32)
+        out32 = np.empty_like(flat32)
+        fm._MAPS32["gelu"](flat32[:64], out32[:64])
         for n in names:
             fm._MAPS[n](flat[:64], out[:64])
             if base is not None:
@@ -92,6 +98,7 @@ def main(args) -> int:
             for name, code in CODES.items():
                 np.copyto(Z, Z0)
                 _timed(lambda: _bias_act_uniform(Z, b, code, 0.0), log, f"bias_act {name}")
+            _timed(lambda: fm._MAPS32["gelu"](flat32, out32), log, "map gelu float32")
             for n in names:
                 _timed(lambda: fm._MAPS[n](flat, out), log, f"map {n} new")
                 if base is not None:
@@ -110,6 +117,7 @@ def main(args) -> int:
             old = ns[f"map {n} {args.baseline}"]
             line += f"   {args.baseline} {old:6.2f}   old/new {old / ns[f'map {n} new']:.2f}x"
         print(line)
+    print(f"map gelu float32 (fast_gelu_ndtr32) {ns['map gelu float32']:6.2f} ns/element")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(args.json), {"rows": args.rows, "repeats": args.repeats, "baseline": args.baseline,
                                  "loadavg": load, "ns_per_element": ns, "python": sys.version.split()[0]})
