@@ -26,7 +26,8 @@ import math
 from numba import njit
 
 from ._config import JIT
-from .activations import LEAKY_RELU, RELU, _act
+from ._fast_math import FAST_JIT
+from .activations import LEAKY_RELU, RELU, _act, bias_act_row
 
 
 @njit(**JIT)
@@ -46,12 +47,17 @@ def _gap(za, zb, cap, M, nk, kloc, kjump):
     return g if g < c else c
 
 
-@njit(**JIT)
+@njit(**FAST_JIT)
 def hidden_uniform(ZA, ZB, bA, bB, Q, has_q, code, param, lip, cap, M, nk, kloc, kjump, DR):
     """One hidden layer, one activation for all neurons.
 
     In place: ``ZA <- sigma(ZA + bA)``, ``ZB <- sigma(ZB + bB)``; writes ``D`` and
     ``R`` into ``DR``. Returns ``(sum R, max R, sum_x ||R(x)||^2, sum D)``.
+
+    Per row three passes: ``R`` from the pre-activations, the activations (the
+    vectorized row kernel of every forward pass), then ``D`` and the sums (a sequential
+    reduction, the same order as one fused loop). The first two have no loop-carried
+    dependency and vectorize; the values are those of :func:`_gap` and ``_act``.
     """
     n, m = ZA.shape
     sum_r = 0.0
@@ -60,36 +66,43 @@ def hidden_uniform(ZA, ZB, bA, bB, Q, has_q, code, param, lip, cap, M, nk, kloc,
     sum_d = 0.0
     single_kink = (code == RELU or code == LEAKY_RELU) and nk == 1 and M == 0.0 and kloc[0] == 0.0
     jump = kjump[0] if nk >= 1 else 0.0
+    half_M = 0.5 * M
     for s in range(n):
+        if single_kink:
+            # relu / leaky relu: kink at 0, g = min(cap, |J|) |dz| when the signs differ
+            for i in range(m):
+                za = ZA[s, i] + bA[i]
+                zb = ZB[s, i] + bB[i]
+                dz = abs(za - zb)
+                cross = (za < 0.0 and zb > 0.0) or (za > 0.0 and zb < 0.0)
+                g = jump * dz if cross else 0.0
+                c = cap * dz
+                g = c if c < g else g
+                DR[s, m + i] = (lip * Q[s, i] if has_q else 0.0) + g
+        elif nk == 0 and M < 0.0:  # no curvature bound: g = cap |dz|
+            for i in range(m):
+                dz = abs((ZA[s, i] + bA[i]) - (ZB[s, i] + bB[i]))
+                g = 0.0 if dz == 0.0 else cap * dz
+                DR[s, m + i] = (lip * Q[s, i] if has_q else 0.0) + g
+        elif nk == 0:  # smooth: g = min(cap |dz|, M dz^2 / 2)
+            for i in range(m):
+                dz = abs((ZA[s, i] + bA[i]) - (ZB[s, i] + bB[i]))
+                c = cap * dz
+                g = half_M * dz * dz
+                g = g if g < c else c
+                g = 0.0 if dz == 0.0 else g
+                DR[s, m + i] = (lip * Q[s, i] if has_q else 0.0) + g
+        else:
+            for i in range(m):
+                g = _gap(ZA[s, i] + bA[i], ZB[s, i] + bB[i], cap, M, nk, kloc, kjump)
+                DR[s, m + i] = (lip * Q[s, i] if has_q else 0.0) + g
+        bias_act_row(ZA, s, bA, code, param)
+        bias_act_row(ZB, s, bB, code, param)
         row_sq = 0.0
         for i in range(m):
-            za = ZA[s, i] + bA[i]
-            zb = ZB[s, i] + bB[i]
-            q = Q[s, i] if has_q else 0.0
-            if single_kink:
-                # relu / leaky relu: kink at 0, g = min(cap, |J|) |dz| when the signs differ
-                dz = abs(za - zb)
-                g = 0.0
-                if (za < 0.0 and zb > 0.0) or (za > 0.0 and zb < 0.0):
-                    g = jump * dz
-                    if cap * dz < g:
-                        g = cap * dz
-                if code == RELU:
-                    ha = za if za > 0.0 else 0.0
-                    hb = zb if zb > 0.0 else 0.0
-                else:
-                    ha = za if za > 0.0 else param * za
-                    hb = zb if zb > 0.0 else param * zb
-            else:
-                g = _gap(za, zb, cap, M, nk, kloc, kjump)
-                ha = _act(code, param, za)
-                hb = _act(code, param, zb)
-            r = lip * q + g
-            d = abs(ha - hb)
-            ZA[s, i] = ha
-            ZB[s, i] = hb
+            d = abs(ZA[s, i] - ZB[s, i])
+            r = DR[s, m + i]
             DR[s, i] = d
-            DR[s, m + i] = r
             sum_r += r
             sum_d += d
             if r > max_r:

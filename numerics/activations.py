@@ -44,7 +44,7 @@ from neuronid.errors import UnknownActivationError
 from neuronid.theory._names import CATALOGUE, PARAMETER_DEFAULTS, split_spec, valid_names
 
 from ._config import JIT, PARALLEL_JIT, PARALLEL_MIN_ELEMENTS
-from ._fast_math import fast_gelu, fast_ndtr, fast_normal_pdf, fast_sigmoid, fast_silu, fast_tanh
+from ._fast_math import FAST_JIT, fast_gelu, fast_ndtr, fast_normal_pdf, fast_sigmoid, fast_silu, fast_tanh
 
 IDENTITY, RELU, LEAKY_RELU, GELU, TANH, SIGMOID, SOFTPLUS, ELU, SILU, HARD_TANH = range(10)
 #: Code for an activation without a numba kernel (``sympy:`` expressions).
@@ -192,6 +192,48 @@ def _dact(code, param, z):
     return 1.0  # IDENTITY
 
 
+@njit(**FAST_JIT)
+def bias_act_row(Z, s, b, code, param):
+    """In place ``Z[s, i] = sigma(Z[s, i] + b[i])`` for one row, one activation for the layer.
+
+    The one row kernel of every forward pass (paths, recorded passes, the certificate):
+    one branch-free loop per activation (the same scalar functions as :func:`_act`, so
+    the results are identical) so LLVM vectorizes it: the piecewise-linear ones by
+    selects, GELU/SiLU/sigmoid/tanh by the pure-arithmetic kernels of :mod:`._fast_math`
+    (a per-element ``_act(code, ...)`` dispatch kept the loop scalar). In place on
+    purpose: with a separate output that may alias ``Z`` LLVM's runtime overlap check
+    sends the aliased call to the scalar loop (measured 10x slower for GELU).
+    """
+    m = Z.shape[1]
+    if code == RELU:
+        for i in range(m):
+            v = Z[s, i] + b[i]
+            Z[s, i] = v if v > 0.0 else 0.0
+    elif code == LEAKY_RELU:
+        for i in range(m):
+            v = Z[s, i] + b[i]
+            Z[s, i] = v if v > 0.0 else param * v
+    elif code == IDENTITY:
+        for i in range(m):
+            Z[s, i] = Z[s, i] + b[i]
+    elif code == GELU:
+        for i in range(m):
+            Z[s, i] = fast_gelu(Z[s, i] + b[i])
+    elif code == SILU:
+        for i in range(m):
+            Z[s, i] = fast_silu(Z[s, i] + b[i])
+    elif code == SIGMOID:
+        for i in range(m):
+            Z[s, i] = fast_sigmoid(Z[s, i] + b[i])
+    elif code == TANH:
+        for i in range(m):
+            Z[s, i] = fast_tanh(Z[s, i] + b[i])
+    else:
+        for i in range(m):
+            Z[s, i] = _act(code, param, Z[s, i] + b[i])
+
+
+
 @njit(**JIT)
 def activate_columns(Z, codes, params, out):
     """``out[s, i] = sigma_i(Z[s, i])``; codes/params per column (neuron)."""
@@ -202,13 +244,14 @@ def activate_columns(Z, codes, params, out):
     return out
 
 
-@njit(**JIT)
+@njit(**FAST_JIT)
 def activate_columns_uniform(Z, code, param, out):
-    """Same as :func:`activate_columns` with one activation for the whole layer."""
-    n, m = Z.shape
-    for s in range(n):
-        for i in range(m):
-            out[s, i] = _act(code, param, Z[s, i])
+    """Same as :func:`activate_columns` with one activation for the whole layer (the
+    vectorized row kernel on a copy of each row, zero bias: ``z + 0.0`` is ``z``)."""
+    zero = np.zeros(Z.shape[1], dtype=Z.dtype)
+    for s in range(Z.shape[0]):
+        out[s, :] = Z[s, :]
+        bias_act_row(out, s, zero, code, param)
     return out
 
 
@@ -232,13 +275,13 @@ def activate_columns_parallel(Z, codes, params, out):
     return out
 
 
-@njit(**PARALLEL_JIT)
+@njit(**dict(PARALLEL_JIT, error_model="numpy"))
 def activate_columns_uniform_parallel(Z, code, param, out):
     """:func:`activate_columns_uniform` with the rows spread over threads (same values)."""
-    n, m = Z.shape
-    for s in prange(n):
-        for i in range(m):
-            out[s, i] = _act(code, param, Z[s, i])
+    zero = np.zeros(Z.shape[1], dtype=Z.dtype)
+    for s in prange(Z.shape[0]):
+        out[s, :] = Z[s, :]
+        bias_act_row(out, s, zero, code, param)
     return out
 
 

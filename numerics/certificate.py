@@ -150,6 +150,7 @@ from __future__ import annotations
 
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Integral
 
@@ -159,13 +160,15 @@ from scipy.optimize import minimize_scalar
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from . import _certificate_kernels as _k
+from . import _derived_cache
 from .activations import apply_layer, layer_dispatch
 from .losses import check_loss, check_targets, error_rate, loss_per_sample
+from ._threads import single_threaded_blas, worker_count
 from ._validation import check_inputs
 from .network import Network
 # _PathEvaluator: the fused path forward pass of linear_path, reused so that the outputs
 # f_t(x) the elementwise test needs cost one pass, not two
-from .paths import PathResult, _PathEvaluator, check_pair, path_grid
+from .paths import _BLOCK_ROWS, PathResult, _PathEvaluator, _add_bias, check_pair, path_grid
 
 __all__ = [
     "Certificate",
@@ -287,8 +290,35 @@ def _spot_check(act, c: ActivationConstants) -> str | None:
     return None
 
 
+#: What :func:`activation_constants` derives from: its on-disk cache key hashes these.
+_CONSTANTS_SOURCES = ("neuronid.theory", "neuronid.numerics.certificate")
+
+
 @functools.lru_cache(maxsize=256)
 def activation_constants(name: str) -> ActivationConstants:
+    """The certificate's constants for an activation name (see :func:`_derive_constants`),
+    from the on-disk cache of derived values (:mod:`._derived_cache`) when present:
+    the SymPy analysis costs 0.4-3.6 s per activation and process."""
+    cached = _derived_cache.load("t4-constants", name, _CONSTANTS_SOURCES)
+    if cached is not None:
+        try:
+            return ActivationConstants(
+                name=cached["name"], lipschitz=float(cached["lipschitz"]), cap=float(cached["cap"]),
+                curvature=float(cached["curvature"]), kinks=tuple((float(a), float(b)) for a, b in cached["kinks"]),
+                monotone=str(cached["monotone"]), supported=True, reason=None, method=dict(cached["method"]),
+            )
+        except (KeyError, TypeError, ValueError):  # not an entry we wrote: derive afresh
+            pass
+    c = _derive_constants(name)
+    if c.supported:  # finite numbers only (unsupported ones carry inf)
+        _derived_cache.store("t4-constants", name, _CONSTANTS_SOURCES, {
+            "name": c.name, "lipschitz": c.lipschitz, "cap": c.cap, "curvature": c.curvature,
+            "kinks": [list(k) for k in c.kinks], "monotone": c.monotone, "method": c.method,
+        })
+    return c
+
+
+def _derive_constants(name: str) -> ActivationConstants:
     """The certificate's constants for an activation name, from the theory layer.
 
     ``Lip = sup|sigma'|``, ``M = sup|sigma''|`` between kinks (``-1``: unknown, only
@@ -611,7 +641,7 @@ def _check_block(block) -> int:
     return int(block)
 
 
-def certificate(A: Network, B: Network, X, *, block: int = 4096, keep_samples: bool = False) -> Certificate:
+def certificate(A: Network, B: Network, X, *, block: int = _BLOCK_ROWS, keep_samples: bool = False) -> Certificate:
     """Compute the T4 certificate of the pair ``(A, B)`` on the rows of ``X``.
 
     Parameters
@@ -622,8 +652,9 @@ def certificate(A: Network, B: Network, X, *, block: int = 4096, keep_samples: b
         the differences are recorded in ``structure_differences``.
     X : (n, d) array
         Data (any real dtype; processed in float64, ``block`` rows at a time).
-    block : int, default 4096
-        Rows per block; memory is ``O(block x width)``, independent of ``n``.
+    block : int, default 512 (the path evaluator's row blocks)
+        Rows per block; memory is ``O(block x width)`` per worker thread, independent
+        of ``n``.
     keep_samples : bool, default False
         Keep ``R^L(x)`` for every sample in ``Certificate.samples`` (``n x o``).
 
@@ -653,10 +684,16 @@ def _check_certificate_pair(A: Network, B: Network) -> list[str]:
         ) from None
 
 
-def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block: int, keep_samples: bool
-                 ) -> Certificate:
+def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block: int, keep_samples: bool,
+                 endpoints: np.ndarray | None = None) -> Certificate:
     """:func:`certificate` on validated inputs (``X`` from :func:`check_inputs`, ``diffs``
-    from :func:`_check_certificate_pair`, ``block`` from :func:`_check_block`)."""
+    from :func:`_check_certificate_pair`, ``block`` from :func:`_check_block`).
+
+    ``endpoints``: an optional pair of ``(n, o)`` arrays that receive ``f_A(X)`` and
+    ``f_B(X)`` (the certificate's forward passes already hold every hidden layer; with
+    the path's row blocks these are bitwise the path's ``t = 0`` and ``t = 1``
+    outputs, see :func:`certified_barriers`). Left untouched when the status is not ok.
+    """
     n, o = X.shape[0], A.n_outputs
     L = len(A.layers)
     normed = [f"layer {l}: {norm.kind} norm" for l, norm in enumerate(A.norms) if norm is not None]
@@ -676,6 +713,7 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
             constants=constants, structure_differences=diffs,
         )
 
+    X = np.ascontiguousarray(X, dtype=np.float64)
     WA, WB = A.effective_weights(), B.effective_weights()
     bA = [np.ascontiguousarray(b) for b in A.biases()]
     bB = [np.ascontiguousarray(b) for b in B.biases()]
@@ -687,68 +725,90 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
         for l in range(1, L)
     ]
     rows = min(n, block)
+    starts = range(0, n, rows)
     widths = [w.shape[0] for w in WA]
     hid = max(widths[:-1], default=1)
-    # ping-pong buffers: layer l writes set l % 2 and reads set (l - 1) % 2
-    ZAb = [np.empty(rows * hid), np.empty(rows * hid)]
-    ZBb = [np.empty(rows * hid), np.empty(rows * hid)]
-    DRb = [np.empty(rows * 2 * hid), np.empty(rows * 2 * hid)]
-    Qb = np.empty(rows * max(widths))
-    empty_q = np.empty((1, 1))
+    R_out = np.empty((n, o))  # R^L(x) per sample: the output layer's stats are taken from it below
+    hidden = [None] * len(starts)  # per block: (sum R, max R, sum ||R||^2, sum D) per hidden layer
+
+    def run_block(i: int, buf) -> None:
+        """Block ``i`` through every layer: hidden stats into ``hidden[i]``, ``R^L`` into ``R_out``."""
+        ZAb, ZBb, DRb, Qb = buf
+        start = starts[i]
+        stop = min(start + rows, n)
+        r = stop - start
+        hA = hB = X[start:stop]
+        DR_prev = None
+        out = []
+        for l in range(L):
+            m = widths[l]
+            if l == L - 1:
+                if l > 0:
+                    np.matmul(DR_prev, cat_T[l], out=R_out[start:stop])
+                else:  # a single linear layer: the path is exactly linear
+                    R_out[start:stop] = 0.0
+                if endpoints is not None:  # the output layer as the path evaluator computes it
+                    for F, h, W, b in ((endpoints[0], hA, WA, bA), (endpoints[1], hB, WB, bB)):
+                        np.matmul(h, W[l].T, out=F[start:stop])
+                        _add_bias(F[start:stop], b[l])
+                break
+            Q = Qb[: r * m].reshape(r, m) if l > 0 else Qb[:1].reshape(1, 1)
+            if l > 0:
+                np.matmul(DR_prev, cat_T[l], out=Q)
+            k = l % 2  # ping-pong: layer l writes set l % 2 and reads set (l - 1) % 2
+            ZA = ZAb[k][: r * m].reshape(r, m)
+            ZB = ZBb[k][: r * m].reshape(r, m)
+            DR = DRb[k][: r * 2 * m].reshape(r, 2 * m)
+            np.matmul(hA, WA[l].T, out=ZA)
+            np.matmul(hB, WB[l].T, out=ZB)
+            out.append(plans[l].run(ZA, ZB, bA[l], bB[l], Q, l > 0, DR))
+            hA, hB, DR_prev = ZA, ZB, DR
+        hidden[i] = out
+
+    def drain(queue, buf) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # per thread; overflow -> status "overflow"
+            for i in queue:
+                run_block(i, buf)
+
+    # blocks on worker threads (single-threaded BLAS each, see numerics._threads); each
+    # block's numbers do not depend on the thread that computes it, and the sums below
+    # combine them in block order, so the certificate does not depend on the thread count
+    workers = min(worker_count(), len(starts))
+    buffers = [([np.empty(rows * hid), np.empty(rows * hid)], [np.empty(rows * hid), np.empty(rows * hid)],
+                [np.empty(rows * 2 * hid), np.empty(rows * 2 * hid)], np.empty(rows * max(widths)))
+               for _ in range(workers)]
+    if workers == 1:
+        drain(iter(range(len(starts))), buffers[0])
+    else:
+        with ThreadPoolExecutor(workers) as pool, single_threaded_blas():
+            queue = iter(range(len(starts)))  # shared: next() is atomic under the GIL
+            list(pool.map(lambda w: drain(queue, buffers[w]), range(workers)))  # list(): re-raise errors
 
     coord_sum, coord_sumsq = np.zeros(o), np.zeros(o)
     coord_max = np.zeros(o)
     norms = np.empty(rows)
-    samples = np.empty((n, o)) if keep_samples else None
     stats = [dict(sum_r=0.0, max_r=0.0, sum_sq=0.0, sum_d=0.0) for _ in range(L)]
     total_sq = total_norm = 0.0
     max_norm = 0.0
-
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow -> status "overflow"
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            r = stop - start
-            xb = X[start:stop]
-            if xb.dtype != np.float64:
-                xb = xb.astype(np.float64)
-            hA = hB = xb
-            DR_prev = None
-            for l in range(L):
-                m = widths[l]
-                has_q = l > 0
-                if has_q:
-                    Q = Qb[: r * m].reshape(r, m)
-                    np.matmul(DR_prev, cat_T[l], out=Q)
-                elif l == L - 1:
-                    Q = Qb[: r * m].reshape(r, m)  # a single linear layer: the path is exactly linear
-                    Q[:] = 0.0
-                else:
-                    Q = empty_q
-                if l == L - 1:
-                    sq, nrm = _k.output_stats(Q, coord_sum, coord_sumsq, coord_max, norms[:r])
-                    total_sq += sq
-                    total_norm += nrm
-                    max_norm = max(max_norm, float(np.max(norms[:r])))
-                    st = stats[l]
-                    st["sum_r"] += float(Q.sum())
-                    st["max_r"] = max(st["max_r"], float(Q.max()))
-                    st["sum_sq"] += sq
-                    if samples is not None:
-                        samples[start:stop] = Q
-                    break
-                k = l % 2
-                ZA = ZAb[k][: r * m].reshape(r, m)
-                ZB = ZBb[k][: r * m].reshape(r, m)
-                DR = DRb[k][: r * 2 * m].reshape(r, 2 * m)
-                np.matmul(hA, WA[l].T, out=ZA)
-                np.matmul(hB, WB[l].T, out=ZB)
-                sum_r, max_r, sum_sq, sum_d = plans[l].run(ZA, ZB, bA[l], bB[l], Q, has_q, DR)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, start in enumerate(starts):
+            for l, (sum_r, max_r, sum_sq, sum_d) in enumerate(hidden[i]):
                 st = stats[l]
                 st["sum_r"] += sum_r
                 st["max_r"] = max(st["max_r"], max_r)
                 st["sum_sq"] += sum_sq
                 st["sum_d"] += sum_d
-                hA, hB, DR_prev = ZA, ZB, DR
+            Q = R_out[start:min(start + rows, n)]
+            r = Q.shape[0]
+            sq, nrm = _k.output_stats(Q, coord_sum, coord_sumsq, coord_max, norms[:r])
+            total_sq += sq
+            total_norm += nrm
+            max_norm = max(max_norm, float(np.max(norms[:r])))
+            st = stats[L - 1]
+            st["sum_r"] += float(Q.sum())
+            st["max_r"] = max(st["max_r"], float(Q.max()))
+            st["sum_sq"] += sq
+    samples = R_out if keep_samples else None
 
     layers = []
     for l in range(L):
@@ -794,15 +854,13 @@ def path_outputs(A: Network, B: Network, X, grid) -> np.ndarray:
     return _evaluate_path(A, B, check_inputs(X, A.n_inputs), grid)
 
 
-def _evaluate_path(A: Network, B: Network, X: np.ndarray, grid) -> np.ndarray:
-    """:func:`path_outputs` for a pair :func:`check_pair` accepted and validated ``X``."""
+def _evaluate_path(A: Network, B: Network, X: np.ndarray, grid, out=None, skip=()) -> np.ndarray:
+    """:func:`path_outputs` for a pair :func:`check_pair` accepted and validated ``X``
+    (into ``out`` when given; grid indices in ``skip`` are left as they are)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    out = np.empty((len(grid), X.shape[0], A.n_outputs))
-    ev = _PathEvaluator(A, B, X)
-    for k, t in enumerate(grid):
-        ev.set_t(float(t))
-        for start, stop, F in ev.blocks():
-            out[k, start:stop] = F
+    if out is None:
+        out = np.empty((len(grid), X.shape[0], A.n_outputs))
+    _PathEvaluator(A, B, X).evaluate(grid, out.__setitem__, skip=skip)
     return out
 
 
@@ -933,7 +991,7 @@ def certified_barriers(
     *,
     loss: str,
     steps=21,
-    block: int = 4096,
+    block: int = _BLOCK_ROWS,
     hook=None,
 ) -> CertifiedPath:
     """T4 barrier bounds, the elementwise statement, the measured path, and tightness,
@@ -970,13 +1028,20 @@ def certified_barriers(
     # validated once here; the cores below trust their inputs
     block = _check_block(block)
     diffs = _check_certificate_pair(A, B)
-    X = check_inputs(X, A.n_inputs)
-    cert = _certificate(A, B, X, diffs, block, True)
+    X = np.ascontiguousarray(check_inputs(X, A.n_inputs), dtype=np.float64)
     y = check_targets(loss, y, A.n_outputs, X.shape[0])
     grid = path_grid(steps)
+    F = np.empty((grid.size, X.shape[0], A.n_outputs))
+    # the certificate's forward passes of A and B give the path's endpoints: with the
+    # path's row blocks (block == _BLOCK_ROWS) they are the same products, bitwise
+    # (tests/numerics/test_certificate.py checks the curve against linear_path's, bitwise)
+    reuse = block == _BLOCK_ROWS
+    cert = _certificate(A, B, X, diffs, block, True, endpoints=(F[0], F[-1]) if reuse else None)
+    # "ok" and "overflow" ran the forward passes; the "unsupported" ones returned before
+    skip = (0, grid.size - 1) if reuse and cert.status in ("ok", "overflow") else ()
     # one pass over the path: its outputs give the loss curve (as linear_path computes
     # it) and the elementwise test
-    F = _evaluate_path(A, B, X, grid)
+    _evaluate_path(A, B, X, grid, out=F, skip=skip)
     losses = np.array([np.mean(loss_per_sample(loss, F[k], y)) for k in range(grid.size)])
     errors = np.array([error_rate(F[k], y) for k in range(grid.size)]) if y.dtype.kind == "i" else None
     path = PathResult.from_curves(grid, losses, errors, loss_function=loss, n_samples=int(X.shape[0]),

@@ -25,9 +25,10 @@ Numerics. The path is evaluated in float64 (checks rely on it): one validation a
 boundary, then per grid point the effective weights ``W_A + t (W_B - W_A)`` (exactly
 ``W_A`` at ``t = 0`` and ``W_B`` at ``t = 1``; exactly ``W_A`` everywhere when
 ``W_A == W_B``) are written into preallocated buffers, each layer is one BLAS product
-``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``
-(row-parallel for large blocks, :func:`~.activations.use_parallel_kernels`; bitwise
-the serial values), and the samples are processed in row blocks so memory stays bounded.
+``np.matmul(h, W.T, out=Z)`` followed by one fused numba pass ``Z = sigma(Z + b)``, on
+row blocks of 512 samples spread over worker threads (single-threaded BLAS each, see
+:mod:`._threads`): a block's pre-activations stay in cache, memory stays bounded, and
+the values do not depend on the thread count.
 
 Normalization layers (THEORY N1). ``gamma, beta`` are interpolated like the weights
 (BatchNorm: also the running statistics ``mu, v``); a normalized layer adds its bias,
@@ -62,25 +63,16 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-from numba import njit, prange
+from concurrent.futures import ThreadPoolExecutor
+
+from numba import njit
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
-from ._config import JIT, PARALLEL_JIT
-from ._fast_math import FAST_JIT, fast_gelu, fast_sigmoid, fast_silu, fast_tanh
-from .activations import (
-    GELU,
-    IDENTITY,
-    LEAKY_RELU,
-    RELU,
-    SIGMOID,
-    SILU,
-    TANH,
-    _act,
-    apply_layer,
-    layer_dispatch,
-    use_parallel_kernels,
-)
+from ._config import JIT
+from ._fast_math import FAST_JIT
+from ._threads import single_threaded_blas, worker_count
+from .activations import _act, apply_layer, bias_act_row, layer_dispatch
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
 
@@ -96,8 +88,12 @@ __all__ = [
     "check_pair",
 ]
 
-#: rows per block when evaluating a path (bounds memory: block x widest layer floats)
-_BLOCK_ROWS = 16384
+#: rows per block when evaluating a path: a block's pre-activations (512 x a 512-wide
+#: layer = 2 MB) stay in cache between its product and its activation pass, and memory
+#: stays bounded (per worker thread, two blocks of the widest layer). Measured at paper
+#: size (benchmarks/bench_check.py): 128, 256 and 512 rows within a few percent of
+#: each other in CPU time; 512 the lowest.
+_BLOCK_ROWS = 512
 
 _BARRIER_KEYS = ("B_lerp", "B_peak", "B_mid", "B_mean")
 
@@ -439,48 +435,10 @@ def _with_norms(net: Network, norms: list) -> Network:
 
 # --------------------------------------------------------------------------- fast path
 @njit(**FAST_JIT)
-def _bias_act_row(Z, s, b, code, param):
-    """In place ``Z[s, i] = sigma(Z[s, i] + b[i])`` for one row, one activation for the layer.
-
-    One branch-free loop per activation (the same scalar functions as
-    :func:`activations._act`, so the results are identical) so LLVM vectorizes it: the
-    piecewise-linear ones by selects, GELU/SiLU/sigmoid/tanh by the pure-arithmetic
-    kernels of :mod:`._fast_math` (the libm calls these replaced ran one element at a time).
-    """
-    m = Z.shape[1]
-    if code == RELU:
-        for i in range(m):
-            v = Z[s, i] + b[i]
-            Z[s, i] = v if v > 0.0 else 0.0
-    elif code == LEAKY_RELU:
-        for i in range(m):
-            v = Z[s, i] + b[i]
-            Z[s, i] = v if v > 0.0 else param * v
-    elif code == IDENTITY:
-        for i in range(m):
-            Z[s, i] += b[i]
-    elif code == GELU:
-        for i in range(m):
-            Z[s, i] = fast_gelu(Z[s, i] + b[i])
-    elif code == SILU:
-        for i in range(m):
-            Z[s, i] = fast_silu(Z[s, i] + b[i])
-    elif code == SIGMOID:
-        for i in range(m):
-            Z[s, i] = fast_sigmoid(Z[s, i] + b[i])
-    elif code == TANH:
-        for i in range(m):
-            Z[s, i] = fast_tanh(Z[s, i] + b[i])
-    else:
-        for i in range(m):
-            Z[s, i] = _act(code, param, Z[s, i] + b[i])
-
-
-@njit(**FAST_JIT)
 def _bias_act_uniform(Z, b, code, param):
     """In place ``Z[s, i] = sigma(Z[s, i] + b[i])``, one activation for the layer."""
     for s in range(Z.shape[0]):
-        _bias_act_row(Z, s, b, code, param)
+        bias_act_row(Z, s, b, code, param)
     return Z
 
 
@@ -503,24 +461,6 @@ def _add_bias(Z, b):
     return Z
 
 
-@njit(**dict(PARALLEL_JIT, error_model="numpy"))
-def _bias_act_uniform_parallel(Z, b, code, param):
-    """:func:`_bias_act_uniform` with the rows spread over threads (same values)."""
-    for s in prange(Z.shape[0]):
-        _bias_act_row(Z, s, b, code, param)
-    return Z
-
-
-@njit(**PARALLEL_JIT)
-def _bias_act_columns_parallel(Z, b, codes, params):
-    """:func:`_bias_act_columns` with the rows spread over threads (same values)."""
-    n, m = Z.shape
-    for s in prange(n):
-        for i in range(m):
-            Z[s, i] = _act(codes[i], params[i], Z[s, i] + b[i])
-    return Z
-
-
 def _layer_plan(layer: Layer):
     """How to apply a layer's bias + activation: ('linear'|'uniform'|'columns'|'external', ...)."""
     if layer.is_output:
@@ -535,14 +475,13 @@ def _layer_plan(layer: Layer):
 
 
 def _bias_activation(plan, Z, b):
-    """``Z = sigma(Z + b)`` in place by the layer's plan; large blocks run row-parallel
-    (bitwise the same values as the serial kernels)."""
+    """``Z = sigma(Z + b)`` in place by the layer's plan (serial kernels: a row block
+    is small and runs on one worker thread)."""
     kind = plan[0]
-    big = use_parallel_kernels(Z.size)
     if kind == "uniform":
-        (_bias_act_uniform_parallel if big else _bias_act_uniform)(Z, b, plan[1], plan[2])
+        _bias_act_uniform(Z, b, plan[1], plan[2])
     elif kind == "columns":
-        (_bias_act_columns_parallel if big else _bias_act_columns)(Z, b, plan[1], plan[2])
+        _bias_act_columns(Z, b, plan[1], plan[2])
     elif kind == "linear":
         _add_bias(Z, b)
     else:
@@ -553,6 +492,13 @@ def _bias_activation(plan, Z, b):
 
 class _PathEvaluator:
     """Preallocated buffers for repeated forward passes at different ``t``.
+
+    :meth:`outputs` evaluates the rows in blocks of :data:`_BLOCK_ROWS` (a block's
+    pre-activations stay in cache between its matrix product and its activation pass)
+    on :func:`~._threads.worker_count` threads, each with its own buffers, calling
+    single-threaded BLAS and serial numba kernels (``nogil``). Every block is computed
+    by the same code whatever thread takes it, so the outputs do not depend on the
+    thread count.
 
     Internal: receives validated float64 C-contiguous data and networks that
     :func:`check_pair` accepted.
@@ -576,11 +522,13 @@ class _PathEvaluator:
         self.plans = [_layer_plan(layer) for layer in A.layers]
         self.X = X
         self.n = X.shape[0]
-        self.rows = min(self.n, _BLOCK_ROWS if block_rows is None else block_rows)
-        widths = [w.shape[0] for w in self.WA[:-1]]
-        width = max(widths, default=1)
-        self.flat = [np.empty(self.rows * width), np.empty(self.rows * width)]
-        self.out = np.empty((self.rows, self.WA[-1].shape[0]))
+        self.n_outputs = self.WA[-1].shape[0]
+        self.rows = max(1, min(self.n, _BLOCK_ROWS if block_rows is None else block_rows))
+        self.starts = range(0, self.n, self.rows)
+        self.workers = min(worker_count(), len(self.starts))
+        width = max((w.shape[0] for w in self.WA[:-1]), default=1)
+        # per worker: ping-pong buffers for the hidden layers
+        self.buffers = [(np.empty(self.rows * width), np.empty(self.rows * width)) for _ in range(self.workers)]
         self.zero = np.zeros(width)
 
     def set_t(self, t: float) -> None:
@@ -593,26 +541,50 @@ class _PathEvaluator:
                 self.net, self.reset_data, norms=self.norms[:-1], weights=self.W, biases=self.b
             ) + [None]
 
-    def blocks(self):
-        """Yield ``(start, stop, outputs)`` for each row block at the current ``t``."""
+    def evaluate(self, ts, consume, skip=()) -> None:
+        """For each ``t`` of ``ts``: the outputs ``f_t(X)`` into one ``(n, o)`` array,
+        then ``consume(k, outputs)`` (the array is reused for the next ``t``). Indices
+        ``k`` in ``skip`` are neither evaluated nor consumed (the caller has them)."""
+        out = np.empty((self.n, self.n_outputs))
+        ts = [(k, t) for k, t in enumerate(ts) if k not in skip]
+        if self.workers == 1:
+            for k, t in ts:
+                self.set_t(float(t))
+                for i in range(len(self.starts)):
+                    self._block(i, self.buffers[0], out)
+                consume(k, out)
+            return
+        with ThreadPoolExecutor(self.workers) as pool, single_threaded_blas():
+            for k, t in ts:
+                self.set_t(float(t))
+                queue = iter(range(len(self.starts)))  # shared: next() is atomic under the GIL
+                # list(): wait for every worker and re-raise the first error
+                list(pool.map(lambda w: self._drain(queue, self.buffers[w], out), range(self.workers)))
+                consume(k, out)
+
+    def _drain(self, queue, buffers, out) -> None:
+        for i in queue:
+            self._block(i, buffers, out)
+
+    def _block(self, i: int, buffers, out) -> None:
+        """Rows of block ``i`` through every layer at the current ``t``, into ``out``."""
+        start = self.starts[i]
+        stop = min(start + self.rows, self.n)
+        r = stop - start
+        h = self.X[start:stop]
         L = len(self.W)
-        for start in range(0, self.n, self.rows):
-            stop = min(start + self.rows, self.n)
-            r = stop - start
-            h = self.X[start:stop]
-            for l in range(L):
-                m = self.W[l].shape[0]
-                Z = self.out[:r] if l == L - 1 else self.flat[l % 2][: r * m].reshape(r, m)
-                np.matmul(h, self.W[l].T, out=Z)
-                norm = self.norms[l]
-                if norm is None:
-                    _bias_activation(self.plans[l], Z, self.b[l])
-                else:
-                    _add_bias(Z, self.b[l])
-                    norm.apply(Z, out=Z)
-                    _bias_activation(self.plans[l], Z, self.zero[:m])
-                h = Z
-            yield start, stop, h
+        for l in range(L):
+            m = self.W[l].shape[0]
+            Z = out[start:stop] if l == L - 1 else buffers[l % 2][: r * m].reshape(r, m)
+            np.matmul(h, self.W[l].T, out=Z)
+            norm = self.norms[l]
+            if norm is None:
+                _bias_activation(self.plans[l], Z, self.b[l])
+            else:
+                _add_bias(Z, self.b[l])
+                norm.apply(Z, out=Z)
+                _bias_activation(self.plans[l], Z, self.zero[:m])
+            h = Z
 
 
 def linear_path(
@@ -684,19 +656,15 @@ def linear_path(
             check_inputs(reset_data, A.n_inputs, name="reset data"), dtype=np.float64)
 
     ev = _PathEvaluator(A, B, X, reset_data=reset_data if reset_bn else None)
-    per_sample = np.empty(X.shape[0])
     losses = np.empty(grid.size)
     errors = np.empty(grid.size) if classify else None
-    for k, t in enumerate(grid):
-        ev.set_t(float(t))
-        wrong = 0
-        for start, stop, F in ev.blocks():
-            per_sample[start:stop] = loss_per_sample(loss, F, y[start:stop])
-            if classify:
-                wrong += _error_count(F, y[start:stop])
-        losses[k] = np.mean(per_sample)
+
+    def measure(k, F):
+        losses[k] = np.mean(loss_per_sample(loss, F, y))
         if classify:
-            errors[k] = wrong / X.shape[0]
+            errors[k] = _error_count(F, y) / X.shape[0]
+
+    ev.evaluate(grid, measure)
     return PathResult.from_curves(
         grid, losses, errors, loss_function=loss, n_samples=int(X.shape[0]), structure_differences=diffs
     )

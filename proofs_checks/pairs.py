@@ -82,6 +82,13 @@ def measure_paths(A, B, X, y, *, loss: str, align=("activation", "weight"), step
         alignment = align_networks(A, B, X, method=method, similarity=similarity, X_align=X_align,
                                    restarts=restarts, seed=seed, trace_B=trace_B,
                                    align_traces=align_traces if method == "activation" else None)
+        if all(np.array_equal(p, np.arange(p.size)) for p in alignment.perms):
+            # identity permutations (e.g. identifiable networks): the permuted B has B's
+            # arrays, so its paths are the unaligned ones, value for value; not recomputed
+            out[method] = MeasuredPath(out["unaligned"].path, out["unaligned"].certified, alignment)
+            if repair:
+                out[method + REPAIR_SUFFIX] = out["unaligned" + REPAIR_SUFFIX]
+            continue
         # the permuted B carries its masks and fixed parts along: effective-weight path
         entry = measure(alignment.network, True)
         entry.alignment = alignment

@@ -5,17 +5,28 @@ not add test folders to ``sys.path`` itself).
 
 ``HYPOTHESIS_PROFILE`` selects the profile: ``ci`` (default; derandomized, bounded,
 used by ``.ci/run``), ``thorough`` (long local runs), ``debug`` (verbose).
+
+The on-disk cache of SymPy-derived values (``numerics._derived_cache``) points to a
+fresh folder per test session (also for the CLI subprocesses, which inherit it): the
+tests derive every value themselves and never read or fill a user's cache.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, Verbosity, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+_CACHE = tempfile.mkdtemp(prefix="neuronid-test-cache-")
+os.environ["NEURONID_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 settings.register_profile(
     "ci",

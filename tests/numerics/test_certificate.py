@@ -371,6 +371,22 @@ def test_loss_bounds_hold(loss, kind, act):
     json.dumps(to_jsonable(out.to_json()), allow_nan=False)
 
 
+@pytest.mark.parametrize("kind,act", [("standard", "relu"), ("w-mlp", "gelu"), ("syre", "tanh"),
+                                      ("sigma-asym", None)])
+def test_certified_path_is_linear_paths_curve_bitwise(kind, act):
+    """certified_barriers takes the path's endpoints from the certificate's forward
+    passes; the curve must be linear_path's, bitwise (n spans several row blocks; a
+    different block size evaluates every point itself)."""
+    A, B = _pair(kind, act, 5, sizes=(4, 40, 30, 3))
+    X = _data(n=1300, seed=2)
+    y = np.random.default_rng(1).integers(0, 3, size=1300)
+    path = linear_path(A, B, X, y, loss="ce", steps=7)
+    for block in (512, 100):
+        out = certified_barriers(A, B, X, y, loss="ce", steps=7, block=block)
+        assert out.status == "ok"
+        assert np.array_equal(out.path.loss, path.loss) and np.array_equal(out.path.error, path.error)
+
+
 def test_mse_bound_is_tight_for_a_linear_deviation():
     """One output, targets at the chord: the MSE bound's (s rho)^2 term is attained."""
     a, b = 1.3, -0.7
