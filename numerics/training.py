@@ -54,7 +54,7 @@ from . import _train_kernels as K
 from .activations import EXTERNAL, GELU, IDENTITY, layer_dispatch
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
-from .supports import single_threaded_lapack
+from ._threads import single_threaded_blas
 
 OPTIMIZERS = ("adamw", "sgd")
 DTYPES = ("float64", "float32")
@@ -213,7 +213,7 @@ def _blas_threads_for(sizes, batch: int):
     """A context manager: one BLAS thread when every product of a step is small
     (:data:`SMALL_GEMM_WORK`), else the process's setting."""
     work = max(batch * int(d) * int(m) for d, m in zip(sizes[:-1], sizes[1:]))
-    return single_threaded_lapack() if work <= SMALL_GEMM_WORK else contextlib.nullcontext()
+    return single_threaded_blas() if work <= SMALL_GEMM_WORK else contextlib.nullcontext()
 
 
 # --- flat layout ------------------------------------------------------------------------------
