@@ -95,9 +95,11 @@ if config.DISABLE_JIT:  # pure Python (NUMBA_DISABLE_JIT=1 test pass): struct do
     def fma(a, b, c):
         """``a * b + c`` rounded once (exact rational arithmetic; Python 3.11 has no
         ``math.fma``): the same IEEE result as the compiled instruction, float32 when
-        all three operands are float32 (rounded to odd in float64, then to float32:
+        the operands are float32 or Python numbers with at least one float32 (numpy's
+        promotion of ``np.float32 * 0.5``; rounded to odd in float64, then to float32:
         one correct rounding, 53 >= 24 + 2 bits)."""
-        single = all(isinstance(v, np.float32) for v in (a, b, c))
+        single = (any(isinstance(v, np.float32) for v in (a, b, c))
+                  and all(isinstance(v, np.float32) or type(v) in (float, int) for v in (a, b, c)))
         a, b, c = float(a), float(b), float(c)
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
             r = a * b + c  # inf/NaN: one rounding-free IEEE rule either way
