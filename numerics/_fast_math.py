@@ -11,7 +11,7 @@ every run, thread count and block size (the vector and the scalar remainder loop
 execute the same operations).
 
 Speed: the loops are throughput bound, so the polynomials use FMAs and Estrin's scheme
-(short dependency chains; 1.3-1.9x faster than the mul-then-add Horner form they
+(short dependency chains; 1.35-2.0x faster than the mul-then-add Horner form they
 replaced, ``benchmarks/bench_fast_math.py``).
 
 Methods and accuracy (maximal errors measured against mpmath at 40 digits on dense grids
