@@ -3,16 +3,24 @@
 Why: numba calls the scalar libm ``exp``/``erf``/``tanh`` per element (no SVML, and no
 ``fastmath`` is allowed in checked code), which made path evaluation with a smooth
 activation 1.7-2.4x the bare matrix products. The functions here use only IEEE
-additions, multiplications, divisions, comparisons and integer bit operations, so LLVM
-vectorizes the loops that call them (AVX2/AVX-512) without any change of IEEE semantics:
-the results are the same on every run, thread count and block size.
+additions, multiplications, fused multiply-adds (:func:`fma`, the IEEE 754 operation
+``a * b + c`` rounded once, called explicitly: LLVM contracts nothing without fastmath),
+divisions, comparisons and integer bit operations, so LLVM vectorizes the loops that call
+them (AVX2/AVX-512) without any change of IEEE semantics: the results are the same on
+every run, thread count and block size (the vector and the scalar remainder loops
+execute the same operations).
+
+Speed: the loops are throughput bound, so the polynomials use FMAs and Estrin's scheme
+(short dependency chains; 1.35-2.0x faster than the mul-then-add Horner form they
+replaced, ``benchmarks/bench_fast_math.py``).
 
 Methods and accuracy (maximal errors measured against mpmath at 40 digits on dense grids
-and by property tests, ``tests/numerics/test_fast_math.py``; an ulp is a unit in the last
+and by property tests, ``tests/numerics/test_fast_math_kernels.py``; an ulp is a unit in the last
 place of the exact result; the theory's tolerance is a relative 1e-6):
 
 * :func:`fast_exp` -- ``x = k ln2 + r`` (k by the round-to-nearest shift trick, Cody-Waite
-  two-part ln2, ``|r| <= ln2/2``), degree-13 Taylor polynomial for ``e^r``, ``2^k``
+  two-part ln2, ``|r| <= ln2/2``), degree-13 Taylor polynomial for ``e^r`` (FMAs,
+  Estrin), ``2^k``
   built by integer bit operations on the exponent field and applied in two halves so
   that subnormal results are rounded once. Error <= 1 ulp (normal results; subnormal
   results: <= 1 ulp of the smallest subnormal). ``exp(+inf) = inf``, ``exp(-inf) = 0``,
@@ -21,10 +29,15 @@ place of the exact result; the theory's tolerance is a relative 1e-6):
   ``Q(a) = erfc(a/sqrt2)/2 = t/2 exp(-a^2/2 + g(y))`` with ``t = K/(K + a/sqrt2)``,
   ``K = 2.5``, ``y`` affine in ``t`` and ``g`` a degree-24 polynomial (the Chebyshev
   interpolant of the numerical recipes ``erfccheb`` idea, recomputed with mpmath, in
-  monomial form for Horner's rule: see :data:`_ERFC_POLY`); ``a^2`` is split exactly into two doubles (Dekker) and both parts
-  enter the exponent, so the relative error stays a few ulp far into the tail;
-  ``Phi(z) = Q(|z|)`` for ``z < 0`` and ``1 - Q(z)`` otherwise. Relative error <= 6 ulp.
-* :func:`fast_gelu` -- ``z Phi(z)`` (relative error <= 6 ulp everywhere, including the
+  monomial form, evaluated with FMAs: degrees 4-24 by Estrin's scheme, the last four
+  by Horner's rule, whose final roundings keep the error of ``g`` near half an ulp: see
+  :data:`_ERFC_POLY`); ``a^2`` is split exactly into two doubles (``fma(a, a, -a*a)`` is
+  its rounding error) and both parts enter the exponent, so the relative error stays a
+  few ulp far into the tail; ``Phi(z) = Q(|z|)`` for ``z < 0`` and ``1 - Q(z)``
+  otherwise; ``t`` and ``y`` each by one FMA. Relative error <= 6 ulp (measured 4.5;
+  the mul-then-add Horner form before: 4.9; pure Estrin for all 25 terms measured 6.8,
+  so the low degrees stay Horner).
+* :func:`fast_gelu` -- ``z Phi(z)`` (relative error <= 6 ulp, measured 4.7, everywhere, including the
   negative tail where the libm form ``z (1 + erf(z/sqrt2))/2`` lost all digits below
   ``z = -8``).
 * :func:`fast_sigmoid`, :func:`fast_silu` -- ``e = exp(-|z|)``, ``1/(1 + e)`` or
@@ -44,10 +57,11 @@ from __future__ import annotations
 
 import math
 import struct
+from fractions import Fraction
 
 import numpy as np
 from numba import config, njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ._config import JIT
 
@@ -70,6 +84,43 @@ if config.DISABLE_JIT:  # pure Python (NUMBA_DISABLE_JIT=1 test pass): struct do
     def _as_int(x):
         """The IEEE bit pattern of the float64 ``x`` as an int64."""
         return struct.unpack("<q", struct.pack("<d", float(x)))[0]
+
+    def _as_float32(bits):
+        """The float32 whose IEEE bit pattern is the int32 ``bits``."""
+        return np.float32(struct.unpack("<f", struct.pack("<i", int(bits)))[0])
+
+    def _as_int32(x):
+        """The IEEE bit pattern of the float32 ``x`` as an int32."""
+        return struct.unpack("<i", struct.pack("<f", np.float32(x)))[0]
+
+    def fma(a, b, c):
+        """``a * b + c`` rounded once (exact rational arithmetic; Python 3.11 has no
+        ``math.fma``): the same IEEE result as the compiled instruction, float32 when
+        the operands are float32 or Python numbers with at least one float32 (numpy's
+        promotion of ``np.float32 * 0.5``; rounded to odd in float64, then to float32:
+        one correct rounding, 53 >= 24 + 2 bits)."""
+        single = (any(isinstance(v, np.float32) for v in (a, b, c))
+                  and all(isinstance(v, np.float32) or type(v) in (float, int) for v in (a, b, c)))
+        a, b, c = float(a), float(b), float(c)
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+            r = a * b + c  # inf/NaN: one rounding-free IEEE rule either way
+            return np.float32(r) if single else r
+        exact = Fraction(a) * Fraction(b) + Fraction(c)
+        if exact == 0:
+            r = a * b + c  # the sign of an exact zero as IEEE's (fma and a*b+c agree)
+            return np.float32(r) if single else r
+        try:
+            r = float(exact)
+        except OverflowError:
+            r = math.inf if exact > 0 else -math.inf
+        if not single:
+            return r
+        if math.isfinite(r) and Fraction(r) != exact:
+            if abs(Fraction(r)) > abs(exact):  # truncate toward zero ...
+                r = float(np.nextafter(r, 0.0))
+            if struct.unpack("<q", struct.pack("<d", r))[0] & 1 == 0:  # ... and make it odd
+                r = float(np.nextafter(r, math.copysign(math.inf, r)))
+        return np.float32(r)
 
 else:
 
@@ -97,6 +148,44 @@ else:
 
         return types.int64(x), codegen
 
+    @intrinsic
+    def _as_float32(typingctx, bits):
+        """The float32 whose IEEE bit pattern is the int32 ``bits`` (an LLVM bitcast)."""
+        if not isinstance(bits, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], signature.args[0], types.int32)
+            return builder.bitcast(value, context.get_value_type(types.float32))
+
+        return types.float32(bits), codegen
+
+    @intrinsic
+    def _as_int32(typingctx, x):
+        """The IEEE bit pattern of the float32 ``x`` as an int32 (an LLVM bitcast)."""
+        if not isinstance(x, types.Float):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], signature.args[0], types.float32)
+            return builder.bitcast(value, context.get_value_type(types.int32))
+
+        return types.int32(x), codegen
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        """``a * b + c`` rounded once (``llvm.fma``: the FMA instruction, scalar and in
+        vectorized loops alike; an IEEE 754 operation, not a fastmath contraction)."""
+        if not all(isinstance(v, types.Float) for v in (a, b, c)):
+            return None
+        ty = types.float64 if types.float64 in (a, b, c) else types.float32
+
+        def codegen(context, builder, signature, args):
+            vals = [context.cast(builder, v, t, ty) for v, t in zip(args, signature.args)]
+            return builder.fma(*vals)
+
+        return ty(a, b, c), codegen
+
 
 _INV_LN2 = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: k * _LN2_HI is exact for |k| < 2^21
@@ -105,7 +194,6 @@ _SHIFT = 6755399441055744.0  # 1.5 * 2^52: x + _SHIFT rounds x to an integer kep
 _SHIFT_BITS = 0x4338000000000000  # bit pattern of _SHIFT
 _EXP_MAX = 710.0  # exp overflows above 709.78
 _EXP_MIN = -746.0  # exp underflows to 0 below -745.13
-_SPLITTER = 134217729.0  # 2^27 + 1 (Dekker's split)
 
 
 @njit(**_INLINE_JIT)
@@ -115,20 +203,23 @@ def _exp_parts(hi, lo):
     kd = (hi + lo) * _INV_LN2 + _SHIFT
     k = _as_int(kd) - _SHIFT_BITS
     kf = kd - _SHIFT
-    r = (hi - kf * _LN2_HI) + (lo - kf * _LN2_LO)
-    q = 1.0 / 6227020800.0
-    q = q * r + 1.0 / 479001600.0
-    q = q * r + 1.0 / 39916800.0
-    q = q * r + 1.0 / 3628800.0
-    q = q * r + 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    p = 1.0 + (r + (r * r) * q)
+    r = (hi - kf * _LN2_HI) + fma(-kf, _LN2_LO, lo)
+    # e^r = 1 + r + r^2 q(r), q the Taylor polynomial of degree 11 (terms 1/2! .. 1/13!),
+    # by Estrin's scheme: short dependency chains, so the vectorized loop is not latency bound
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    q01 = fma(1.0 / 6.0, r, 0.5)
+    q23 = fma(1.0 / 120.0, r, 1.0 / 24.0)
+    q45 = fma(1.0 / 5040.0, r, 1.0 / 720.0)
+    q67 = fma(1.0 / 362880.0, r, 1.0 / 40320.0)
+    q89 = fma(1.0 / 39916800.0, r, 1.0 / 3628800.0)
+    qab = fma(1.0 / 6227020800.0, r, 1.0 / 479001600.0)
+    q03 = fma(q23, r2, q01)
+    q47 = fma(q67, r2, q45)
+    q8b = fma(qab, r2, q89)
+    q = fma(q8b, r8, fma(q47, r4, q03))
+    p = 1.0 + fma(r2, q, r)
     k1 = k >> 1
     k2 = k - k1
     return p, _as_float((k1 + 1023) << 52), _as_float((k2 + 1023) << 52)
@@ -179,7 +270,7 @@ def _upper_tail(a, scale):
     """``scale Q(a)`` with ``Q(a) = 1 - Phi(a) = erfc(a / sqrt2) / 2`` for ``a`` in
     [0, 40] (not NaN) and ``|scale|`` in [2^-50, 2^50] (one rounding at the end, also
     for subnormal results)."""
-    t = _ERFC_K / (_ERFC_K + a * _SQRT1_2)
+    t = _ERFC_K / fma(a, _SQRT1_2, _ERFC_K)
     p, s1, s2 = _tail_parts(a, t)
     return (((0.5 * t) * scale) * p) * s1 * s2
 
@@ -187,41 +278,42 @@ def _upper_tail(a, scale):
 @njit(**_INLINE_JIT)
 def _tail_parts(a, t):
     """``_exp_parts`` of ``-a^2/2 + g(y(t))``, so that ``Q(a) = t/2 p s1 s2``."""
-    y = _CHEB_A * t + _CHEB_B
+    y = fma(_CHEB_A, t, _CHEB_B)
     y = y if y > -1.0 else -1.0
-    # Horner's rule, unrolled (a loop here would be the innermost loop and stop vectorization)
+    # Degrees 4..24 by Estrin's scheme (pairs, then the powers y^2, y^4, y^8, y^16), the
+    # last four by Horner's rule: about 9 dependent FMAs instead of 24, so the vectorized
+    # loop is not latency bound, and the final roundings are Horner's (small |y c_k|
+    # terms added to c_0). Unrolled: a loop here would be the innermost loop and stop
+    # vectorization.
     c = _ERFC_POLY
-    g = c[24]
-    g = g * y + c[23]
-    g = g * y + c[22]
-    g = g * y + c[21]
-    g = g * y + c[20]
-    g = g * y + c[19]
-    g = g * y + c[18]
-    g = g * y + c[17]
-    g = g * y + c[16]
-    g = g * y + c[15]
-    g = g * y + c[14]
-    g = g * y + c[13]
-    g = g * y + c[12]
-    g = g * y + c[11]
-    g = g * y + c[10]
-    g = g * y + c[9]
-    g = g * y + c[8]
-    g = g * y + c[7]
-    g = g * y + c[6]
-    g = g * y + c[5]
-    g = g * y + c[4]
-    g = g * y + c[3]
-    g = g * y + c[2]
-    g = g * y + c[1]
-    g = g * y + c[0]
-    # -a^2/2 as hi + lo exactly (Dekker's product; a <= 40 so nothing overflows)
-    s = _SPLITTER * a
-    ah = s - (s - a)
-    al = a - ah
+    y2 = y * y
+    y4 = y2 * y2
+    y8 = y4 * y4
+    y16 = y8 * y8
+    p0 = fma(c[5], y, c[4])
+    p1 = fma(c[7], y, c[6])
+    p2 = fma(c[9], y, c[8])
+    p3 = fma(c[11], y, c[10])
+    p4 = fma(c[13], y, c[12])
+    p5 = fma(c[15], y, c[14])
+    p6 = fma(c[17], y, c[16])
+    p7 = fma(c[19], y, c[18])
+    p8 = fma(c[21], y, c[20])
+    p9 = fma(c[23], y, c[22])
+    q0 = fma(p1, y2, p0)
+    q1 = fma(p3, y2, p2)
+    q2 = fma(p5, y2, p4)
+    q3 = fma(p7, y2, p6)
+    q4 = fma(c[24], y4, fma(p9, y2, p8))
+    g = fma(fma(q3, y4, q2), y8, fma(q1, y4, q0))
+    g = fma(q4, y16, g)
+    g = fma(g, y, c[3])
+    g = fma(g, y, c[2])
+    g = fma(g, y, c[1])
+    g = fma(g, y, c[0])
+    # -a^2/2 as hi + lo exactly (the FMA gives the rounding error of a * a; a <= 40)
     sq = a * a
-    err = ((ah * ah - sq) + 2.0 * ah * al) + al * al
+    err = fma(a, a, -sq)
     return _exp_parts(-0.5 * sq, g - 0.5 * err)
 
 
@@ -231,7 +323,7 @@ def fast_gelu_ndtr(z):
     ``Phi`` for the backward pass)."""
     a = -z if z < 0.0 else z
     a = a if a < _A_MAX else _A_MAX
-    t = _ERFC_K / (_ERFC_K + a * _SQRT1_2)
+    t = _ERFC_K / fma(a, _SQRT1_2, _ERFC_K)
     half_t = 0.5 * t
     p, s1, s2 = _tail_parts(a, t)
     q = ((half_t * p) * s1) * s2
@@ -268,11 +360,8 @@ def fast_normal_pdf(z):
     """``phi(z) = exp(-z^2/2) / sqrt(2 pi)`` (the square split exactly; <= 2 ulp)."""
     a = -z if z < 0.0 else z
     a = a if a < _A_MAX else _A_MAX
-    s = _SPLITTER * a
-    ah = s - (s - a)
-    al = a - ah
     sq = a * a
-    err = ((ah * ah - sq) + 2.0 * ah * al) + al * al
+    err = fma(a, a, -sq)
     p = _exp_hilo(-0.5 * sq, -0.5 * err, 0.3989422804014327)
     return p if z == z else z
 
@@ -321,11 +410,128 @@ def fast_tanh(z):
     """``tanh(z)`` (relative error <= 2 ulp; NaN propagates; ``tanh(-0.0) = -0.0``)."""
     a = -z if z < 0.0 else z
     w = a * a
-    small = a + a * w * (((_TANH_P0 * w + _TANH_P1) * w + _TANH_P2)
-                         / (((w + _TANH_Q0) * w + _TANH_Q1) * w + _TANH_Q2))
+    small = fma(a * w, fma(fma(_TANH_P0, w, _TANH_P1), w, _TANH_P2)
+                / fma(fma(w + _TANH_Q0, w, _TANH_Q1), w, _TANH_Q2), a)
     large = 1.0 - 2.0 / (fast_exp(2.0 * a) + 1.0)
     r = small if a < 0.625 else large
     return -r if z < 0.0 else (r if z > 0.0 else z)
+
+
+# ----------------------------------------------------------------- float32 GELU / Phi
+# The float32 trainer's GELU: the same method in float32 arithmetic (16 AVX-512 lanes
+# instead of 8, and shorter polynomials), every constant a float32 so that nothing is
+# promoted to float64. Range: Q(a) rounds to 0 in float32 from a = 14.2, so the
+# polynomial covers x = a/sqrt2 in [0, 14.5/sqrt2] (11 terms; the Chebyshev terms beyond
+# sum to 5e-9, 0.04 float32 ulp of Q).
+_F = np.float32
+_F0, _F1, _FHALF, _FM_HALF = _F(0.0), _F(1.0), _F(0.5), _F(-0.5)
+_A_MAX32 = _F(14.5)
+_ERFC_K32 = _F(2.5)
+_CHEB_A32 = _F(2.4876599311828613)
+_CHEB_B32 = _F(-1.4876598119735718)
+_SQRT1_2_32 = _F(0.7071067811865476)
+#: degree-10 Chebyshev interpolant of ``g`` on the float32 range, monomial form, rounded
+#: to float32 (``tests/numerics/test_fast_math_kernels.py`` recomputes it)
+_ERFC_POLY32 = (
+    _F(-0.708836555480957), _F(0.6553980708122253), _F(0.07960306853055954), _F(-0.019035223871469498),
+    _F(-0.009519370272755623), _F(0.0013542124070227146), _F(0.001350025529973209), _F(-0.0001540064113214612),
+    _F(-0.00019968365086242557), _F(1.7619946447666734e-05), _F(2.1757905415142886e-05),
+)
+_INV_LN2_32 = _F(1.4426950408889634)
+_LN2_HI32 = _F(0.693145751953125)  # 15 significant bits: k * _LN2_HI32 is exact for |k| < 2^9
+_LN2_LO32 = _F(1.4286068203094172e-06)
+_SHIFT32 = _F(12582912.0)  # 1.5 * 2^23
+_SHIFT32_BITS = 0x4B400000
+_INV_FACT32 = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+_INV_SQRT_2PI32 = _F(0.3989422804014327)
+
+
+@njit(**_INLINE_JIT)
+def _exp_parts32(hi, lo):
+    """``(p, s1, s2)`` with ``exp(hi + lo) = p s1 s2`` in float32 (``p`` in [0.7, 1.42],
+    ``s1``, ``s2`` powers of two; ``hi`` in [-106, 0], ``|lo| <= 2``): degree-7 Taylor
+    polynomial (truncation 6e-9 relative) by FMAs."""
+    kd = fma(hi + lo, _INV_LN2_32, _SHIFT32)
+    k = _as_int32(kd) - _SHIFT32_BITS
+    kf = kd - _SHIFT32
+    r = fma(-kf, _LN2_HI32, hi) + fma(-kf, _LN2_LO32, lo)
+    f = _INV_FACT32
+    r2 = r * r
+    q = fma(fma(fma(f[7], r, f[6]), r2, fma(f[5], r, f[4])), r2, fma(f[3], r, f[2]))
+    p = _F1 + fma(r2, q, r)
+    k1 = k >> 1
+    k2 = k - k1
+    return p, _as_float32((k1 + 127) << 23), _as_float32((k2 + 127) << 23)
+
+
+@njit(**_INLINE_JIT)
+def fast_gelu_ndtr32(z):
+    """``(gelu(z), Phi(z))`` of a float32 ``z`` in float32 arithmetic (relative errors
+    <= ``MAX_ULP32`` float32 ulp, tested against mpmath; as :func:`fast_gelu_ndtr`:
+    ``z * 0`` below -14.5, NaN propagates)."""
+    a = -z if z < _F0 else z
+    a = a if a < _A_MAX32 else _A_MAX32
+    t = _ERFC_K32 / fma(a, _SQRT1_2_32, _ERFC_K32)
+    y = fma(_CHEB_A32, t, _CHEB_B32)
+    y = y if y > -_F1 else -_F1
+    c = _ERFC_POLY32
+    y2 = y * y
+    y4 = y2 * y2
+    hi8 = fma(fma(c[10], y, c[9]), y2, fma(c[8], y, c[7]))
+    mid = fma(fma(c[6], y, c[5]), y, c[4])
+    g = fma(fma(hi8, y4, fma(mid, y, c[3])), y, c[2])
+    g = fma(g, y, c[1])
+    g = fma(g, y, c[0])
+    sq = a * a
+    err = fma(a, a, -sq)
+    p, s1, s2 = _exp_parts32(_FM_HALF * sq, fma(_FM_HALF, err, g))
+    half_t = _FHALF * t
+    q = ((half_t * p) * s1) * s2
+    phi = q if z < _F0 else _F1 - q
+    qz = (((half_t * z) * p) * s1) * s2
+    gl = qz if z < _F0 else z * (_F1 - q)
+    gl = gl if z > -_A_MAX32 else z * _F0
+    return gl, (phi if z == z else z)
+
+
+@njit(**_INLINE_JIT)
+def fast_normal_pdf32(z):
+    """``phi(z)`` of a float32 ``z`` in float32 arithmetic (the square split exactly by an
+    FMA; relative error <= ``MAX_ULP32``)."""
+    a = -z if z < _F0 else z
+    a = a if a < _A_MAX32 else _A_MAX32
+    sq = a * a
+    p, s1, s2 = _exp_parts32(_FM_HALF * sq, _FM_HALF * fma(a, a, -sq))
+    r = ((_INV_SQRT_2PI32 * p) * s1) * s2
+    r = r if a < _A_MAX32 else _F0
+    return r if z == z else z
+
+
+def gelu_ndtr_like(z):
+    """``(gelu(z), Phi(z))`` in the precision of ``z``: :func:`fast_gelu_ndtr32` for a
+    float32, else :func:`fast_gelu_ndtr` (the trainer's kernels are generic over the
+    parameter dtype; numba picks the branch at compile time, see the overload below)."""
+    return fast_gelu_ndtr32(z) if isinstance(z, np.float32) else fast_gelu_ndtr(z)
+
+
+def normal_pdf_like(z):
+    """``phi(z)`` in the precision of ``z`` (as :func:`gelu_ndtr_like`)."""
+    return fast_normal_pdf32(z) if isinstance(z, np.float32) else fast_normal_pdf(z)
+
+
+if not config.DISABLE_JIT:
+
+    @overload(gelu_ndtr_like, inline="always")
+    def _gelu_ndtr_like_impl(z):
+        if z == types.float32:
+            return lambda z: fast_gelu_ndtr32(z)
+        return lambda z: fast_gelu_ndtr(z)
+
+    @overload(normal_pdf_like, inline="always")
+    def _normal_pdf_like_impl(z):
+        if z == types.float32:
+            return lambda z: fast_normal_pdf32(z)
+        return lambda z: fast_normal_pdf(z)
 
 
 # ----------------------------------------------------------------- array entry points
@@ -378,6 +584,29 @@ def _map_tanh(x, out):
     return out
 
 
+@njit(**FAST_JIT)
+def _map_gelu32(x, out):
+    for i in range(x.size):
+        out[i] = fast_gelu_ndtr32(x[i])[0]
+    return out
+
+
+@njit(**FAST_JIT)
+def _map_ndtr32(x, out):
+    for i in range(x.size):
+        out[i] = fast_gelu_ndtr32(x[i])[1]
+    return out
+
+
+@njit(**FAST_JIT)
+def _map_normal_pdf32(x, out):
+    for i in range(x.size):
+        out[i] = fast_normal_pdf32(x[i])
+    return out
+
+
+_MAPS32 = {"gelu": _map_gelu32, "ndtr": _map_ndtr32, "normal_pdf": _map_normal_pdf32}
+
 _MAPS = {"exp": _map_exp, "ndtr": _map_ndtr, "gelu": _map_gelu, "normal_pdf": _map_normal_pdf,
          "sigmoid": _map_sigmoid, "silu": _map_silu, "tanh": _map_tanh}
 
@@ -396,3 +625,16 @@ def evaluate(name: str, x) -> np.ndarray:
     shape = flat.shape
     flat = flat.reshape(-1)
     return _MAPS[name](flat, np.empty_like(flat)).reshape(shape)
+
+
+def evaluate32(name: str, x) -> np.ndarray:
+    """Apply the float32 function ``name`` (``gelu``, ``ndtr``, ``normal_pdf``: the float32
+    trainer's kernels) elementwise to a float32 array (for tests and benchmarks).
+
+    >>> evaluate32("ndtr", [0.0, 20.0, -20.0]).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    flat = np.ascontiguousarray(x, dtype=np.float32)
+    shape = flat.shape
+    flat = flat.reshape(-1)
+    return _MAPS32[name](flat, np.empty_like(flat)).reshape(shape)

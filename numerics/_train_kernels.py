@@ -14,8 +14,9 @@ minibatch ``B``:
 - ``acts``: layer inputs, layer ``l``'s input at ``hoff[l]`` with shape
   ``(b, sizes[l])``; slot ``L`` holds the network output;
 - ``pres``: hidden pre-activations, layer ``l`` at ``poff[l]`` (``= B * boff[l]``);
-- ``phi``: float64, ``Phi(z)`` of GELU layers' pre-activations (``poff`` layout; empty
-  when no hidden layer is GELU), so the backward pass does not recompute ``erf``;
+- ``phi``: ``Phi(z)`` of GELU layers' pre-activations in the parameter dtype (``poff``
+  layout; empty when no hidden layer is GELU), so the backward pass does not recompute
+  ``erf``;
 - ``d1``, ``d2``: two ping-pong buffers of ``B * max(sizes)`` for ``dL/dZ`` and
   ``dL/dA``.
 
@@ -37,7 +38,10 @@ over row blocks; keeping the pairs next to the forward/backward passes that call
 makes the module longer than about 600 lines but keeps one concept in one place.)
 
 They work for float32 and float64 alike (numba specializes on the dtype; every
-array temporary has the parameter dtype, except GELU's float64 ``phi``). They never
+array temporary has the parameter dtype). GELU is computed in the parameter dtype:
+float32 training uses the float32 kernels of ``_fast_math`` (``fast_gelu_ndtr32``,
+16 AVX-512 lanes, float32 ulp bounds tested there), float64 training the float64
+ones (the catalogue's values); other activations compute as the catalogue. They never
 validate: the public functions in ``training.py`` pass clean, contiguous arrays.
 """
 
@@ -49,7 +53,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import JIT
-from ._fast_math import FAST_JIT, fast_gelu_ndtr, fast_normal_pdf
+from ._fast_math import FAST_JIT, gelu_ndtr_like, normal_pdf_like
 from .losses import logsumexp_row
 from .activations import (
     ELU,
@@ -89,11 +93,21 @@ def _bias_act_loop(Z, H, bl, code, param):
 
 
 @njit(inline="always")
-def _dact_loop(D, Z, code, param):
+def _dact_loop(D, Z, code, param, sums, with_sums):
     b, m = Z.shape
-    for s in range(b):
+    if with_sums:
+        # fused with the column sums (one pass instead of two; the sums read the stored
+        # entries in row order, so they are bitwise those of _column_sums)
         for i in range(m):
-            D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
+            sums[i] = 0.0
+        for s in range(b):
+            for i in range(m):
+                D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
+                sums[i] += D[s, i]
+    else:
+        for s in range(b):
+            for i in range(m):
+                D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
 
 
 @njit(**FAST_JIT)
@@ -130,40 +144,45 @@ def _bias_act_serial(Z, H, bl, cl, pl, ucode):
 
 
 @njit(**FAST_JIT)
-def _dact_serial(D, Z, cl, pl, ucode):
-    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples."""
+def _dact_serial(D, Z, cl, pl, ucode, sums, with_sums):
+    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples; with ``with_sums``
+    also ``sums`` = the column sums of the new ``D`` (the bias gradient)."""
     p = pl[0]
     if ucode == RELU:
-        _dact_loop(D, Z, RELU, p)
+        _dact_loop(D, Z, RELU, p, sums, with_sums)
     elif ucode == LEAKY_RELU:
-        _dact_loop(D, Z, LEAKY_RELU, p)
+        _dact_loop(D, Z, LEAKY_RELU, p, sums, with_sums)
     elif ucode == GELU:
-        _dact_loop(D, Z, GELU, p)
+        _dact_loop(D, Z, GELU, p, sums, with_sums)
     elif ucode == TANH:
-        _dact_loop(D, Z, TANH, p)
+        _dact_loop(D, Z, TANH, p, sums, with_sums)
     elif ucode == SIGMOID:
-        _dact_loop(D, Z, SIGMOID, p)
+        _dact_loop(D, Z, SIGMOID, p, sums, with_sums)
     elif ucode == SOFTPLUS:
-        _dact_loop(D, Z, SOFTPLUS, p)
+        _dact_loop(D, Z, SOFTPLUS, p, sums, with_sums)
     elif ucode == ELU:
-        _dact_loop(D, Z, ELU, p)
+        _dact_loop(D, Z, ELU, p, sums, with_sums)
     elif ucode == SILU:
-        _dact_loop(D, Z, SILU, p)
+        _dact_loop(D, Z, SILU, p, sums, with_sums)
     elif ucode == HARD_TANH:
-        _dact_loop(D, Z, HARD_TANH, p)
+        _dact_loop(D, Z, HARD_TANH, p, sums, with_sums)
     elif ucode == IDENTITY:
-        _dact_loop(D, Z, IDENTITY, p)
+        _dact_loop(D, Z, IDENTITY, p, sums, with_sums)
     else:
         b, m = Z.shape
         for s in range(b):
             for i in range(m):
                 D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
+        if with_sums:
+            _column_sums(D, sums)
 
 
-# GELU keeps Phi(z) from the forward pass (float64, ``phi`` buffer in the ``poff``
-# layout; one tail evaluation gives both, _fast_math.fast_gelu_ndtr) so the backward pass
-# needs only the normal density. The values are bitwise those of activations._act / _dact
-# (the same _fast_math functions), and the loops vectorize (FAST_JIT: no division checks).
+# GELU keeps Phi(z) from the forward pass (``phi`` buffer in the ``poff`` layout, the
+# parameter dtype; one tail evaluation gives both, _fast_math.gelu_ndtr_like: the float32
+# kernels for float32 training, the float64 ones otherwise) so the backward pass
+# needs only the normal density. In float64 the values are bitwise those of
+# activations._act / _dact (the same _fast_math functions); in float32 those of the float32
+# kernels (tested against mpmath in float32 ulps). The loops vectorize (FAST_JIT).
 @njit(**FAST_JIT)
 def _bias_gelu_serial(Z, H, bl, P):
     """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
@@ -172,19 +191,26 @@ def _bias_gelu_serial(Z, H, bl, P):
         for i in range(m):
             z = Z[s, i] + bl[i]
             Z[s, i] = z
-            g, phi = fast_gelu_ndtr(z)
+            g, phi = gelu_ndtr_like(z)
             P[s, i] = phi
             H[s, i] = g
 
 
 @njit(**FAST_JIT)
-def _dgelu_serial(D, Z, P):
-    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
+def _dgelu_serial(D, Z, P, sums, with_sums):
+    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P`` (``with_sums``: and ``sums`` =
+    the column sums of the new ``D``, as ``_dact_loop``)."""
     b, m = Z.shape
+    if with_sums:
+        for i in range(m):
+            sums[i] = 0.0
     for s in range(b):
         for i in range(m):
             z = Z[s, i]
-            D[s, i] = D[s, i] * (P[s, i] + z * fast_normal_pdf(z))
+            D[s, i] = D[s, i] * (P[s, i] + z * normal_pdf_like(z))
+        if with_sums:
+            for i in range(m):
+                sums[i] += D[s, i]
 
 
 @njit(**JIT)
@@ -254,11 +280,11 @@ def _bias_act(Z, H, bl, cl, pl, ucode, P, nt):
 
 
 @njit(**JIT)
-def _dact_rows(D, Z, cl, pl, ucode, P):
+def _dact_rows(D, Z, cl, pl, ucode, P, sums, with_sums):
     if ucode == GELU:
-        _dgelu_serial(D, Z, P)
+        _dgelu_serial(D, Z, P, sums, with_sums)
     else:
-        _dact_serial(D, Z, cl, pl, ucode)
+        _dact_serial(D, Z, cl, pl, ucode, sums, with_sums)
 
 
 @njit(parallel=True, **JIT)
@@ -267,7 +293,7 @@ def _dact_parallel(D, Z, cl, pl, ucode, P, nb):
     for c in prange(nb):
         s0 = c * b // nb
         s1 = (c + 1) * b // nb
-        _dact_rows(D[s0:s1], Z[s0:s1], cl, pl, ucode, P[s0:s1])
+        _dact_rows(D[s0:s1], Z[s0:s1], cl, pl, ucode, P[s0:s1], pl[0:0], False)
 
 
 @njit(**JIT)
@@ -289,10 +315,10 @@ def _dact_bias_grad(D, Z, gbl, cl, pl, ucode, P, nt):
     if ucode not in _CHEAP:
         nb = min(_blocks(nt, Z.size, PAR_MIN_ACT), Z.shape[0])
     if nb <= 1:
-        _dact_rows(D, Z, cl, pl, ucode, P)
+        _dact_rows(D, Z, cl, pl, ucode, P, gbl, True)
     else:
         _dact_parallel(D, Z, cl, pl, ucode, P, nb)
-    _column_sums(D, gbl)
+        _column_sums(D, gbl)
 
 
 @njit(**JIT)
@@ -455,10 +481,12 @@ def _output_delta(b, loss_code, F, T, labels, start, perm, D):
 
 @njit(**JIT)
 def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt):
+                      ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt, wgrad):
     """Loss (summed over the batch) and the gradients of the batch-mean loss.
 
-    ``gw`` receives ``dL/dW_eff`` (the caller masks it), ``gb`` ``dL/db``, and for
+    ``gw`` receives ``dL/dW_eff`` (the caller masks it) of the layers with ``wgrad[l]``
+    (the others' blocks are left as they are: training skips the product for a layer
+    without a trainable weight, e.g. E1's fixed output sum), ``gb`` ``dL/db``, and for
     LayerNorm layers ``norm``'s ``ggamma``/``gbeta`` their gradients. The batch is
     rows ``perm[start:start + b]`` of ``X`` (``T`` or ``labels`` for the targets).
     """
@@ -489,7 +517,8 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
         m = sizes[l + 1]
         Dz = cur[0:b * m].reshape(b, m)
         A = acts[hoff[l]:hoff[l] + b * d].reshape(b, d)
-        np.dot(Dz.T, A, gw[woff[l]:woff[l + 1]].reshape(m, d))
+        if wgrad[l]:
+            np.dot(Dz.T, A, gw[woff[l]:woff[l + 1]].reshape(m, d))
         if l > 0:
             # dL/dA of layer l's input, then through hidden layer l - 1's activation
             # (fused with that layer's bias gradient)
@@ -611,7 +640,7 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
     momentum]``; ``step0`` is the number of optimizer steps taken before this epoch;
-    ``phi`` the float64 GELU work buffer (``poff`` layout, or empty without GELU layers);
+    ``phi`` the GELU work buffer (``poff`` layout, or empty without GELU layers);
     ``nt`` the numba thread count (``numba.get_num_threads()``) for the parallel kernels
     (AdamW bias correction). Updates ``theta``, ``weff``, ``bias`` and the optimizer
     state (``s1*``: first moment / momentum buffer, ``s2*``: second moment) in place.
@@ -631,6 +660,13 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     ggamma = norm[4]
     gbeta = norm[5]
     nn = gamma.shape[0]
+    L = sizes.shape[0] - 1
+    wgrad = np.zeros(L, dtype=np.bool_)  # layers with a trainable weight entry
+    for l in range(L):
+        for j in range(woff[l], woff[l + 1]):
+            if mask[j] != 0.0:
+                wgrad[l] = True
+                break
     total = 0.0
     step = step0
     start = 0
@@ -638,7 +674,7 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
         b = min(batch_size, n - start)
         total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
                                    codes, params, ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi,
-                                   nt)
+                                   nt, wgrad)
         step += 1
         if opt_code == OPT_ADAMW:
             bc1 = 1.0 - beta1 ** step
@@ -669,6 +705,7 @@ def loss_grad(X, T, labels, loss_code, sizes, woff, boff, hoff, poff, codes, par
     numba threads for the parallel kernels."""
     n = X.shape[0]
     perm = np.arange(n)
+    wgrad = np.ones(sizes.shape[0] - 1, dtype=np.bool_)
     total = _forward_backward(X, T, labels, perm, 0, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt)
+                              ucodes, weff, bias, gw, gb, acts, pres, d1, d2, norm, phi, nt, wgrad)
     return total / n

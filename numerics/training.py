@@ -17,7 +17,11 @@ Reproducibility: the minibatch order of each epoch is a permutation drawn from
 operands and the elementwise kernels run row-parallel on the numba threads
 (``numba.set_num_threads``) without splitting any sum across threads, so the same seed,
 data, network and BLAS thread count give bitwise identical weights (for any numba
-thread count).
+thread count). Small networks (every matrix product of a step at most
+:data:`SMALL_GEMM_WORK` multiply-adds, e.g. E1's 512 x 20 x 128) train with one BLAS
+thread whatever the process's setting: threading such products costs more than it
+saves (E1 was 1.6x slower on 2 threads than on 1), and their weights then do not
+depend on the BLAS thread count either.
 
 Example
 -------
@@ -34,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -49,6 +54,7 @@ from . import _train_kernels as K
 from .activations import EXTERNAL, GELU, IDENTITY, layer_dispatch
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
+from ._threads import single_threaded_blas
 
 OPTIMIZERS = ("adamw", "sgd")
 DTYPES = ("float64", "float32")
@@ -196,6 +202,20 @@ def _check_data(net: Network, X, y, loss: str):
     return X, y
 
 
+#: Largest matrix product of one training step (``batch * d * m`` multiply-adds, over
+#: the layers) that still runs on one BLAS thread; a 2-thread product pays two thread
+#: handoffs per call (several microseconds, far more on a busy machine), about the time
+#: of a 2^22 multiply-add product on one core.
+SMALL_GEMM_WORK = 1 << 22
+
+
+def _blas_threads_for(sizes, batch: int):
+    """A context manager: one BLAS thread when every product of a step is small
+    (:data:`SMALL_GEMM_WORK`), else the process's setting."""
+    work = max(batch * int(d) * int(m) for d, m in zip(sizes[:-1], sizes[1:]))
+    return single_threaded_blas() if work <= SMALL_GEMM_WORK else contextlib.nullcontext()
+
+
 # --- flat layout ------------------------------------------------------------------------------
 class _Flat:
     """A network's parameters and structure as flat buffers (see ``_train_kernels``)."""
@@ -244,10 +264,10 @@ class _Flat:
         self.pres = np.zeros(int(batch * self.boff[L - 1]), dtype=dtype)
         self.d1 = np.zeros(int(batch * sizes.max()), dtype=dtype)
         self.d2 = np.zeros_like(self.d1)
-        # GELU's Phi(z) from the forward pass, float64 so the backward pass is bitwise the
-        # same as recomputing it (see _train_kernels); empty without a GELU hidden layer
+        # GELU's Phi(z) from the forward pass, in the parameter dtype (the GELU kernels
+        # compute in it, see _train_kernels); empty without a GELU hidden layer
         has_gelu = bool(np.any(self.ucodes[:-1] == GELU))
-        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=np.float64)
+        self.phi = np.zeros(int(batch * self.boff[L - 1]) if has_gelu else 0, dtype=dtype)
         self.gw = np.zeros_like(self.theta)
         self.gb = np.zeros_like(self.bias)
         # LayerNorm state (THEORY N1); gamma = 1, beta = 0 and gmask = 0 where a layer has
@@ -342,11 +362,12 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     n = X.shape[0]
     flat = _Flat(net, np.float64, n)
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
-    value = K.loss_grad(
-        X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-        flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
-        numba.get_num_threads(),
-    )
+    with _blas_threads_for(net.sizes, n):
+        value = K.loss_grad(
+            X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
+            flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
+            numba.get_num_threads(),
+        )
     gw = flat.gw * flat.mask
     shapes = [layer.shape for layer in net.layers]
     ws = flat.split(gw, flat.woff, shapes)
@@ -483,31 +504,32 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     if 0 in keep:
         kept[0] = flat.to_network(net)
     t0 = time.perf_counter()
-    try:
-        for epoch in range(config.epochs):
-            perm = rng.permutation(n)
-            total = K.train_epoch(
-                X, T, labels, perm, batch, loss_code, opt_code, *structure,
-                flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
-                s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
-                flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
-            )
-            steps += -(-n // batch)
-            mean = total / n
-            if not math.isfinite(mean):
-                raise InvalidOptionError(
-                    f"training diverged in epoch {epoch} (mean {config.loss} loss {mean}); "
-                    f"try a smaller TrainConfig.lr (found {config.lr}) or dtype='float64'"
+    with _blas_threads_for(net.sizes, batch):
+        try:
+            for epoch in range(config.epochs):
+                perm = rng.permutation(n)
+                total = K.train_epoch(
+                    X, T, labels, perm, batch, loss_code, opt_code, *structure,
+                    flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
+                    s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
+                    flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
                 )
-            history.append(float(mean))
-            if epoch + 1 in keep:
-                kept[epoch + 1] = flat.to_network(net)
+                steps += -(-n // batch)
+                mean = total / n
+                if not math.isfinite(mean):
+                    raise InvalidOptionError(
+                        f"training diverged in epoch {epoch} (mean {config.loss} loss {mean}); "
+                        f"try a smaller TrainConfig.lr (found {config.lr}) or dtype='float64'"
+                    )
+                history.append(float(mean))
+                if epoch + 1 in keep:
+                    kept[epoch + 1] = flat.to_network(net)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{mean:.4g}", refresh=False)
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{mean:.4g}", refresh=False)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     seconds = time.perf_counter() - t0
     if not (np.all(np.isfinite(flat.theta)) and np.all(np.isfinite(flat.bias))
             and np.all(np.isfinite(flat.gamma)) and np.all(np.isfinite(flat.beta))):

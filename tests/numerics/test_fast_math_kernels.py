@@ -8,6 +8,7 @@ smallest subnormal). The bounds ``MAX_ULP`` are the ones the module docstring st
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -35,15 +36,17 @@ _EXACT = {
 _GRID = 300 if config.DISABLE_JIT else 3000
 
 
-def erfc_polynomial_coefficients(n_terms=25, nodes=60, dps=40):
+def erfc_polynomial_coefficients(n_terms=25, nodes=60, dps=40, constants=None):
     """The coefficients (degree 0 first) behind ``_fast_math._ERFC_POLY``: the degree-24
     Chebyshev interpolant of ``g(y) = log(erfc(x) e^{x^2} / t)`` (``t = K/(K + x)``,
     ``y = A t + B`` with the module's float constants) at ``nodes`` Chebyshev points,
     truncated to ``n_terms`` terms and converted to monomials, all in ``dps``-digit
     arithmetic (Chebyshev terms beyond the 25th are below 3e-18; the sum of the monomial
-    coefficients' magnitudes is 1.7, so Horner's rule loses nothing)."""
+    coefficients' magnitudes is 1.7, so Horner's rule loses nothing). ``constants``:
+    another ``(K, A, B)`` (the float32 polynomial ``_ERFC_POLY32``: 11 terms, ``x`` in
+    [0, 14.5/sqrt2], terms beyond the 11th sum to 5e-9)."""
     with mp.workdps(dps):
-        K, A, B = mp.mpf(fm._ERFC_K), mp.mpf(fm._CHEB_A), mp.mpf(fm._CHEB_B)
+        K, A, B = (mp.mpf(float(v)) for v in (constants or (fm._ERFC_K, fm._CHEB_A, fm._CHEB_B)))
 
         def g(y):
             t = (y - B) / A
@@ -168,3 +171,112 @@ def test_kernel_fused_gelu_ndtr_is_bitwise_the_pair():
     _gelu_ndtr_pairs(x, g, p)
     np.testing.assert_array_equal(g, fm.evaluate("gelu", x))
     np.testing.assert_array_equal(p, fm.evaluate("ndtr", x))
+
+
+@njit
+def _fma_compiled(a, b, c):
+    return fm.fma(a, b, c)
+
+
+@pytest.mark.parametrize(
+    "a, b, c, expected",
+    [
+        # (1 + 2^-30)(1 - 2^-30) - 1 = -2^-60 exactly; a * b rounds to 1 first and gives 0
+        (1.0 + 2.0**-30, 1.0 - 2.0**-30, -1.0, -(2.0**-60)),
+        (0.1, 10.0, -1.0, 5.551115123125783e-17),  # the rounding error of 0.1 * 10
+        (1e308, 10.0, -1e308, math.inf),  # overflow of the exact result
+        (2.0, 3.0, 1.0, 7.0),
+        (-0.0, 1.0, 0.0, 0.0),
+        (-0.0, 1.0, -0.0, -0.0),
+    ],
+)
+def test_fma_is_fused_and_rounded_once(a, b, c, expected):
+    got = _fma_compiled(a, b, c)
+    assert got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+def test_fma_compiled_agrees_with_exact_rational_rounding():
+    """The compiled FMA and the exact-rational fallback of the NUMBA_DISABLE_JIT pass
+    give the same doubles (the fallback is what the pure-Python kernels use)."""
+    rng = np.random.default_rng(3)
+    for a, b, c in rng.normal(size=(300, 3)):
+        exact = float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+        assert _fma_compiled(a, b, c) == exact
+
+
+# ------------------------------------------------------------ float32 GELU / Phi / phi
+#: float32 ulp bounds of the float32 trainer's kernels (measured maxima 5.0, 4.3 and 1.9:
+#: the float32 divisions, products and the coefficients' float32 rounding; 6 float32
+#: ulp = 3.6e-7 relative, inside the theory's 1e-6)
+MAX_ULP32 = {"gelu": 6.0, "ndtr": 5.0, "normal_pdf": 2.5}
+
+
+def ulp_errors32(name, xs):
+    """Errors of ``evaluate32(name, xs)`` in float32 ulps of the exact values (for
+    subnormal results the smallest float32 subnormal)."""
+    xs = np.asarray(xs, dtype=np.float32)
+    got = fm.evaluate32(name, xs).astype(np.float64)
+    with mp.workdps(40):
+        exact = [_EXACT[name](mp.mpf(float(x))) for x in xs]
+        ref = np.array([float(e) for e in exact])  # within 2^-53 relative of exact: far below a float32 ulp
+    spacing = np.maximum(np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64), 2.0**-149)
+    return np.abs(got - ref) / spacing, got, ref
+
+
+def _grid32(name):
+    rng = np.random.default_rng(0)
+    tiny = np.logspace(-45, 0, _GRID // 6)
+    return np.concatenate([np.linspace(-15.0, 15.0, _GRID), rng.uniform(-4.0, 4.0, _GRID // 3), tiny, -tiny,
+                           [0.0, -0.0, 1e-45, -1e-45, 14.2, -14.2, 14.5, -14.5]]).astype(np.float32)
+
+
+def test_erfc_polynomial32_coefficients_reproduce():
+    got = erfc_polynomial_coefficients(11, 40, 40, (fm._ERFC_K32, fm._CHEB_A32, fm._CHEB_B32))
+    np.testing.assert_array_equal(np.array(got, dtype=np.float32), np.array(fm._ERFC_POLY32))
+
+
+@pytest.mark.parametrize("name", sorted(MAX_ULP32))
+def test_kernel32_accuracy_on_dense_grid(name):
+    err, got, ref = ulp_errors32(name, _grid32(name))
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP32[name], (name, float(err[worst]), got[worst], ref[worst])
+
+
+@pytest.mark.parametrize("name", sorted(MAX_ULP32))
+@given(x=st.floats(allow_nan=False, allow_infinity=False, width=32))
+def test_kernel32_accuracy_any_float(name, x):
+    err, got, ref = ulp_errors32(name, np.array([x], dtype=np.float32))
+    assert err[0] <= MAX_ULP32[name], (name, x, got[0], ref[0])
+
+
+SPECIALS32 = {
+    "gelu": [(math.inf, math.inf), (-math.inf, math.nan), (3e38, 3e38), (-3e38, -0.0), (0.0, 0.0), (-20.0, -0.0)],
+    "ndtr": [(math.inf, 1.0), (-math.inf, 0.0), (3e38, 1.0), (-3e38, 0.0), (20.0, 1.0), (-20.0, 0.0), (0.0, 0.5)],
+    "normal_pdf": [(math.inf, 0.0), (-math.inf, 0.0), (3e38, 0.0), (20.0, 0.0), (0.0, 0.3989422804014327)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MAX_ULP32))
+def test_kernel32_special_values(name):
+    xs, expected = (np.array([c[i] for c in SPECIALS32[name]] + [math.nan], dtype=np.float32) for i in (0, 1))
+    got = fm.evaluate32(name, xs)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    signed = ~np.isnan(expected)
+    np.testing.assert_array_equal(np.signbit(got[signed]), np.signbit(expected[signed]))
+
+
+@pytest.mark.parametrize(
+    "a, b, c",
+    [(1.0 + 2.0**-12, 1.0 - 2.0**-12, -1.0), (0.1, 10.0, -1.0), (3.0, 1.0 / 3.0, -1.0), (1e-20, 1e-20, 1e-45)],
+)
+def test_fma32_is_rounded_once_to_float32(a, b, c):
+    a, b, c = np.float32(a), np.float32(b), np.float32(c)
+    exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    got = float(_fma_compiled(a, b, c))  # numba boxes a float32 result as a Python float
+    assert float(np.float32(got)) == got  # a float32 value
+    # the float32 nearest the exact value (ties are not among these cases)
+    candidates = [np.float32(float(exact)), np.nextafter(np.float32(float(exact)), np.float32(np.inf)),
+                  np.nextafter(np.float32(float(exact)), np.float32(-np.inf))]
+    nearest = min(candidates, key=lambda v: abs(Fraction(float(v)) - exact))
+    assert np.float32(got) == nearest

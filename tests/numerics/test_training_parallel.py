@@ -13,7 +13,9 @@ import numba
 import numpy as np
 import pytest
 
+from neuronid.numerics import _fast_math as fm
 from neuronid.numerics import _train_kernels as K
+from neuronid.numerics import training as T
 from neuronid.numerics.activations import (
     ELU,
     GELU,
@@ -64,7 +66,7 @@ def test_activation_kernels_parallel_equal_serial(code, dtype):
     D0 = np.random.default_rng(1).normal(size=(B, M)).astype(dtype)
     out = {}
     for nt in (1, BLOCKS):
-        Z, H, P = Z0.copy(), np.zeros_like(Z0), np.zeros((B, M)) if code == GELU else np.zeros((0, 0))
+        Z, H, P = Z0.copy(), np.zeros_like(Z0), np.zeros((B, M), dtype=dtype) if code == GELU else np.zeros((0, 0), dtype=dtype)
         K._bias_act(Z, H, bl, cl, pl, code, P, nt)
         D, g = D0.copy(), np.zeros(M, dtype=dtype)
         K._dact_bias_grad(D, Z, g, cl, pl, code, P, nt)
@@ -73,9 +75,15 @@ def test_activation_kernels_parallel_equal_serial(code, dtype):
         assert a.dtype == dtype and np.array_equal(a, b)
     # and against the catalogue, entry by entry: sigma' at the biased pre-activation
     Z, H, D, g = out[BLOCKS]
-    # (the kernel multiplies in float64 and rounds once to the array dtype)
-    expect = np.array([[np.float64(D0[s, i]) * _dact(cl[i], pl[i], Z[s, i]) for i in range(M)]
-                       for s in range(B)]).astype(dtype)
+    if code == GELU and dtype == np.float32:
+        # float32 training computes GELU in float32 (the float32 kernels of _fast_math):
+        # sigma' = Phi + z phi in float32 arithmetic, in the kernel's order
+        expect = D0 * (fm.evaluate32("ndtr", Z) + Z * fm.evaluate32("normal_pdf", Z))
+        assert np.array_equal(H, fm.evaluate32("gelu", Z))
+    else:
+        # (the kernel multiplies in float64 and rounds once to the array dtype)
+        expect = np.array([[np.float64(D0[s, i]) * _dact(cl[i], pl[i], Z[s, i]) for i in range(M)]
+                           for s in range(B)]).astype(dtype)
     assert np.array_equal(D, expect)
     colsum = np.zeros(M, dtype=dtype)
     for s in range(B):  # bias gradient: column sums in row order
@@ -87,11 +95,11 @@ def test_gelu_cached_phi_is_bitwise_the_catalogue_derivative():
     Z, bl, cl, pl = _layer(GELU, np.float64, seed=2)
     H, P = np.zeros_like(Z), np.zeros_like(Z)
     K._bias_act(Z, H, bl, cl, pl, GELU, P, 1)
-    D_cached = np.ones_like(Z)
-    K._dact_rows(D_cached, Z, cl, pl, GELU, P)
-    D_recomputed = np.ones_like(Z)
-    K._dact_serial(D_recomputed, Z, cl, pl, GELU)
-    assert np.array_equal(D_cached, D_recomputed)
+    D_cached, sums_cached = np.ones_like(Z), np.zeros(M)
+    K._dact_rows(D_cached, Z, cl, pl, GELU, P, sums_cached, True)
+    D_recomputed, sums_recomputed = np.ones_like(Z), np.zeros(M)
+    K._dact_serial(D_recomputed, Z, cl, pl, GELU, sums_recomputed, True)
+    assert np.array_equal(D_cached, D_recomputed) and np.array_equal(sums_cached, sums_recomputed)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -177,3 +185,22 @@ def test_training_bitwise_identical_across_runs_and_numba_threads(dtype):
             if la.norm is not None:
                 assert np.array_equal(la.norm.gamma(), lb.norm.gamma())
                 assert np.array_equal(la.norm.beta(), lb.norm.beta())
+
+
+def test_small_networks_train_with_one_blas_thread():
+    """Every product of an E1-size step is below SMALL_GEMM_WORK: one BLAS thread inside
+    (threading such products cost more than it saved); a paper-size step keeps the
+    process's setting."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, the one numba calls, before the limit)
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        outside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+        with T._blas_threads_for([20, 128, 1], 512):
+            inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        with T._blas_threads_for([784, 512, 512, 512, 10], 128):
+            large = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+                     if i["user_api"] == "blas"}
+    assert inside and all(n == 1 for n in inside)
+    assert large == outside
+    assert 512 * 20 * 128 <= T.SMALL_GEMM_WORK < 128 * 784 * 512
