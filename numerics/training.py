@@ -54,7 +54,7 @@ from . import _train_kernels as K
 from .activations import EXTERNAL, GELU, IDENTITY, layer_dispatch
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
-from ._threads import single_threaded_blas
+from .threads import single_threaded_blas
 
 OPTIMIZERS = ("adamw", "sgd")
 DTYPES = ("float64", "float32")
