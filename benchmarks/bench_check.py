@@ -18,6 +18,11 @@ before numpy/numba load):
 (c) ``check``: :func:`neuronid.proofs_checks.report.full_check` on the GELU pair, in a
     fresh subprocess (JIT caches warm) that reports its wall time, its per-stage
     ``timings`` and its peak RSS (``ru_maxrss``); targets <= 8 x (a) and <= 1.5 GB.
+    Two variants (``--check-variants``): ``same`` is the pair as built: its W-MLP
+    neurons are identifiable, both alignments return the identity and the check reuses
+    the unaligned path for them; ``permuted`` permutes B's hidden neurons at random
+    (same function), so both alignments move every neuron and all three certified
+    paths are computed: the worst case for the paths stage.
 
 (a) and (b) are warmed up once, then run interleaved ``--repeats`` times; medians and
 ratios to the median of (a). (c) runs ``--check-repeats`` times (median), with (a)
@@ -25,7 +30,8 @@ measured right before each run for its own ratio. Results go to
 ``benchmarks/results/check.json`` (written atomically); a table is printed.
 
 Usage: ``python benchmarks/bench_check.py [--n 10000] [--repeats 3] [--check-repeats 1]
-[--threads 2] [--activations gelu,silu,tanh,sigmoid,relu] [--skip-check]``
+[--threads 2] [--activations gelu,silu,tanh,sigmoid,relu] [--skip-check]
+[--check-variants same,permuted]``
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ def _parse(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--activations", default="gelu,silu,tanh,sigmoid,relu")
     p.add_argument("--skip-check", action="store_true", help="only the path evaluations")
+    p.add_argument("--check-variants", default="same,permuted",
+                   help="comma-separated: same (the pair as built), permuted (B's neurons permuted)")
+    p.add_argument("--variant", default="same", help=argparse.SUPPRESS)  # internal: the child's variant
     p.add_argument("--child-check", action="store_true", help=argparse.SUPPRESS)  # internal: run (c) here
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "check.json"))
     return p.parse_args(argv)
@@ -65,6 +74,7 @@ if ARGS is not None:
 
 import numpy as np  # noqa: E402
 
+from neuronid.numerics.alignment import permute_network  # noqa: E402
 from neuronid.numerics.datasets import gaussian_mixture_subspace  # noqa: E402
 from neuronid.numerics.paths import linear_path, path_grid  # noqa: E402
 from neuronid.numerics.structures import w_mlp  # noqa: E402
@@ -93,19 +103,24 @@ def child_check(args) -> int:
     from neuronid.proofs_checks.report import full_check
 
     A, B = make_pair("gelu")
+    if args.variant == "permuted":
+        rng = np.random.default_rng(7)
+        B = permute_network(B, [rng.permutation(m) for m in SIZES[1:-1]])
     X, y = make_data(args.n)
     t0 = time.perf_counter()
     report = full_check(A, B, X, y, loss="ce", steps=args.steps)
     seconds = time.perf_counter() - t0
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    fixed = {name: m.alignment.fixed_points for name, m in report.context.paths.items() if m.alignment is not None}
     print(json.dumps({"seconds": seconds, "timings": report.timings, "peak_rss_bytes": rss_kib * 1024,
+                      "alignment_fixed_points": fixed,
                       "verdicts": report.verdict_summary()}))
     return 0
 
 
-def run_check_subprocess(args) -> dict:
+def run_check_subprocess(args, variant: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child-check", "--n", str(args.n),
-           "--steps", str(args.steps), "--threads", str(args.threads)]
+           "--steps", str(args.steps), "--threads", str(args.threads), "--variant", variant]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the check subprocess failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
@@ -134,23 +149,26 @@ def main(args) -> int:
     med = {name: float(np.median(v)) for name, v in times.items()}
     ratio = {name: med[name] / med["bare"] for name in med}
 
-    check = None
-    if not args.skip_check:
+    checks = {}
+    variants = [] if args.skip_check else [v.strip() for v in args.check_variants.split(",") if v.strip()]
+    for variant in variants:
+        if variant not in ("same", "permuted"):
+            raise SystemExit(f"--check-variants: unknown variant {variant!r} (same, permuted)")
         runs = []
         for _ in range(args.check_repeats):
             t0 = time.perf_counter()
             bare(grid)
             bare_now = time.perf_counter() - t0
-            result = run_check_subprocess(args)
+            result = run_check_subprocess(args, variant)
             result["bare_s"] = bare_now
             result["ratio_to_bare"] = result["seconds"] / bare_now
             runs.append(result)
         order = np.argsort([r["ratio_to_bare"] for r in runs])
         median_run = runs[int(order[len(order) // 2])]
-        check = {"runs": runs, "median_run": median_run,
-                 "median_ratio_to_bare": float(np.median([r["ratio_to_bare"] for r in runs])),
-                 "median_seconds": float(np.median([r["seconds"] for r in runs])),
-                 "max_peak_rss_bytes": int(max(r["peak_rss_bytes"] for r in runs))}
+        checks[variant] = {"runs": runs, "median_run": median_run,
+                           "median_ratio_to_bare": float(np.median([r["ratio_to_bare"] for r in runs])),
+                           "median_seconds": float(np.median([r["seconds"] for r in runs])),
+                           "max_peak_rss_bytes": int(max(r["peak_rss_bytes"] for r in runs))}
 
     print(f"paper-sized check: W-MLP {list(SIZES)} ({N_FIXED} fixed entries per row), n = {args.n}, "
           f"{len(grid)} grid points, float64, {args.threads} threads; median of {args.repeats}")
@@ -159,12 +177,14 @@ def main(args) -> int:
         target = "" if name == "bare" else "1.2"
         met = "" if name == "bare" else ("yes" if ratio[name] <= 1.2 else "no")
         print(f"{name:<22}{med[name]:>10.3f}{ratio[name]:>9.2f}{target:>9}{met:>6}")
-    if check is not None:
+    for variant, check in checks.items():
         r = check["median_ratio_to_bare"]
         gb = check["max_peak_rss_bytes"] / 1e9
-        print(f"{'check (gelu pair)':<22}{check['median_seconds']:>10.1f}{r:>9.2f}{'8':>9}{'yes' if r <= 8 else 'no':>6}")
-        print(f"{'check peak RSS (GB)':<22}{gb:>10.2f}{'':>9}{'1.5':>9}{'yes' if gb <= 1.5 else 'no':>6}")
-        print("check stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in check["median_run"]["timings"].items()))
+        label = "check (gelu pair)" if variant == "same" else "check (B permuted)"
+        print(f"{label:<22}{check['median_seconds']:>10.1f}{r:>9.2f}{'8':>9}{'yes' if r <= 8 else 'no':>6}")
+        print(f"{'  peak RSS (GB)':<22}{gb:>10.2f}{'':>9}{'1.5':>9}{'yes' if gb <= 1.5 else 'no':>6}")
+        print(f"  {variant} stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in check["median_run"]["timings"].items()))
+        print(f"  {variant} alignments, neurons in place per layer: {check['median_run']['alignment_fixed_points']}")
 
     out = {
         "benchmark": "paper-sized neuronid check and path evaluation against the bare GEMMs of one path",
@@ -182,7 +202,7 @@ def main(args) -> int:
         "ratio_to_bare": ratio,
         "path_target_ratio": 1.2,
         "path_meets_target": {name: ratio[name] <= 1.2 for name in ratio if name != "bare"},
-        "check": check,
+        "check": checks,
         "check_target_ratio": 8.0,
         "check_target_peak_rss_bytes": 1.5e9,
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
