@@ -14,14 +14,16 @@ forward pass and running-statistic updates); :func:`train` refuses such networks
 
 Reproducibility: the minibatch order of each epoch is a permutation drawn from
 ``np.random.default_rng(config.seed)``; the matrix products use BLAS on contiguous
-operands and the elementwise kernels run row-parallel on the numba threads
-(``numba.set_num_threads``) without splitting any sum across threads, so the same seed,
-data, network and BLAS thread count give bitwise identical weights (for any numba
+operands and the elementwise kernels never split a sum across threads, so the same
+seed, data, network and BLAS thread count give bitwise identical weights (for any numba
 thread count). Small networks (every matrix product of a step at most
 :data:`SMALL_GEMM_WORK` multiply-adds, e.g. E1's 512 x 20 x 128) train with one BLAS
-thread whatever the process's setting: threading such products costs more than it
-saves (E1 was 1.6x slower on 2 threads than on 1), and their weights then do not
-depend on the BLAS thread count either.
+thread whatever the process's setting (threading such products costs more than it
+saves: E1 was 1.6x slower on 2 threads than on 1; their weights then do not depend on
+the BLAS thread count either) and run the elementwise kernels row-parallel on the
+numba threads (``numba.set_num_threads``); larger ones give the threads to BLAS and
+run the kernels on one thread (:func:`_thread_plan`: the two thread pools alternating
+made a paper-size epoch 10x slower).
 
 Example
 -------
@@ -209,11 +211,19 @@ def _check_data(net: Network, X, y, loss: str):
 SMALL_GEMM_WORK = 1 << 22
 
 
-def _blas_threads_for(sizes, batch: int):
-    """A context manager: one BLAS thread when every product of a step is small
-    (:data:`SMALL_GEMM_WORK`), else the process's setting."""
+def _thread_plan(sizes, batch: int):
+    """``(context manager, numba threads for the elementwise kernels)`` of a step.
+
+    Small networks (every product at most :data:`SMALL_GEMM_WORK`): one BLAS thread,
+    the kernels on the numba threads. Larger ones: BLAS on the process's setting and the
+    kernels on one thread: numba's OpenMP threads and OpenBLAS's spin against each
+    other when they alternate every few hundred microseconds (measured, paper-size GELU
+    float32 epoch at 2 threads: 4.7 s with 2 kernel threads, 0.47 s with 1; ReLU 1.3 s
+    against 0.49-0.78 s). The weights do not depend on the numba thread count anyway."""
     work = max(batch * int(d) * int(m) for d, m in zip(sizes[:-1], sizes[1:]))
-    return single_threaded_blas() if work <= SMALL_GEMM_WORK else contextlib.nullcontext()
+    if work <= SMALL_GEMM_WORK:
+        return single_threaded_blas(), numba.get_num_threads()
+    return contextlib.nullcontext(), 1
 
 
 # --- flat layout ------------------------------------------------------------------------------
@@ -362,11 +372,12 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     n = X.shape[0]
     flat = _Flat(net, np.float64, n)
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
-    with _blas_threads_for(net.sizes, n):
+    threads, nt = _thread_plan(net.sizes, n)
+    with threads:
         value = K.loss_grad(
             X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
             flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
-            numba.get_num_threads(),
+            nt,
         )
     gw = flat.gw * flat.mask
     shapes = [layer.shape for layer in net.layers]
@@ -486,7 +497,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     opt_code = K.OPT_ADAMW if config.optimizer == "adamw" else K.OPT_SGD
     rng = np.random.default_rng(config.seed)
     structure = flat.kernel_structure()
-    nt = numba.get_num_threads()
+    threads, nt = _thread_plan(net.sizes, batch)
     history = []
     steps = 0
     bar = None
@@ -504,7 +515,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     if 0 in keep:
         kept[0] = flat.to_network(net)
     t0 = time.perf_counter()
-    with _blas_threads_for(net.sizes, batch):
+    with threads:
         try:
             for epoch in range(config.epochs):
                 perm = rng.permutation(n)

@@ -189,18 +189,22 @@ def test_training_bitwise_identical_across_runs_and_numba_threads(dtype):
 
 def test_small_networks_train_with_one_blas_thread():
     """Every product of an E1-size step is below SMALL_GEMM_WORK: one BLAS thread inside
-    (threading such products cost more than it saved); a paper-size step keeps the
-    process's setting."""
+    (threading such products cost more than it saved) and the kernels on the numba
+    threads; a paper-size step keeps the process's BLAS setting and runs the kernels on
+    one thread (the two pools spin against each other)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import scipy.linalg  # noqa: F401  (loads scipy's BLAS, the one numba calls, before the limit)
 
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         outside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
-        with T._blas_threads_for([20, 128, 1], 512):
+        small_plan, small_nt = T._thread_plan([20, 128, 1], 512)
+        with small_plan:
             inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        with T._blas_threads_for([784, 512, 512, 512, 10], 128):
+        large_plan, large_nt = T._thread_plan([784, 512, 512, 512, 10], 128)
+        with large_plan:
             large = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
                      if i["user_api"] == "blas"}
     assert inside and all(n == 1 for n in inside)
     assert large == outside
+    assert small_nt == numba.get_num_threads() and large_nt == 1
     assert 512 * 20 * 128 <= T.SMALL_GEMM_WORK < 128 * 784 * 512
