@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import math
 import struct
-from fractions import Fraction
 
 import numpy as np
 from numba import config, njit, types
@@ -94,7 +93,8 @@ if config.DISABLE_JIT:  # pure Python (NUMBA_DISABLE_JIT=1 test pass): struct do
         return struct.unpack("<i", struct.pack("<f", np.float32(x)))[0]
 
     def fma(a, b, c):
-        """``a * b + c`` rounded once (exact rational arithmetic; Python 3.11 has no
+        """``a * b + c`` rounded once (exact integer arithmetic on the operands' binary
+        fractions, then Python's correctly rounded ``int / int``; Python 3.11 has no
         ``math.fma``): the same IEEE result as the compiled instruction, float32 when
         the operands are float32 or Python numbers with at least one float32 (numpy's
         promotion of ``np.float32 * 0.5``; rounded to odd in float64, then to float32:
@@ -105,21 +105,24 @@ if config.DISABLE_JIT:  # pure Python (NUMBA_DISABLE_JIT=1 test pass): struct do
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
             r = a * b + c  # inf/NaN: one rounding-free IEEE rule either way
             return np.float32(r) if single else r
-        exact = Fraction(a) * Fraction(b) + Fraction(c)
-        if exact == 0:
+        (na, da), (nb, db), (nc, dc) = a.as_integer_ratio(), b.as_integer_ratio(), c.as_integer_ratio()
+        num, den = na * nb * dc + nc * da * db, da * db * dc  # exact: a b + c = num / den, den > 0
+        if num == 0:
             r = a * b + c  # the sign of an exact zero as IEEE's (fma and a*b+c agree)
             return np.float32(r) if single else r
         try:
-            r = float(exact)
+            r = num / den  # int / int is correctly rounded
         except OverflowError:
-            r = math.inf if exact > 0 else -math.inf
+            r = math.inf if num > 0 else -math.inf
         if not single:
             return r
-        if math.isfinite(r) and Fraction(r) != exact:
-            if abs(Fraction(r)) > abs(exact):  # truncate toward zero ...
-                r = float(np.nextafter(r, 0.0))
-            if struct.unpack("<q", struct.pack("<d", r))[0] & 1 == 0:  # ... and make it odd
-                r = float(np.nextafter(r, math.copysign(math.inf, r)))
+        if math.isfinite(r):
+            rn, rd = r.as_integer_ratio()
+            if rn * den != num * rd:  # inexact: round to odd ...
+                if abs(rn) * den > abs(num) * rd:  # ... truncate toward zero ...
+                    r = float(np.nextafter(r, 0.0))
+                if struct.unpack("<q", struct.pack("<d", r))[0] & 1 == 0:  # ... and make it odd
+                    r = float(np.nextafter(r, math.copysign(math.inf, r)))
         return np.float32(r)
 
 else:

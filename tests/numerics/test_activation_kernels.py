@@ -57,12 +57,12 @@ def test_activation_kernel_per_neuron_columns():
     assert np.array_equal(act.apply_layer(Z, [p.name for p in parsed], codes, params), serial, equal_nan=True)
 
 
-@pytest.mark.parametrize("build", [lambda s: standard_mlp([6, 300, 5], activation="gelu", seed=s),
-                                   lambda s: sigma_asymmetric_mlp([6, 300, 5], seed=s, structure_seed=0)])
+@pytest.mark.parametrize("build", [lambda s: standard_mlp([6, 40, 5], activation="gelu", seed=s),
+                                   lambda s: sigma_asymmetric_mlp([6, 40, 5], seed=s, structure_seed=0)])
 def test_path_outputs_do_not_depend_on_threads_or_blocks(build, monkeypatch):
     """A path point is bitwise the same on 1 or 2 worker threads (each block runs the
     same serial code whichever thread takes it); other block sizes agree to rounding (BLAS may pick another kernel, so another summation order, for
-    another matrix shape: a few ulp of the 300-term sums, far below 1e-12)."""
+    another matrix shape: a few ulp of the short sums, far below 1e-12)."""
     A, B = build(0), build(1)
     X = np.random.default_rng(0).normal(size=(400, 6))
     outs = []
