@@ -133,6 +133,14 @@ def _preload() -> None:
                  "neuronid.proofs_checks.pairs", "neuronid.proofs_checks.plots",
                  "neuronid.proofs_checks.experiments", "neuronid.theory.symmetries", "safetensors.numpy"):
         importlib.import_module(name)
+    # the training kernels (the CLI default, float64), compiled here once: from a cold
+    # numba cache a forked `train` case compiled them itself (65-72 s measured under
+    # load, past CASE_SECONDS, a hang guard, not a speed test)
+    from neuronid.numerics.training import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    train(standard_mlp([6, 4, 3], seed=0), rng.normal(size=(8, 6)), np.arange(8) % 3,
+          TrainConfig(loss="ce", epochs=1, batch_size=4), progress=False)
 
 
 @pytest.fixture(scope="module")
