@@ -12,7 +12,9 @@ Key: SHA-256 of the activation name, the SymPy and mpmath versions and the bytes
 every module that derives the values (the ``theory`` package); any change to them
 derives afresh. Location: ``$NEURONID_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/neuronid``, else ``~/.cache/neuronid``; ``NEURONID_CACHE_DIR=off``
-disables the cache. A cache that cannot be read or written is ignored (the value is
+(or empty) disables the cache. Each entry carries a SHA-256 checksum of its key and
+value, and only a small regular file is read (a FIFO, a device or a huge file under an
+entry's name is ignored). A cache that cannot be read or written is ignored (the value is
 derived as without it): a cache never changes a result, only when it is computed.
 Files are strict JSON written atomically (one file per key).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from functools import lru_cache
 from importlib import metadata
@@ -73,17 +76,44 @@ def _path(kind: str, name: str, modules: tuple[str, ...]) -> Path | None:
     return folder / f"{kind}-{key}.json"
 
 
+#: Largest entry read (an entry is well under 2 KB): a bigger file is not ours.
+_MAX_ENTRY_BYTES = 1 << 16
+
+
+def _checksum(key: str, value) -> str:
+    """SHA-256 of the entry's key and canonical value: a file edited or damaged after it
+    was written no longer matches (the cache is trusted like numba's: this catches
+    accidents and hand edits, not someone who recomputes the checksum)."""
+    text = json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
+    return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()
+
+
 def load(kind: str, name: str, modules: tuple[str, ...]) -> dict | None:
-    """The stored entry for ``name`` (``None``: absent, unreadable or not ours)."""
+    """The stored entry for ``name`` (``None``: absent, unreadable, not a regular file of
+    at most :data:`_MAX_ENTRY_BYTES`, or not ours: wrong name or checksum)."""
     path = _path(kind, name, modules)
     if path is None:
         return None
     try:
-        with open(path, encoding="utf-8") as fh:
-            entry = json.load(fh)
+        # non-blocking: a FIFO under the entry's name must not hang the run; only a small
+        # regular file is read (not /dev/zero, not a 20 GB file)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_ENTRY_BYTES:
+                return None
+            raw = os.read(fd, _MAX_ENTRY_BYTES + 1)
+        finally:
+            os.close(fd)
+        entry = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):  # absent, unreadable or corrupt: derive afresh
         return None
     if not isinstance(entry, dict) or entry.get("name") != name or not isinstance(entry.get("value"), dict):
+        return None
+    try:
+        if entry.get("checksum") != _checksum(path.name, entry["value"]):
+            return None
+    except ValueError:  # NaN or infinity in the value: never written by store()
         return None
     return entry["value"]
 
@@ -96,7 +126,8 @@ def store(kind: str, name: str, modules: tuple[str, ...], value: dict) -> None:
         return
     tmp = None
     try:
-        text = json.dumps({"name": name, "value": value}, allow_nan=False)
+        text = json.dumps({"name": name, "value": value, "checksum": _checksum(path.name, value)},
+                          allow_nan=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

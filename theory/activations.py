@@ -844,7 +844,7 @@ def _facts_from_json(raw: dict) -> dict:
     method = raw["method"]
     if not (isinstance(method, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in method.items())):
         raise TypeError("bad entry")
-    return {
+    facts = {
         "monotone": raw["monotone"],
         "decreasing_intervals": [(float(lo), float(hi)) for lo, hi in raw["decreasing_intervals"]],
         "lipschitz": float(raw["lipschitz"]),
@@ -853,6 +853,12 @@ def _facts_from_json(raw: dict) -> dict:
         "piecewise_linear": raw["piecewise_linear"],
         "method": dict(method),
     }
+    bounds = [facts["lipschitz"]] + ([] if facts["curvature"] is None else [facts["curvature"]])
+    if any(math.isnan(v) or v < 0 for v in bounds) or any(
+            math.isnan(v) for iv in facts["decreasing_intervals"] for v in iv) or any(
+            not math.isfinite(v) for k in facts["kinks"] for v in k):
+        raise ValueError("bad entry")  # never produced by an analysis
+    return facts
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -60,6 +61,45 @@ def test_a_corrupt_or_foreign_entry_is_derived_afresh(cache, text):
     path.write_text(text)
     assert _fresh("elu").facts == derived
     assert json.loads(path.read_text())["name"] == "elu"  # rewritten
+
+
+def test_a_hand_edited_entry_is_not_trusted(cache):
+    """A valid-looking entry whose value was changed after writing (here: ELU claimed
+    1-Lipschitz... with a tiny constant, or NaN) fails its checksum: derived afresh."""
+    derived = _fresh("elu").facts
+    (path,) = _files(cache)
+    for lipschitz in (0.01, "NaN"):
+        entry = json.loads(path.read_text())
+        entry["value"]["lipschitz"] = lipschitz
+        path.write_text(json.dumps(entry))
+        assert _fresh("elu").facts == derived
+    assert act_mod._facts_from_json(json.loads(path.read_text())["value"]) == derived
+
+
+def test_nan_or_negative_bounds_are_refused_even_with_a_valid_checksum():
+    facts = {"monotone": "non_monotone", "decreasing_intervals": [], "lipschitz": 1.0, "curvature": None,
+             "kinks": [], "piecewise_linear": False, "method": {}}
+    raw = act_mod._facts_to_json(facts)
+    for field, bad in (("lipschitz", "nan"), ("lipschitz", -1.0), ("curvature", "nan"), ("kinks", [["inf", 0, 1]])):
+        with pytest.raises(ValueError):
+            act_mod._facts_from_json(dict(raw, **{field: bad}))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_fifo_device_or_huge_file_under_an_entry_name_is_ignored(cache, kind):
+    """Never a hang (a FIFO is opened non-blocking) and never a huge read."""
+    derived = _fresh("relu").facts
+    (path,) = _files(cache)
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        os.symlink("/dev/zero", path)
+    else:
+        with open(path, "wb") as fh:
+            fh.truncate(1 << 30)  # sparse
+    assert _derived_cache.load("activation-facts", "relu", act_mod._FACTS_SOURCES) is None
+    assert _fresh("relu").facts == derived
 
 
 def test_an_unwritable_or_disabled_cache_gives_the_same_facts(tmp_path, monkeypatch):
