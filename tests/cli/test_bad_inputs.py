@@ -133,14 +133,17 @@ def _preload() -> None:
                  "neuronid.proofs_checks.pairs", "neuronid.proofs_checks.plots",
                  "neuronid.proofs_checks.experiments", "neuronid.theory.symmetries", "safetensors.numpy"):
         importlib.import_module(name)
-    # the training kernels (the CLI default, float64), compiled here once: from a cold
-    # numba cache a forked `train` case compiled them itself (65-72 s measured under
-    # load, past CASE_SECONDS, a hang guard, not a speed test)
-    from neuronid.numerics.training import TrainConfig, train
-
-    rng = np.random.default_rng(0)
-    train(standard_mlp([6, 4, 3], seed=0), rng.normal(size=(8, 6)), np.arange(8) % 3,
-          TrainConfig(loss="ce", epochs=1, batch_size=4), progress=False)
+    # the training kernels (the CLI default, float64) compiled once into numba's disk
+    # cache, in a separate process: from a cold cache a forked `train` case compiled them
+    # itself (65-72 s measured under load, past CASE_SECONDS, a hang guard, not a speed
+    # test); not in this process, whose OpenMP threads would make every fork() unsafe
+    subprocess.run([sys.executable, "-c", (
+        "import numpy as np\n"
+        "from neuronid.numerics.structures import standard_mlp\n"
+        "from neuronid.numerics.training import TrainConfig, train\n"
+        "train(standard_mlp([6, 4, 3], seed=0), np.random.default_rng(0).normal(size=(8, 6)), np.arange(8) % 3,"
+        " TrainConfig(loss='ce', epochs=1, batch_size=4), progress=False)\n")],
+        check=True, capture_output=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
