@@ -150,7 +150,6 @@ from __future__ import annotations
 
 import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Integral
 
@@ -162,7 +161,7 @@ from neuronid.errors import InvalidOptionError, StructureMismatchError
 from . import _certificate_kernels as _k
 from .activations import apply_layer, layer_dispatch
 from .losses import check_loss, check_targets, error_rate, loss_per_sample
-from .threads import single_threaded_blas, worker_count
+from .threads import block_workers, worker_count
 from ._validation import check_inputs
 from .network import Network
 # _PathEvaluator: the fused path forward pass of linear_path, reused so that the outputs
@@ -737,10 +736,9 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
             hA, hB, DR_prev = ZA, ZB, DR
         hidden[i] = out
 
-    def drain(queue, buf) -> None:
+    def run_block_quietly(i: int, buf) -> None:
         with np.errstate(over="ignore", invalid="ignore"):  # per thread; overflow -> status "overflow"
-            for i in queue:
-                run_block(i, buf)
+            run_block(i, buf)
 
     # blocks on worker threads (single-threaded BLAS each, see numerics.threads); each
     # block's numbers do not depend on the thread that computes it, and the sums below
@@ -749,12 +747,8 @@ def _certificate(A: Network, B: Network, X: np.ndarray, diffs: list[str], block:
     buffers = [([np.empty(rows * hid), np.empty(rows * hid)], [np.empty(rows * hid), np.empty(rows * hid)],
                 [np.empty(rows * 2 * hid), np.empty(rows * 2 * hid)], np.empty(rows * max(widths)))
                for _ in range(workers)]
-    if workers == 1:
-        drain(iter(range(len(starts))), buffers[0])
-    else:
-        with ThreadPoolExecutor(workers) as pool, single_threaded_blas():
-            queue = iter(range(len(starts)))  # shared: next() is atomic under the GIL
-            list(pool.map(lambda w: drain(queue, buffers[w]), range(workers)))  # list(): re-raise errors
+    with block_workers(buffers) as run:
+        run(len(starts), run_block_quietly)
 
     coord_sum, coord_sumsq = np.zeros(o), np.zeros(o)
     coord_max = np.zeros(o)

@@ -63,15 +63,13 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-from concurrent.futures import ThreadPoolExecutor
-
 from numba import njit
 
 from neuronid.errors import InvalidOptionError, StructureMismatchError
 
 from ._config import JIT
 from ._fast_math import FAST_JIT
-from .threads import single_threaded_blas, worker_count
+from .threads import block_workers, worker_count
 from .activations import _act, apply_layer, bias_act_row, layer_dispatch
 from .losses import _error_count, check_loss, check_targets, loss_per_sample
 from .network import Layer, Network, Norm, check_inputs
@@ -548,25 +546,13 @@ class _PathEvaluator:
         then ``consume(k, outputs)`` (the array is reused for the next ``t``). Indices
         ``k`` in ``skip`` are neither evaluated nor consumed (the caller has them)."""
         out = np.empty((self.n, self.n_outputs))
-        ts = [(k, t) for k, t in enumerate(ts) if k not in skip]
-        if self.workers == 1:
-            for k, t in ts:
+        with block_workers(self.buffers) as run:
+            for k, t in enumerate(ts):
+                if k in skip:
+                    continue
                 self.set_t(float(t))
-                for i in range(len(self.starts)):
-                    self._block(i, self.buffers[0], out)
+                run(len(self.starts), lambda i, buffers: self._block(i, buffers, out))
                 consume(k, out)
-            return
-        with ThreadPoolExecutor(self.workers) as pool, single_threaded_blas():
-            for k, t in ts:
-                self.set_t(float(t))
-                queue = iter(range(len(self.starts)))  # shared: next() is atomic under the GIL
-                # list(): wait for every worker and re-raise the first error
-                list(pool.map(lambda w: self._drain(queue, self.buffers[w], out), range(self.workers)))
-                consume(k, out)
-
-    def _drain(self, queue, buffers, out) -> None:
-        for i in queue:
-            self._block(i, buffers, out)
 
     def _block(self, i: int, buffers, out) -> None:
         """Rows of block ``i`` through every layer at the current ``t``, into ``out``."""

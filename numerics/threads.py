@@ -11,6 +11,7 @@ that is split into independent row blocks therefore runs the blocks on
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -21,6 +22,38 @@ def worker_count() -> int:
     """Threads for row-block work: numba's thread count (``NUMBA_NUM_THREADS`` or
     ``numba.set_num_threads``), the project's one thread setting."""
     return max(1, int(numba.get_num_threads()))
+
+
+@contextmanager
+def block_workers(buffers):
+    """``with block_workers(buffers) as run: run(count, work)`` calls ``work(i, buffer)``
+    for every block ``i < count``, on one thread per buffer (each buffer used by one
+    thread at a time; blocks handed out in order as threads free up).
+
+    One buffer: in the calling thread, BLAS as configured. More: a thread pool, kept for
+    every ``run`` of the block, with single-threaded BLAS (:func:`single_threaded_blas`).
+    ``run`` returns when every block is done and re-raises the first error. A block's
+    result must not depend on the thread that computes it (the callers' kernels are
+    serial), so the outcome does not depend on the thread count.
+    """
+    if len(buffers) == 1:
+        def run(count, work):
+            for i in range(count):
+                work(i, buffers[0])
+
+        yield run
+        return
+    with ThreadPoolExecutor(len(buffers)) as pool, single_threaded_blas():
+        def run(count, work):
+            queue = iter(range(count))  # shared: next() is atomic under the GIL
+
+            def drain(buffer):
+                for i in queue:
+                    work(i, buffer)
+
+            list(pool.map(drain, buffers))  # list(): wait for every worker, re-raise the first error
+
+        yield run
 
 
 @contextmanager
