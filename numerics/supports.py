@@ -266,6 +266,16 @@ def _triu(r: int):
     return np.triu_indices(r)
 
 
+def _mask_and_basis(mask, U, what: str):
+    """``(mask, U)`` as float64 arrays; ``mask`` (m x d) must have as many columns as
+    ``U`` (d x r) has rows."""
+    mask = np.asarray(mask, dtype=np.float64)
+    U = np.asarray(U, dtype=np.float64)
+    if U.shape[0] != mask.shape[1]:
+        raise InvalidDataError(f"{what}: mask has {mask.shape[1]} columns but U has {U.shape[0]} rows")
+    return mask, U
+
+
 def shape_matrices(mask, U) -> np.ndarray:
     """``S_i = U^T diag(m_i) U`` for every row ``m_i`` of ``mask``: shape ``(m, r, r)``.
 
@@ -278,19 +288,15 @@ def shape_matrices(mask, U) -> np.ndarray:
     >>> shape_matrices(np.array([[1.0, 0.0, 1.0]]), U)[0].tolist()
     [[1.0, 0.0], [0.0, 0.0]]
     """
-    mask = np.asarray(mask, dtype=np.float64)
-    U = np.asarray(U, dtype=np.float64)
-    m, d = mask.shape
-    r = U.shape[1]
-    if U.shape[0] != d:
-        raise InvalidDataError(f"shape_matrices: mask has {d} columns but U has {U.shape[0]} rows")
+    mask, U = _mask_and_basis(mask, U, "shape_matrices")
+    m, r = mask.shape[0], U.shape[1]
     out = np.empty((m, r, r))
     if r == 0:
         return out
     iu0, iu1 = _triu(r)
     # Q built column block by column block (U[:, iu0] * U[:, iu1] made two temporaries
     # of Q's size: 59 MB each for d = 512, r = 169); the same products
-    Q = np.empty((d, iu0.size))
+    Q = np.empty((U.shape[0], iu0.size))
     start = 0
     for a in range(r):
         np.multiply(U[:, a:a + 1], U[:, a:], out=Q[:, start:start + r - a])
@@ -350,12 +356,8 @@ def mask_shape_eigenvalues(mask, U) -> np.ndarray:
     >>> bool(np.allclose(mask_shape_eigenvalues(mask, U), shape_eigenvalues(shape_matrices(mask, U))))
     True
     """
-    mask = np.asarray(mask, dtype=np.float64)
-    U = np.asarray(U, dtype=np.float64)
-    m, d = mask.shape
-    r = U.shape[1]
-    if U.shape[0] != d:
-        raise InvalidDataError(f"mask_shape_eigenvalues: mask has {d} columns but U has {U.shape[0]} rows")
+    mask, U = _mask_and_basis(mask, U, "mask_shape_eigenvalues")
+    m, r = mask.shape[0], U.shape[1]
     lam = np.empty((m, r))
     if r == 0 or m == 0:
         return lam
