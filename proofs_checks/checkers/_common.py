@@ -249,7 +249,7 @@ def _direct_anisotropy(U: np.ndarray, mask_row: np.ndarray, p: float) -> float:
     """``||U^T diag(m) U - p I||_2`` straight from the definition (spectral norm of the
     r x r matrix; independent of the eigenvalue route of the cost computation)."""
     # r x r: OpenBLAS threads cost more than they give here (measured 1.8 ms against 5.6 ms
-    # at r = 169 on an idle 2-core machine, about 50x under load)
+    # at r = 169 with one other job running, 0.28 s with 2 threads under heavier load)
     with single_threaded_blas():
         return float(np.linalg.norm(U.T @ (mask_row[:, None] * U) - p * np.eye(U.shape[1]), 2))
 
