@@ -13,17 +13,13 @@ Training with BatchNorm is not supported (it would need batch statistics in the
 forward pass and running-statistic updates); :func:`train` refuses such networks.
 
 Reproducibility: the minibatch order of each epoch is a permutation drawn from
-``np.random.default_rng(config.seed)``; the matrix products use BLAS on contiguous
-operands and the elementwise kernels never split a sum across threads, so the same
-seed, data, network and BLAS thread count give bitwise identical weights (for any numba
-thread count). Small networks (every matrix product of a step at most
-:data:`SMALL_GEMM_WORK` multiply-adds, e.g. E1's 512 x 20 x 128) train with one BLAS
-thread whatever the process's setting (threading such products costs more than it
-saves: E1 was 1.6x slower on 2 threads than on 1; their weights then do not depend on
-the BLAS thread count either) and run the elementwise kernels row-parallel on the
-numba threads (``numba.set_num_threads``); larger ones give the threads to BLAS and
-run the kernels on one thread (:func:`_thread_plan`: the two thread pools alternating
-made a paper-size epoch 10x slower).
+``np.random.default_rng(config.seed)``. A step runs on the numba threads
+(``numba.set_num_threads``) in row blocks, then blocks of output neurons, with BLAS on
+one thread inside each block (:func:`_thread_plan`; one thread pool, where OpenBLAS's
+threads and numba's used to spin against each other), and no sum is split across
+blocks, so the same seed, data, network and numba thread count give bitwise identical
+weights, whatever the BLAS setting; other thread counts agree to rounding (BLAS rounds
+the edge entries of a product according to the blocks it is called on).
 
 Example
 -------
@@ -40,7 +36,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -204,26 +199,15 @@ def _check_data(net: Network, X, y, loss: str):
     return X, y
 
 
-#: Largest matrix product of one training step (``batch * d * m`` multiply-adds, over
-#: the layers) that still runs on one BLAS thread; a 2-thread product pays two thread
-#: handoffs per call (several microseconds, far more on a busy machine), about the time
-#: of a 2^22 multiply-add product on one core.
-SMALL_GEMM_WORK = 1 << 22
+def _thread_plan():
+    """``(context manager, numba threads)`` of a training run: BLAS on one thread, the
+    step's blocks on the numba threads (``_train_kernels``, "one training step").
 
-
-def _thread_plan(sizes, batch: int):
-    """``(context manager, numba threads for the elementwise kernels)`` of a step.
-
-    Small networks (every product at most :data:`SMALL_GEMM_WORK`): one BLAS thread,
-    the kernels on the numba threads. Larger ones: BLAS on the process's setting and the
-    kernels on one thread: numba's OpenMP threads and OpenBLAS's spin against each
-    other when they alternate every few hundred microseconds (measured, paper-size GELU
-    float32 epoch at 2 threads: 4.7 s with 2 kernel threads, 0.47 s with 1; ReLU 1.3 s
-    against 0.49-0.78 s). The weights do not depend on the numba thread count anyway."""
-    work = max(batch * int(d) * int(m) for d, m in zip(sizes[:-1], sizes[1:]))
-    if work <= SMALL_GEMM_WORK:
-        return single_threaded_blas(), numba.get_num_threads()
-    return contextlib.nullcontext(), 1
+    Measured before (paper-size GELU float32 epoch, 2 threads, idle): numba's OpenMP
+    threads and OpenBLAS's spin against each other when they alternate every few
+    hundred microseconds, 4.7 s with both pools against 0.47 s with the kernels on one
+    thread; E1 was 1.6x slower with 2 BLAS threads than with 1."""
+    return single_threaded_blas(), numba.get_num_threads()
 
 
 # --- flat layout ------------------------------------------------------------------------------
@@ -272,8 +256,8 @@ class _Flat:
         self.poff = (batch * self.boff).astype(np.int64)
         self.acts = np.zeros(int(self.hoff[-1]), dtype=dtype)
         self.pres = np.zeros(int(batch * self.boff[L - 1]), dtype=dtype)
-        self.d1 = np.zeros(int(batch * sizes.max()), dtype=dtype)
-        self.d2 = np.zeros_like(self.d1)
+        self.dz = np.zeros(int(batch * self.boff[L]), dtype=dtype)
+        self.rowloss = np.zeros(batch, dtype=np.float64)
         # GELU's Phi(z) from the forward pass, in the parameter dtype (the GELU kernels
         # compute in it, see _train_kernels); empty without a GELU hidden layer
         has_gelu = bool(np.any(self.ucodes[:-1] == GELU))
@@ -293,6 +277,7 @@ class _Flat:
                           for norm, layer in zip(norms, layers)])
         n_hidden = max(L - 1, 1)
         work = int(batch * self.boff[L - 1]) if self.has_norms else 0
+        self.du = np.zeros(work, dtype=dtype)
         self.norm = (
             np.array(nkind, dtype=np.int64),
             np.array([norm.eps if norm is not None else 0.0 for norm in norms], dtype=np.float64),
@@ -372,11 +357,11 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     n = X.shape[0]
     flat = _Flat(net, np.float64, n)
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
-    threads, nt = _thread_plan(net.sizes, n)
+    threads, nt = _thread_plan()
     with threads:
         value = K.loss_grad(
             X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-            flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.d1, flat.d2, flat.norm, flat.phi,
+            flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, flat.norm, flat.phi,
             nt,
         )
     gw = flat.gw * flat.mask
@@ -497,7 +482,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     opt_code = K.OPT_ADAMW if config.optimizer == "adamw" else K.OPT_SGD
     rng = np.random.default_rng(config.seed)
     structure = flat.kernel_structure()
-    threads, nt = _thread_plan(net.sizes, batch)
+    threads, nt = _thread_plan()
     history = []
     steps = 0
     bar = None
@@ -522,7 +507,7 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                 total = K.train_epoch(
                     X, T, labels, perm, batch, loss_code, opt_code, *structure,
                     flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
-                    s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.d1, flat.d2, hyper, steps,
+                    s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, hyper, steps,
                     flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
                 )
                 steps += -(-n // batch)
