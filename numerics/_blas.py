@@ -26,8 +26,12 @@ _KIND = {types.float64: ord("d"), types.float32: ord("s")}
 _N, _T = ord("N"), ord("T")
 
 
-def _gemm_raw(trans_a, trans_b, A, B, C, beta):  # pragma: no cover - replaced by the overload
-    raise NotImplementedError
+def _gemm_raw(trans_a, trans_b, A, B, C, beta):
+    """Plain-Python meaning of the product (what runs under ``NUMBA_DISABLE_JIT=1``;
+    compiled code uses the overload below)."""
+    a = A.T if trans_a else A
+    b = B.T if trans_b else B
+    C[...] = a @ b if beta == 0 else a @ b + beta * C
 
 
 @overload(_gemm_raw)
@@ -49,10 +53,10 @@ def _gemm_raw_impl(trans_a, trans_b, A, B, C, beta):
         lda = max(A.strides[0] // size, A.shape[1], 1)
         ldb = max(B.strides[0] // size, B.shape[1], 1)
         ldc = max(C.strides[0] // size, C.shape[1], 1)
-        if K == 0:
+        if K == 0:  # BLAS's meaning: beta * C, C not read when beta == 0
             for s in range(M):
                 for i in range(N):
-                    C[s, i] = C[s, i] * beta
+                    C[s, i] = 0.0 if beta == 0.0 else C[s, i] * beta
             return
         alpha_beta = np.empty(2, dtype=np_dtype)
         alpha_beta[0] = 1.0
