@@ -55,6 +55,9 @@ Sizes. Small: hidden ``[32, 32]`` GELU, subspace data (ambient 32, ``k = 8``, 10
 subspace data with the paper's E2 defaults (ambient 512, 20 classes, ``k = 8``) and
 5,000 training points, 100 epochs, checkpoints every 10 epochs, 5 pairs per structure
 (see docs/experiments.md for the time estimate).
+
+Size (about 630 lines): kept whole; configuration, units, the onset criteria,
+aggregation, claims and plots of one experiment, as E1-E3 have theirs.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ worker, so N workers use N cores); ``dask=ADDRESS`` on a Dask cluster through
 ``distributed.Client`` (``client.map`` + ``as_completed``; the optional extra
 ``neuronid[distributed]``). Workers only compute; the client writes every file, so
 Dask workers need no shared file system.
+
+Size (about 700 lines): kept whole; units, their sealed files, the folder's
+configuration record, the three executors (serial, process pool, Dask) and the sweep
+loop are one mechanism whose invariants (resume, checksums, worker exit) span all parts.
 """
 
 from __future__ import annotations
