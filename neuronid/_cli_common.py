@@ -117,6 +117,26 @@ def activation_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(sep) if part.strip()]
 
 
+def name_list(text: str) -> list[str]:
+    """``"P3, t4,"`` -> ``["P3", "T4"]``: comma-separated names or IDs, upper-cased,
+    empty entries dropped (argparse type of repeatable ``action="append"`` options)."""
+    return [part.strip().upper() for part in text.split(",") if part.strip()]
+
+
+def merged_names(flag: str, groups, valid) -> list[str] | None:
+    """The union of every occurrence of a repeated option of :func:`name_list` values,
+    in order of first appearance, duplicates removed; ``None`` when not given.
+
+    An occurrence without a name (``--results ""``) is refused rather than read as
+    "all"; so is a name outside ``valid`` (the caller's error names it)."""
+    if groups is None:
+        return None
+    if not all(groups):
+        raise InvalidOptionError(f"{flag}: give comma-separated result IDs from {', '.join(valid)}; "
+                                 "found an empty value")
+    return list(dict.fromkeys(name for group in groups for name in group))
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as one JSON object to PATH")
 
@@ -458,6 +478,8 @@ __all__ = [
     "seed_int",
     "real",
     "activation_list",
+    "name_list",
+    "merged_names",
     "add_json_option",
     "add_force_option",
     "add_activations_option",
