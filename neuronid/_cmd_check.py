@@ -64,7 +64,9 @@ def register(sub) -> None:
                    help="comma-separated result IDs to check; may be repeated (--results P2 --results T4 checks "
                         f"both; default: all of {','.join(CHECKED_RESULTS)})")
     p.add_argument("--out", metavar="DIR", help="write report.md, report.json and PNG plots to DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (shown on a terminal only) and no stage lines (one per stage start "
+                        "and end on stderr)")
     add_activations_option(p)
     add_json_option(p)
     add_force_option(p)
@@ -133,7 +135,7 @@ def run(args) -> int:
         X_support = load_support_data(args, (A, B))
         result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
                             steps=args.steps, ids=ids, progress=progress_enabled(args), X_support=X_support,
-                            X_align=X_align, repair=args.repair)
+                            X_align=X_align, repair=args.repair, announce=not args.quiet)
         print(result.terminal(), end="")
         report = result.to_json()
         if args.out:
