@@ -137,6 +137,21 @@ def merged_names(flag: str, groups, valid) -> list[str] | None:
     return list(dict.fromkeys(name for group in groups for name in group))
 
 
+class StoreOnce(argparse.Action):
+    """argparse action of a per-layer list option (``--hidden 128,64``), given at most
+    once: ``--hidden 128 --hidden 64`` may mean two layers or an override, and argparse
+    would silently keep the last; refused instead (exit 2, one line). Options that name
+    a set (``--results``) take repeats as a union instead (:func:`merged_names`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = vars(namespace).setdefault("_given_once", set())
+        if self.dest in seen:
+            parser.error(f"{option_string} given twice; give it once, one comma-separated list "
+                         "(one entry per layer)")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as one JSON object to PATH")
 
@@ -152,6 +167,7 @@ def add_activations_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--activations",
         type=activation_list,
+        action=StoreOnce,
         metavar="LIST",
         help="hidden-layer activations, e.g. relu,relu (overrides or replaces the files' metadata)",
     )
@@ -472,6 +488,7 @@ __all__ = [
     "MAX_STEPS",
     "MAX_MAGNITUDE",
     "Output",
+    "StoreOnce",
     "int_list",
     "int_in",
     "positive_int",

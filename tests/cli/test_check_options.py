@@ -67,6 +67,32 @@ def test_bad_results_is_one_line_exit_2(files, capsys, given, fragment):
     assert out == "" and len(err.splitlines()) == 1 and fragment in err, err
 
 
+# ----------------------------------------------------------------------------- other repeated options
+#: per-layer list options: a repeat could mean more layers or an override, so it is
+#: refused (argparse kept the last silently); set-valued options (--results) merge
+REPEATED_LIST_OPTIONS = [
+    ["train", "--out", "{d}/x.safetensors", "--hidden", "8", "--hidden", "4"],
+    ["train", "--out", "{d}/x.safetensors", "--structure", "w-mlp", "--n-fixed", "2", "--n-fixed", "1"],
+    ["lmc", "{d}/a.safetensors", "{d}/b.safetensors", "--data", "{d}/data.npz", "--activations", "relu",
+     "--activations", "tanh"],
+    ["costs", "{d}/a.safetensors", "--data", "{d}/data.npz", "--activations", "relu", "--activations", "relu"],
+    ["check", "{d}/a.safetensors", "{d}/b.safetensors", "--data", "{d}/data.npz", "--activations", "relu",
+     "--activations", "relu"],
+    ["import", "{d}/sd.pt", "-o", "{d}/y.npz", "--activation", "relu", "--activation", "gelu"],
+    ["import", "{d}/sd.pt", "-o", "{d}/y.npz", "--mask-constant", "1", "--mask-constant", "2"],
+]
+
+
+@pytest.mark.parametrize("argv", REPEATED_LIST_OPTIONS, ids=[" ".join(a[:1] + a[-2:]) for a in REPEATED_LIST_OPTIONS])
+def test_a_repeated_per_layer_list_option_is_refused(files, capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main([a.format(d=files) for a in argv])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and f"{argv[-2]} given twice" in err, err
+    assert not (files / "x.safetensors").exists() and not (files / "y.npz").exists()
+
+
 # ----------------------------------------------------------------------------- stage lines
 def _run(files, *extra):
     return subprocess.run([sys.executable, "-m", "neuronid", *_check(files, *extra)[0:], ], capture_output=True,
