@@ -117,6 +117,41 @@ def activation_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(sep) if part.strip()]
 
 
+def name_list(text: str) -> list[str]:
+    """``"P3, t4,"`` -> ``["P3", "T4"]``: comma-separated names or IDs, upper-cased,
+    empty entries dropped (argparse type of repeatable ``action="append"`` options)."""
+    return [part.strip().upper() for part in text.split(",") if part.strip()]
+
+
+def merged_names(flag: str, groups, valid) -> list[str] | None:
+    """The union of every occurrence of a repeated option of :func:`name_list` values,
+    in order of first appearance, duplicates removed; ``None`` when not given.
+
+    An occurrence without a name (``--results ""``) is refused rather than read as
+    "all"; so is a name outside ``valid`` (the caller's error names it)."""
+    if groups is None:
+        return None
+    if not all(groups):
+        raise InvalidOptionError(f"{flag}: give comma-separated result IDs from {', '.join(valid)}; "
+                                 "found an empty value")
+    return list(dict.fromkeys(name for group in groups for name in group))
+
+
+class StoreOnce(argparse.Action):
+    """argparse action of a per-layer list option (``--hidden 128,64``), given at most
+    once: ``--hidden 128 --hidden 64`` may mean two layers or an override, and argparse
+    would silently keep the last; refused instead (exit 2, one line). Options that name
+    a set (``--results``) take repeats as a union instead (:func:`merged_names`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = vars(namespace).setdefault("_given_once", set())
+        if self.dest in seen:
+            parser.error(f"{option_string} given twice; give it once, one comma-separated list "
+                         "(one entry per layer)")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the results as one JSON object to PATH")
 
@@ -132,6 +167,7 @@ def add_activations_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--activations",
         type=activation_list,
+        action=StoreOnce,
         metavar="LIST",
         help="hidden-layer activations, e.g. relu,relu (overrides or replaces the files' metadata)",
     )
@@ -452,12 +488,15 @@ __all__ = [
     "MAX_STEPS",
     "MAX_MAGNITUDE",
     "Output",
+    "StoreOnce",
     "int_list",
     "int_in",
     "positive_int",
     "seed_int",
     "real",
     "activation_list",
+    "name_list",
+    "merged_names",
     "add_json_option",
     "add_force_option",
     "add_activations_option",

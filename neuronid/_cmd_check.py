@@ -25,6 +25,8 @@ from neuronid._cli_common import (
     load_data,
     load_networks,
     maybe_write_json,
+    merged_names,
+    name_list,
     output_folder,
     progress_enabled,
     require,
@@ -58,9 +60,13 @@ def register(sub) -> None:
     p.add_argument("--loss", choices=["ce", "mse"], help="default: ce for labels, mse for real targets")
     p.add_argument("--steps", type=int, default=21, help="grid points on [0, 1] (default 21)")
     p.add_argument("--tau", type=float, default=0.9, help="explained-variance threshold of the supports (D1)")
-    p.add_argument("--results", help=f"comma-separated result IDs to check (default: all of {','.join(CHECKED_RESULTS)})")
+    p.add_argument("--results", type=name_list, action="append", metavar="IDS",
+                   help="comma-separated result IDs to check; may be repeated (--results P2 --results T4 checks "
+                        f"both; default: all of {','.join(CHECKED_RESULTS)})")
     p.add_argument("--out", metavar="DIR", help="write report.md, report.json and PNG plots to DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (shown on a terminal only) and no stage lines (one per stage start "
+                        "and end on stderr)")
     add_activations_option(p)
     add_json_option(p)
     add_force_option(p)
@@ -81,10 +87,11 @@ def _check_comparable(path_a: str, A, path_b: str, B) -> None:
     require_same_sizes(path_a, A, path_b, B, "the check compares two networks of one architecture neuron by neuron")
 
 
-def _result_ids(text):
-    if not text:
+def _result_ids(groups):
+    """The IDs of every ``--results`` occurrence (union, in order; ``None``: all)."""
+    ids = merged_names("--results", groups, CHECKED_RESULTS)
+    if ids is None:
         return None
-    ids = [t.strip().upper() for t in text.split(",") if t.strip()]
     unknown = [i for i in ids if i not in CHECKED_RESULTS]
     if unknown:
         raise UnknownResultError(
@@ -128,7 +135,7 @@ def run(args) -> int:
         X_support = load_support_data(args, (A, B))
         result = full_check(A, B, data.X, data.y, loss=loss, label=f"{args.A} vs {args.B}", tau=args.tau,
                             steps=args.steps, ids=ids, progress=progress_enabled(args), X_support=X_support,
-                            X_align=X_align, repair=args.repair)
+                            X_align=X_align, repair=args.repair, announce=not args.quiet)
         print(result.terminal(), end="")
         report = result.to_json()
         if args.out:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from neuronid._cli_common import (
+    StoreOnce,
     add_force_option,
     add_json_option,
     guard_outputs,
@@ -72,12 +73,12 @@ def register(sub) -> None:
     p.add_argument("--layout", choices=LAYOUTS, default="sequential", help="key layout (default: sequential)")
     p.add_argument("--config", metavar="YAML", help="the run's Hydra config (model.activation, model.norm, "
                    "model.mask_params); flags override it")
-    p.add_argument("--activation", metavar="NAME[,NAME...]",
+    p.add_argument("--activation", metavar="NAME[,NAME...]", action=StoreOnce,
                    help="hidden activation: one, or one per hidden layer (e.g. relu or gelu,gelu)")
     p.add_argument("--norm", choices=NORM_CHOICES, help="normalization when the state dict cannot show it "
                    "(LayerNorm without affine parameters has no tensors)")
     p.add_argument("--norm-eps", type=real(0.0), help="eps of the norm layers (default: torch's 1e-5)")
-    p.add_argument("--mask-constant", metavar="C[,C...]", type=_float_list,
+    p.add_argument("--mask-constant", metavar="C[,C...]", type=_float_list, action=StoreOnce,
                    help="W-asymmetric / noise constant: one, or one per linear layer")
     p.add_argument("--key", metavar="NAME", help="which state dict of a .pt checkpoint holding several "
                    "(e.g. {'model': ..., 'ema': ...}); not needed when it holds one")

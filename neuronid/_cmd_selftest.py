@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import sys
 
+from neuronid._cli_common import merged_names, name_list
 from neuronid._cmd_theory import _check_json_path
-from neuronid.errors import InvalidOptionError
 from neuronid.numerics.io import write_json
 from neuronid.proofs_checks.checkers import CHECKED_RESULTS
 from neuronid.proofs_checks.selftest import run_selftest, selftest_table
-
-
-def _ids(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def register(sub) -> None:
@@ -36,7 +32,7 @@ def register(sub) -> None:
             f"Results: {', '.join(CHECKED_RESULTS)}."
         ),
     )
-    p.add_argument("--results", type=_ids, action="append", metavar="IDS",
+    p.add_argument("--results", type=name_list, action="append", metavar="IDS",
                    help="comma-separated result IDs, e.g. P3,T4; may be repeated (--results P3 --results T4 "
                         "runs both; default: all)")
     p.add_argument("--json", metavar="PATH", help="also write the rows and the score as one JSON object to PATH")
@@ -45,11 +41,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     _check_json_path(args.json)
-    # --results may be repeated: the union of every occurrence, in order
-    results = None if args.results is None else [rid for group in args.results for rid in group]
-    if results is not None and (not results or not all(args.results)):
-        raise InvalidOptionError(f"--results: give comma-separated result IDs from {', '.join(CHECKED_RESULTS)}")
-    out = run_selftest(results)
+    # --results may be repeated: the union of every occurrence, in order (as for check)
+    out = run_selftest(merged_names("--results", args.results, CHECKED_RESULTS))
     sys.stdout.write(selftest_table(out))
     if args.json:
         write_json(args.json, out)

@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from neuronid._cli_common import (
+    StoreOnce,
     add_force_option,
     guard_outputs,
     int_in,
@@ -55,9 +56,9 @@ def register(sub) -> None:
     p.add_argument("--save-data", metavar="PATH", help="write the built-in training data to PATH (.npz)")
     add_builtin_options(p)
     p.add_argument("--structure", choices=sorted(STRUCTURES), default="standard")
-    p.add_argument("--hidden", type=int_list, default=[128, 128], help="hidden widths, e.g. 128,128")
+    p.add_argument("--hidden", type=int_list, action=StoreOnce, default=[128, 128], help="hidden widths, e.g. 128,128")
     p.add_argument("--activation", default="relu", help="hidden activation (catalogue name; see `neuronid symmetries`)")
-    p.add_argument("--n-fixed", type=int_list, help="W-MLP: exact fixed entries per row (one value, or one per layer)")
+    p.add_argument("--n-fixed", type=int_list, action=StoreOnce, help="W-MLP: exact fixed entries per row (one value, or one per layer)")
     p.add_argument("--p-fixed", type=real(0.0, 1.0), help="W-MLP: Bernoulli probability of a fixed entry")
     p.add_argument("--sigma-f", type=real(0.0), help="W-MLP: scale of the fixed part (0 allowed; default 1)")
     p.add_argument("--kappa", type=real(), help="syre: scale of the fixed offset (default 1)")

@@ -7,6 +7,11 @@ Each command lives in its own ``neuronid._cmd_*`` module that provides
 ``OSError`` (a file that cannot be read or written) and a ``MemoryError`` are
 bad input too: exit 2 with one line naming the path. Warnings are held back and
 printed after a success only, so that an error is always the single stderr line.
+
+The environment is checked first, before anything imports numba: numba reads
+``NUMBA_NUM_THREADS`` at import and raises there for 0 or a negative count (every
+command, ``--help`` included, would end in a traceback), so this module and
+:mod:`neuronid.errors` import neither numba nor numpy.
 """
 
 from __future__ import annotations
@@ -58,7 +63,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _available_cpus() -> int:
+    """CPUs this process may run on: numba's own default thread count (its rule:
+    the affinity mask, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def numba_threads_error() -> str | None:
+    """What is wrong with ``NUMBA_NUM_THREADS`` in the environment (``None``: unset or
+    an integer from 1 to the CPUs available).
+
+    numba raises at import for 0 or a negative value, prints a multi-line warning and
+    ignores a non-integer, accepts any larger value but crashes (segfault, measured
+    with 100000 on numba 0.68) when its pool starts that many threads; more threads
+    than CPUs never speeds up the CPU-bound kernels, and no value changes a result.
+    """
+    text = os.environ.get("NUMBA_NUM_THREADS")
+    if text is None:
+        return None
+    cpus = _available_cpus()
+    try:
+        value = int(text)  # numba's own parser
+    except ValueError:
+        value = 0
+    if 1 <= value <= cpus:
+        return None
+    return (f"NUMBA_NUM_THREADS={text!r} in the environment: expected an integer from 1 to {cpus} "
+            f"(the CPUs this process may run on); unset it to use all {cpus}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    problem = numba_threads_error()  # before build_parser: the command modules import numba
+    if problem is not None:
+        sys.stderr.write(f"neuronid: error: {problem}\n")
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -26,6 +26,7 @@ from neuronid.numerics.certificate import UNSUPPORTED_NORM
 from neuronid.numerics.io import to_jsonable, write_json
 
 from .checkers import CHECKED_RESULTS, CheckContext, run_checks
+from .checkers.context import STAGES
 
 BARRIERS = ("B_lerp", "B_peak", "B_mid", "B_mean")
 
@@ -290,44 +291,62 @@ class StageTimer:
     """Wall-clock seconds per stage of a check (``report.json`` ``timings``); with
     ``progress`` each stage is announced on stderr when it starts and ends.
 
+    Stages may nest (a checker that computes a shared measurement first): each stage
+    counts its own time only, so no second is counted twice, and ``"total"`` (always
+    the last key) is the sum over the stages, kept up to date as stages end (a stage
+    computed later, e.g. while the report is rendered, is added then).
+
     >>> timer = StageTimer()
-    >>> with timer("stage"):
-    ...     pass
+    >>> with timer("outer"):
+    ...     with timer("inner"):
+    ...         pass
     >>> list(timer.seconds)
-    ['stage']
+    ['outer', 'inner', 'total']
+    >>> timer.seconds["total"] == timer.seconds["outer"] + timer.seconds["inner"]
+    True
     """
 
     def __init__(self, progress: bool = False):
         self.progress = progress
         self.seconds: dict = {}
+        self._nested: list = []  # per open stage: seconds spent in the stages it opened
 
     @contextmanager
     def __call__(self, stage: str):
         if self.progress:
             print(f"  {stage} ...", file=sys.stderr, flush=True)
+        self.seconds.setdefault(stage, 0.0)
+        if "total" in self.seconds:  # keep "total" the last key
+            self.seconds["total"] = self.seconds.pop("total")
+        self._nested.append(0.0)
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            inner = self._nested.pop()
+            if self._nested:
+                self._nested[-1] += elapsed
+            self.seconds[stage] += elapsed - inner
+            self.seconds.pop("total", None)
+            self.seconds["total"] = sum(self.seconds.values())
             if self.progress:
                 print(f"  {stage}: {self.seconds[stage]:.1f} s", file=sys.stderr, flush=True)
 
 
-#: shared measurements of a full check, computed as stages of their own (CheckContext attributes)
-_STAGES = (("forward passes", "traces"), ("supports and costs", "costs"),
-           ("neuron correspondence", "correspondences"), ("paths and certificates", "paths"),
-           ("repaired paths", "repaired_paths"))
-
-
 def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B"), tau: float = 0.9,
                steps: int = 21, X_support=None, X_align=None, repair: bool = False, ids=None, seed: int = 0,
-               progress: bool = False) -> Report:
+               progress: bool = False, announce: bool | None = None) -> Report:
     """Run every measurement and checker on one pair; returns a :class:`Report`.
 
     ``X, y`` evaluate the paths; ``X_support`` (default ``X``) feeds supports and
     costs; ``X_align`` (default ``X_support``) activation matching and REPAIR
     statistics; ``repair`` adds the REPAIRed twin of every path (THEORY N3).
+
+    ``progress``: progress bars (terminal only); ``announce`` (default: ``progress``):
+    one line on stderr per stage start and end. ``timings`` of the report: seconds per
+    stage that ran, ``"checker <ID>"`` per checker, then ``"total"``; with ``ids`` the
+    shared measurements appear when a checker or the report first computes them.
 
     >>> import numpy as np
     >>> from neuronid.numerics.structures import standard_mlp
@@ -337,20 +356,19 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
     >>> report.violations
     []
     """
-    timer = StageTimer(progress)
+    timer = StageTimer(progress if announce is None else announce)
     ctx = CheckContext(A, B, X, y, loss=loss, tau=tau, steps=steps, X_support=X_support, names=names,
                        seed=seed, progress=progress, X_align=X_align, repair=repair)
-    if ids is None:  # every checker runs: time the shared measurements, then each checker
-        for stage, attribute in _STAGES:
-            with timer(stage):
-                getattr(ctx, attribute)
-        checks = []
-        for rid in CHECKED_RESULTS:
-            with timer(f"checker {rid}"):
-                checks += run_checks(ctx, [rid])
-    else:  # a subset computes only what it needs, inside its checkers
-        ids = tuple(ids)
-        with timer("checkers " + ",".join(map(str, ids))):
-            checks = run_checks(ctx, ids)
-    timer.seconds["total"] = sum(timer.seconds.values())
+    ctx.stage_timer = timer  # every shared measurement is timed when it is computed
+    if ids is None:  # every checker runs: the shared measurements first, in order
+        ids = CHECKED_RESULTS
+        for attribute in STAGES.values():
+            getattr(ctx, attribute)
+    else:  # a subset computes what its checkers need inside them (the report may compute more later)
+        ids = tuple(dict.fromkeys(str(i).upper() for i in ids))
+        run_checks(ctx, [i for i in ids if i not in CHECKED_RESULTS])  # an unknown ID raises before any work
+    checks = []
+    for rid in ids:
+        with timer(f"checker {rid}"):
+            checks += run_checks(ctx, [rid])
     return Report(label=label, context=ctx, checks=checks, timings=timer.seconds)

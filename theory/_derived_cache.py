@@ -11,12 +11,14 @@ are derived once and stored.
 Key: SHA-256 of the activation name, the SymPy and mpmath versions and the bytes of
 every module that derives the values (the ``theory`` package); any change to them
 derives afresh. Location: ``$NEURONID_CACHE_DIR``, else
-``$XDG_CACHE_HOME/neuronid``, else ``~/.cache/neuronid``; ``NEURONID_CACHE_DIR=off``
+``$XDG_CACHE_HOME/neuronid``, else ``~/.cache/neuronid`` (a leading ``~`` in either
+variable is the home folder, as the shell would expand it); ``NEURONID_CACHE_DIR=off``
 (or empty) disables the cache. Each entry carries a SHA-256 checksum of its key and
 value, and only a small regular file is read (a FIFO, a device or a huge file under an
 entry's name is ignored). A cache that cannot be read or written is ignored (the value is
 derived as without it): a cache never changes a result, only when it is computed.
-Files are strict JSON written atomically (one file per key).
+Files are strict JSON written atomically (one file per key), with the mode of any new
+file (``0666 & ~umask``), so a cache folder shared by a group is shared.
 """
 
 from __future__ import annotations
@@ -39,9 +41,47 @@ def cache_dir() -> Path | None:
     """The cache folder, or ``None`` when disabled (``NEURONID_CACHE_DIR=off``)."""
     env = os.environ.get("NEURONID_CACHE_DIR")
     if env is not None:
-        return None if env.strip().lower() in ("off", "") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "neuronid"
+        # "~/x" quoted in a shell reaches us unexpanded: it means the home folder, not "./~"
+        return None if env.strip().lower() in ("off", "") else Path(os.path.expanduser(env))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(os.path.expanduser(base)) / "neuronid"
+
+
+#: Where Linux (4.7+) shows the process umask without changing it.
+_PROC_STATUS = "/proc/self/status"
+
+
+def _umask_by_setting() -> int:
+    """The umask via ``os.umask`` (set and restore: process-wide, so called once, at
+    import, and only where :data:`_PROC_STATUS` has no ``Umask:`` line)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _proc_umask() -> int | None:
+    try:
+        with open(_PROC_STATUS, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+#: The umask at import, for systems without ``Umask:`` in ``/proc/self/status``.
+_IMPORT_UMASK = _umask_by_setting() if _proc_umask() is None else None
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where the system allows
+    (``/proc/self/status``), else the value at import (``os.umask`` cannot be read
+    without setting it, which would race other threads creating files)."""
+    mask = _proc_umask()
+    if mask is None:
+        mask = _IMPORT_UMASK if _IMPORT_UMASK is not None else _umask_by_setting()
+    return mask
 
 
 @lru_cache(maxsize=8)
@@ -130,6 +170,10 @@ def store(kind: str, name: str, modules: tuple[str, ...], value: dict) -> None:
                           allow_nan=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:  # mkstemp makes 0600 whatever the umask: give the entry a new file's mode
+            os.fchmod(fd, 0o666 & ~_current_umask())
+        except OSError:  # pragma: no cover - a file system without modes: keep 0600
+            pass
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

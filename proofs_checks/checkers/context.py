@@ -15,7 +15,8 @@ edited and nothing is monkeypatched: a mutation is data given to the context.
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
+from contextlib import nullcontext
+from functools import cached_property, wraps
 
 import numpy as np
 
@@ -56,6 +57,26 @@ MUTATION_POINTS = {
 }
 
 
+#: The shared measurements timed as stages of a check (``report.json`` ``timings``):
+#: stage name -> :class:`CheckContext` attribute, in the order a full check computes them.
+STAGES = {"forward passes": "traces", "supports and costs": "costs",
+          "neuron correspondence": "correspondences", "paths and certificates": "paths",
+          "repaired paths": "repaired_paths"}
+
+
+def _stage(name: str):
+    """Mark a lazily computed measurement as the check stage ``name``: whenever it is
+    computed (by a checker, by the report or ahead of the checkers), the context's
+    ``stage_timer`` (``None``: not timed) times and announces it."""
+    def mark(compute):
+        @wraps(compute)
+        def timed(self):
+            with nullcontext() if self.stage_timer is None else self.stage_timer(name):
+                return compute(self)
+        return timed
+    return mark
+
+
 # ----------------------------------------------------------------------------- context
 class CheckContext:
     """Networks, data and every shared measurement, computed lazily once.
@@ -79,6 +100,10 @@ class CheckContext:
         cost matrices stay cheap on large data sets.
     mutations : optional ``{point: function}`` planting defects for mutation tests
         (points: :data:`MUTATION_POINTS`); ``None`` in normal use.
+
+    ``stage_timer`` (attribute, default ``None``): a callable ``timer(stage)`` returning
+    a context manager (``report.StageTimer``) that times each of :data:`STAGES` when
+    it is computed.
     """
 
     def __init__(self, A: Network, B: Network, X, y, *, loss: str, tau: float = 0.9, steps: int = 21,
@@ -86,6 +111,7 @@ class CheckContext:
                  names=("A", "B"), seed: int = 0, progress: bool = False, X_align=None, repair: bool = False,
                  mutations=None):
         self.mutations = _check_mutations(mutations)
+        self.stage_timer = None
         self.A, self.B = A, B
         self.loss = check_loss(loss)
         self.X = check_inputs(X, A.n_inputs)
@@ -153,6 +179,7 @@ class CheckContext:
 
     # --- traces and costs ---------------------------------------------------------
     @cached_property
+    @_stage("forward passes")
     def traces(self):
         """Recorded forward passes of A and B on the support data ``Xs``.
 
@@ -197,6 +224,7 @@ class CheckContext:
         return self.__dict__["_align_traces"]
 
     @cached_property
+    @_stage("supports and costs")
     def costs(self) -> list[list]:
         """``costs[run][layer]``: :class:`~neuronid.numerics.costs.LayerCosts`."""
         out = []
@@ -207,6 +235,7 @@ class CheckContext:
         return out
 
     @cached_property
+    @_stage("neuron correspondence")
     def correspondences(self) -> list:
         if not self.sizes_equal:
             return []
@@ -214,6 +243,7 @@ class CheckContext:
 
     # --- paths ----------------------------------------------------------------------
     @cached_property
+    @_stage("paths and certificates")
     def paths(self) -> dict:
         """``{"unaligned": MeasuredPath, "activation": ..., "weight": ...}``
         (:func:`~neuronid.proofs_checks.pairs.measure_paths` with ``certify=True``: each
@@ -252,6 +282,7 @@ class CheckContext:
                 "p5": [_p5_pair_inputs(tA, tB, self.A, self.B, l) for l in range(self.n_hidden)]}
 
     @cached_property
+    @_stage("repaired paths")
     def repaired_paths(self) -> dict:
         """``{"unaligned+repair": PathResult, ...}`` when ``repair`` (else empty): each
         path REPAIRed with statistics on ``X_align`` (THEORY N3)."""

@@ -32,11 +32,30 @@ def test_full_check_timings_cover_every_stage(capsys):
         assert f"  {stage} ..." in err and f"  {stage}: " in err
 
 
-def test_full_check_subset_is_one_stage_and_quiet(capsys):
+def test_full_check_subset_times_what_ran_and_is_quiet(capsys):
+    """A subset computes only what its checkers need (P2: costs; T4: paths), each
+    shared stage timed when first computed, nested stages counted once; a stage the
+    report computes later (rendering needs the correspondence) is added then, and
+    total follows."""
     A, B, X, y = _pair()
-    report = full_check(A, B, X, y, loss="ce", ids=["P2", "T4"])
-    assert list(report.timings) == ["checkers P2,T4", "total"]
+    report = full_check(A, B, X, y, loss="ce", ids=["P2", "t4", "P2"])
+    keys = list(report.timings)
+    assert sorted(keys) == sorted(["checker P2", "checker T4", "forward passes", "supports and costs",
+                                   "paths and certificates", "total"])
+    assert keys[-1] == "total" and [c.id for c in report.checks].count("T4") >= 1
+    assert report.timings["total"] == pytest.approx(sum(v for k, v in report.timings.items() if k != "total"),
+                                                    rel=1e-12)
+    timings = report.to_json()["timings"]  # rendering computes the correspondence: timed too
+    assert "neuron correspondence" in timings and list(timings)[-1] == "total"
+    assert timings["total"] == pytest.approx(sum(v for k, v in timings.items() if k != "total"), rel=1e-12)
     assert capsys.readouterr().err == ""
+
+
+def test_full_check_announces_without_progress_bars(capsys):
+    A, B, X, y = _pair()
+    full_check(A, B, X, y, loss="ce", ids=["P2"], progress=False, announce=True)
+    err = capsys.readouterr().err
+    assert "  checker P2 ..." in err and "  supports and costs ..." in err
 
 
 def test_full_check_subset_unknown_id_still_raises():
@@ -50,4 +69,16 @@ def test_stage_timer_accumulates_repeated_stages():
     for _ in range(2):
         with timer("x"):
             pass
-    assert list(timer.seconds) == ["x"] and timer.seconds["x"] >= 0.0
+    assert list(timer.seconds) == ["x", "total"] and timer.seconds["x"] >= 0.0
+
+
+def test_stage_timer_counts_nested_stages_once(monkeypatch):
+    """A clock that ticks one second per reading: outer reads 0 and 3, inner 1 and 2."""
+    import time
+    ticks = iter(range(100))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+    timer = StageTimer()
+    with timer("outer"):
+        with timer("inner"):
+            pass
+    assert timer.seconds == {"outer": 2.0, "inner": 1.0, "total": 3.0}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 
 import pytest
 
@@ -131,3 +132,56 @@ def test_the_key_changes_with_the_deriving_code(tmp_path, monkeypatch):
     _derived_cache._code_digest.cache_clear()
     assert _derived_cache._code_digest(("fakepkg",)) != before
     _derived_cache._code_digest.cache_clear()
+
+
+@pytest.mark.parametrize("variable", ["NEURONID_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_a_leading_tilde_is_the_home_folder(tmp_path, monkeypatch, variable):
+    """``NEURONID_CACHE_DIR="~/x"`` (quoted: the shell did not expand it) names
+    ``$HOME/x``, never a folder literally called ``~`` in the working folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    if variable == "XDG_CACHE_HOME":
+        monkeypatch.delenv("NEURONID_CACHE_DIR", raising=False)
+        expected = tmp_path / "home" / "xdg" / "neuronid"
+    else:
+        expected = tmp_path / "home" / "xdg"
+    monkeypatch.setenv(variable, "~/xdg")
+    assert _derived_cache.cache_dir() == expected
+    _derived_cache.store("test-entry", "x", (), {"a": 1})
+    assert _derived_cache.load("test-entry", "x", ()) == {"a": 1}
+    assert len(list(expected.glob("test-entry-*.json"))) == 1
+    assert not (tmp_path / "~").exists()
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (restored afterwards)."""
+    saved = os.umask(0o022)
+    os.umask(saved)
+    yield os.umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077, 0o000])
+def test_entries_honour_the_umask_like_any_new_file(cache, umask, mask):
+    """A cache folder shared by a group is shared: an entry gets mode 0666 & ~umask
+    (mkstemp alone would give 0600 whatever the umask)."""
+    umask(mask)
+    _derived_cache.store("test-entry", "x", (), {"a": 1})
+    (path,) = cache.glob("test-entry-*.json")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask
+    assert _derived_cache.load("test-entry", "x", ()) == {"a": 1}
+
+
+def test_the_umask_is_read_without_changing_it(umask):
+    """Read from /proc/self/status where the kernel has it (os.umask would set it
+    process-wide, racing other threads); the fallback is the value at import."""
+    umask(0o027)
+    assert _derived_cache._current_umask() == 0o027
+    assert os.umask(0o027) == 0o027  # unchanged by the read
+
+
+def test_the_umask_fallback_without_proc(monkeypatch, umask):
+    monkeypatch.setattr(_derived_cache, "_PROC_STATUS", "/nonexistent/status")
+    monkeypatch.setattr(_derived_cache, "_IMPORT_UMASK", 0o037)
+    assert _derived_cache._current_umask() == 0o037
