@@ -79,7 +79,8 @@ def numba_threads_error() -> str | None:
     numba raises at import for 0 or a negative value, prints a multi-line warning and
     ignores a non-integer, accepts any larger value but crashes (segfault, measured
     with 100000 on numba 0.68) when its pool starts that many threads; more threads
-    than CPUs never speeds up the CPU-bound kernels, and no value changes a result.
+    than CPUs never speeds up the CPU-bound kernels (and training's weights depend on
+the count, to rounding).
     """
     text = os.environ.get("NUMBA_NUM_THREADS")
     if text is None:
