@@ -258,9 +258,9 @@ def _layer_norm_forward_rows(Z, U, Xh, rs, gl, bel, eps):
 
 
 @njit(**JIT)
-def _layer_norm_backward_rows(D, Xh, rs, gl):
-    """``D``: ``dL/dU`` in, ``dL/dZ`` out (in place): ``dZ = rstd * (g - mean(g) - xhat *
-    mean(g * xhat))`` with ``g = gamma * dL/dU``, per row."""
+def _layer_norm_backward_rows(D, Xh, rs, gl, out):
+    """``D`` = ``dL/dU`` in, ``out`` = ``dL/dZ`` (may be ``D`` itself): ``dZ = rstd * (g -
+    mean(g) - xhat * mean(g * xhat))`` with ``g = gamma * dL/dU``, per row."""
     b, m = D.shape
     for s in range(b):
         mg = 0.0
@@ -273,7 +273,7 @@ def _layer_norm_backward_rows(D, Xh, rs, gl):
         mgx /= m
         r = rs[s]
         for i in range(m):
-            D[s, i] = r * (gl[i] * D[s, i] - mg - Xh[s, i] * mgx)
+            out[s, i] = r * (gl[i] * D[s, i] - mg - Xh[s, i] * mgx)
 
 
 # --- one training step: row blocks, then column blocks --------------------------------------------
@@ -441,12 +441,8 @@ def _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff,
         P = _rows(phi, poff[k], d, s0, s1) if ucodes[k] == GELU else _rows(phi, 0, 0, 0, 0)
         if layer_norm:
             _dact_rows(Da, _rows(normed, poff[k], d, s0, s1), cl, pl, ucodes[k], P, empty, False)
-            Dk = _rows(dz, poff[k], d, s0, s1)
-            for s in range(s1 - s0):
-                for j in range(d):
-                    Dk[s, j] = Da[s, j]
-            _layer_norm_backward_rows(Dk, _rows(xhat, poff[k], d, s0, s1), rstd[k * B + s0:k * B + s1],
-                                      gamma[boff[k]:boff[l]])
+            _layer_norm_backward_rows(Da, _rows(xhat, poff[k], d, s0, s1), rstd[k * B + s0:k * B + s1],
+                                      gamma[boff[k]:boff[l]], _rows(dz, poff[k], d, s0, s1))
         else:
             _dact_rows(Da, _rows(pres, poff[k], d, s0, s1), cl, pl, ucodes[k], P, empty, False)
 
@@ -494,16 +490,20 @@ def _column_sums(D, i0, i1, out):
 
 
 @njit(**JIT)
-def _product_column_sums(D, E, i0, i1, out):
-    """``out[i - i0] = sum_s D[s, i] * E[s, i]`` for columns ``i0:i1``, in row order."""
+def _norm_column_sums(D, Xh, i0, i1, sums, product_sums):
+    """For columns ``i0:i1``, in row order and one pass: ``sums`` = the sums of ``D``
+    (``dL/dbeta`` from ``dL/dU``) and ``product_sums`` those of ``D * Xh`` (``dL/dgamma``)."""
     acc = np.zeros(i1 - i0, dtype=D.dtype)
+    pacc = np.zeros(i1 - i0, dtype=D.dtype)
     for s in range(D.shape[0]):
         row = D[s, i0:i1]
-        other = E[s, i0:i1]
+        other = Xh[s, i0:i1]
         for i in range(i1 - i0):
-            acc[i] += row[i] * other[i]
+            acc[i] += row[i]
+            pacc[i] += row[i] * other[i]
     for i in range(i1 - i0):
-        out[i] = acc[i]
+        sums[i] = acc[i]
+        product_sums[i] = pacc[i]
 
 
 @njit(**JIT)
@@ -528,9 +528,8 @@ def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, 
             gemm(True, False, Dz[:, i0:i1], _rows(acts, hoff[l], d, 0, b), G[i0:i1], 0.0)
         _column_sums(Dz, i0, i1, gb[boff[l] + i0:boff[l] + i1])
         if l < L - 1 and nkind[l] == NORM_LAYER:
-            DU = _rows(du, poff[l], m, 0, b)
-            _column_sums(DU, i0, i1, gbeta[boff[l] + i0:boff[l] + i1])
-            _product_column_sums(DU, _rows(xhat, poff[l], m, 0, b), i0, i1, ggamma[boff[l] + i0:boff[l] + i1])
+            _norm_column_sums(_rows(du, poff[l], m, 0, b), _rows(xhat, poff[l], m, 0, b), i0, i1,
+                              gbeta[boff[l] + i0:boff[l] + i1], ggamma[boff[l] + i0:boff[l] + i1])
 
 
 @njit(parallel=True, **JIT)

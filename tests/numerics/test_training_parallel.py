@@ -95,11 +95,13 @@ def test_activation_row_kernels_match_the_catalogue(code, dtype):
     for i0, i1 in ((0, 7), (7, 8), (8, M)):
         K._column_sums(D, i0, i1, out[i0:i1])
     assert np.array_equal(out, colsum)
-    K._product_column_sums(D, Z, 5, M, out[5:])
+    prod_out = np.full(M, np.nan, dtype=dtype)
+    out[:] = np.nan
+    K._norm_column_sums(D, Z, 5, M, out[5:], prod_out[5:])
     prod = np.zeros(M, dtype=dtype)
     for s in range(B):
         prod += D[s] * Z[s]
-    assert np.array_equal(out[5:], prod[5:])
+    assert np.array_equal(out[5:], colsum[5:]) and np.array_equal(prod_out[5:], prod[5:])
 
 
 def test_gelu_cached_phi_is_bitwise_the_catalogue_derivative():
@@ -127,8 +129,11 @@ def test_layer_norm_row_kernels(dtype):
     assert np.allclose(U, gl * xhat + bel, **tol)
     # backward: dZ = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = gamma * dU
     dU = rng.normal(size=(B, M)).astype(dtype)
-    D = dU.copy()
-    K._layer_norm_backward_rows(D, Xh, rs, gl)
+    D = np.full_like(dU, np.nan)
+    K._layer_norm_backward_rows(dU, Xh, rs, gl, D)
+    in_place = dU.copy()
+    K._layer_norm_backward_rows(in_place, Xh, rs, gl, in_place)
+    assert np.array_equal(in_place, D)
     g = gl.astype(np.float64) * dU
     ref = (g - g.mean(1, keepdims=True) - xhat * (g * xhat).mean(1, keepdims=True)) / np.sqrt(
         z.var(1, keepdims=True) + 1e-5)
