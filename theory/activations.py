@@ -758,6 +758,7 @@ class Activation:
             "kinks": [tuple(float(v) for v in k.as_floats()) for k in a.kinks],
             "piecewise_linear": bool(a.piecewise_linear),
             "method": dict(a.method),
+            "undetermined": a.undetermined,
         }
         if a.undetermined is None:
             _derived_cache.store("activation-facts", self.name, _FACTS_SOURCES, _facts_to_json(facts))
@@ -766,6 +767,13 @@ class Activation:
     @property
     def monotone(self) -> str:
         return self.facts["monotone"]
+
+    @property
+    def undetermined(self) -> str | None:
+        """Why the analysis is undetermined (its budget ran out), else ``None``. The facts
+        are then the conservative values (``non_monotone``, ...), not findings: a check
+        must not report such a hypothesis as failed. (Stored facts are determined ones.)"""
+        return self.facts.get("undetermined")
 
     @property
     def decreasing_intervals(self) -> list[tuple[float, float]]:
@@ -852,6 +860,7 @@ def _facts_from_json(raw: dict) -> dict:
         "kinks": [(float(a), float(b), float(c)) for a, b, c in raw["kinks"]],
         "piecewise_linear": raw["piecewise_linear"],
         "method": dict(method),
+        "undetermined": None,  # only determined analyses are stored
     }
     bounds = [facts["lipschitz"]] + ([] if facts["curvature"] is None else [facts["curvature"]])
     if any(math.isnan(v) or v < 0 for v in bounds) or any(

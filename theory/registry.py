@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -191,11 +192,27 @@ def _to_sympy(v) -> sp.Basic | None:
     return sp.Float(f, 17)
 
 
+def _to_sympy_bool(v) -> sp.Basic | None:
+    """A truth value: ``True``/``False`` (also NumPy's and SymPy's, and the integers 0 and
+    1); anything else (``None``: not determined, NaN) is no truth value (``None``: the
+    predicate stays undetermined instead of reading ``None`` as false and NaN as true)."""
+    if v is sp.true or v is sp.false:
+        return v
+    if isinstance(v, bool) or getattr(getattr(v, "dtype", None), "kind", None) == "b":
+        return sp.true if bool(v) else sp.false
+    try:
+        number = operator.index(v)  # Python and NumPy integers
+    except TypeError:
+        return None
+    return {0: sp.false, 1: sp.true}.get(number)
+
+
 def evaluate_predicate(name: str, predicate: sp.Basic, values: Mapping[str, object]) -> Verdict:
     """Substitute measured values into a predicate: holds / fails / undetermined.
 
-    Missing or NaN values leave the predicate undetermined unless the known ones
-    already decide it (``And`` with a false part fails).
+    Missing or NaN values, and a truth value given as ``None`` (not determined), leave
+    the predicate undetermined unless the known ones already decide it (``And`` with a
+    false part fails).
 
     Examples
     --------
@@ -212,7 +229,7 @@ def evaluate_predicate(name: str, predicate: sp.Basic, values: Mapping[str, obje
         if key not in values:
             missing.append(key)
             continue
-        val = (sp.true if bool(values[key]) else sp.false) if key in _BOOL_NAMES else _to_sympy(values[key])
+        val = _to_sympy_bool(values[key]) if key in _BOOL_NAMES else _to_sympy(values[key])
         shown[key] = values[key] if not isinstance(values[key], float) or math.isfinite(values[key]) else str(values[key])
         if val is None:
             bad.append(key)

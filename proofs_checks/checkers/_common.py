@@ -206,6 +206,16 @@ def _monotone(names) -> str:
     return "strictly_increasing"
 
 
+def _determined(names, found):
+    """``found`` (a hypothesis value read from the activations' symbolic facts), or
+    ``None`` (undetermined) when the analysis of one of the activations ``names`` is
+    undetermined: its facts (``non_monotone``, unbounded Lipschitz constant) are then
+    conservative stand-ins, not findings, and a hypothesis must not fail on them."""
+    if any(get_activation(n).undetermined for n in set(names)):
+        return None
+    return found
+
+
 def _monotone_text(names, wanted: str) -> str:
     """What was found for a monotonicity hypothesis (``wanted``: ``strictly_increasing``
     or ``non_decreasing``): the activations that miss it, with their decreasing intervals."""
@@ -213,6 +223,9 @@ def _monotone_text(names, wanted: str) -> str:
     parts = []
     for n in dict.fromkeys(names):
         act = get_activation(n)
+        if act.undetermined:
+            parts.append(f"activation {n}: monotonicity undetermined ({act.undetermined})")
+            continue
         if order[act.monotone] >= order[wanted]:
             continue
         text = f"activation {n} is {act.monotone.replace('_', ' ')}"

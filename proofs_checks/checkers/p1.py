@@ -28,7 +28,7 @@ from neuronid.numerics.costs import closed_form_cost
 from neuronid.numerics.realization import Realizer
 from neuronid.numerics.supports import compute_support, shape_matrices
 
-from ._common import Check, _monotone, _monotone_text, _neuron_names, _runs, evaluate, random_support_points
+from ._common import Check, _monotone, _monotone_text, _determined, _neuron_names, _runs, evaluate, random_support_points
 from .context import CheckContext
 
 #: relative agreement required between cvxpy and the closed form (P1), relative to
@@ -123,7 +123,7 @@ def check_p1(ctx: CheckContext, *, max_pairs: int = 4, max_points: int = 200) ->
         scope = ctx.scope(run, 0)
         names = _neuron_names(layer)
         mono = _monotone(names)
-        values = {"strictly_increasing": mono == "strictly_increasing", "tau": 1, "beta_b": 0,
+        values = {"strictly_increasing": _determined(names, mono == "strictly_increasing"), "tau": 1, "beta_b": 0,
                   "rel_tol": P1_REL_TOL}
         quantities = {"activation_class": mono}
         if layer.norm is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuronid.errors import UnknownActivationError
 from neuronid.numerics.realization import Realizer
 
-from ._common import Check, _act_numpy, _monotone, _neuron_names, evaluate
+from ._common import Check, _act_numpy, _monotone, _determined, _neuron_names, evaluate
 from .context import CheckContext
 
 #: relative midpoint error allowed (solver tolerance, see the module docstring)
@@ -43,7 +44,11 @@ def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> l
             act = names[i]
             z = pts @ W[i] + layer.bias[i]
             h = _act_numpy(act, z)
-            res = Realizer(pts, activation=act, mask=layer.mask[i], fixed=layer.fixed[i]).realize(h, z_hint=z)
+            try:
+                res = Realizer(pts, activation=act, mask=layer.mask[i], fixed=layer.fixed[i]).realize(h, z_hint=z)
+            except UnknownActivationError as exc:  # no preimages for this activation: this neuron is untested
+                rows.append({"neuron": i, "status": "not supported", "reason": str(exc)})
+                continue
             res = ctx.mutate("P5.realization", res)
             if res.theta is None or res.bias is None:
                 rows.append({"neuron": i, "status": res.status})
@@ -63,7 +68,7 @@ def check_p5(ctx: CheckContext, *, neurons: int = 2, max_points: int = 128) -> l
         pair = _p5_pair_midpoints(ctx, l)
         worst = max(worst, pair["max_relative_midpoint_error"])
         tested += pair["neurons_compared"]
-        values = {"nondecreasing": mono != "non_monotone"}
+        values = {"nondecreasing": _determined(names, mono != "non_monotone")}
         if tested:  # nothing tested: the conclusion stays undetermined (no value)
             values["realization_set_convex"] = worst <= P5_MIDPOINT_TOL
         q = {"activation_class": mono, "neurons": rows, "max_relative_midpoint_error": worst,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Check, FUNCTION_TOL, _hidden_monotone, _monotone_text, evaluate
+from ._common import Check, FUNCTION_TOL, _hidden_monotone, _monotone_text, _determined, evaluate
 from .context import CheckContext
 
 # ----------------------------------------------------------------------------- T2-T4
@@ -22,12 +22,13 @@ def check_t2(ctx: CheckContext) -> list[Check]:
     loss = np.asarray(ctx.mutate("T2.loss", np.array(path.loss, dtype=float)), dtype=float)
     max_barrier = float(np.max(np.abs(loss - loss[0])))
     L0 = max(abs(float(loss[0])), 1.0)
-    values = {"same_structure": not ctx.structure_differences, "nondecreasing": _hidden_monotone(ctx.A) != "non_monotone",
+    hidden = [n for layer in ctx.A.layers[:-1] for n in layer.names]
+    values = {"same_structure": not ctx.structure_differences,
+              "nondecreasing": _determined(hidden, _hidden_monotone(ctx.A) != "non_monotone"),
               "max_mismatch": mismatch, "out_mismatch": out_mismatch, "max_barrier": max_barrier / L0,
               "tol": FUNCTION_TOL}
     q = {"structure_differences": ctx.structure_differences, "max_abs_loss_change": max_barrier,
          "B_lerp": path.B_lerp, "B_mid": path.B_mid}
-    hidden = [n for layer in ctx.A.layers[:-1] for n in layer.names]
     why = {"nondecreasing": _monotone_text(hidden, "non_decreasing"),
            "same_structure": "structures differ: " + "; ".join(map(str, ctx.structure_differences[:3]))}
     return [evaluate("T2", "pair", values, quantities=q, explanations=why,

@@ -9,7 +9,7 @@ import math
 
 from neuronid.numerics.certificate import UNSUPPORTED_NORM
 
-from ._common import Check, _g, evaluate, not_applicable
+from ._common import Check, _determined, _g, evaluate, not_applicable
 from .context import CheckContext
 
 def check_t4(ctx: CheckContext) -> list[Check]:
@@ -35,9 +35,10 @@ def check_t4(ctx: CheckContext) -> list[Check]:
         # certificate is unsupported, which H3 reports)
         lip = max((x for x in lips if x is not None and math.isfinite(x)), default=math.inf) if lips else 0.0
         el = entry.elementwise
+        hidden = [n for net in (ctx.A, ctx.B) for layer in net.layers[:-1] for n in layer.names]
         values = {"same_structure": not cert.structure_differences,
-                  "Lip": lip,
-                  "gap_term_available": entry.status == "ok"}
+                  "Lip": lip if math.isfinite(lip) else _determined(hidden, lip),
+                  "gap_term_available": True if entry.status == "ok" else _determined(hidden, False)}
         if el is not None:
             values.update({"gap_measured": el["worst"]["deviation"], "certificate": el["worst"]["allowed"]})
         q = {"elementwise": el, "bound": entry.bound, "bound_global": entry.bound_global,

@@ -47,7 +47,8 @@ def test_facts_are_derived_once_then_read_back_equal(cache, monkeypatch, name):
 
 def test_non_finite_values_round_trip_in_strict_json():
     facts = {"monotone": "non_monotone", "decreasing_intervals": [(-math.inf, -0.75)], "lipschitz": math.inf,
-             "curvature": None, "kinks": [(0.0, 0.0, 1.0)], "piecewise_linear": False, "method": {"a": "b"}}
+             "curvature": None, "kinks": [(0.0, 0.0, 1.0)], "piecewise_linear": False, "method": {"a": "b"},
+             "undetermined": None}
     text = json.dumps(act_mod._facts_to_json(facts), allow_nan=False)
     assert act_mod._facts_from_json(json.loads(text)) == facts
 

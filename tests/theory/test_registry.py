@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -101,3 +102,14 @@ def test_obligation_verify_is_cached_and_reports():
     first, second = ob.verify(), ob.verify()
     assert first is second and first.verified
     assert "W_t" in ob.description or "W_A" in ob.description
+
+
+def test_truth_values_none_and_nan_are_undetermined_not_false_or_true():
+    """A boolean hypothesis given as None (not determined) or NaN stays undetermined: it
+    was read as false (a failed hypothesis) and NaN as true (a passed one)."""
+    p5 = get_result("P5")
+    for value, status in ((None, "undetermined"), (math.nan, "undetermined"), ("yes", "undetermined"),
+                          (2, "undetermined"), (True, "holds"), (False, "fails"), (1, "holds"), (0, "fails"),
+                          (np.True_, "holds"), (np.False_, "fails")):
+        out = p5.evaluate({"nondecreasing": value, "realization_set_convex": True})
+        assert out["hypotheses"][0].status == status, (value, out["hypotheses"][0])
