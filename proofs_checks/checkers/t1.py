@@ -128,7 +128,6 @@ def check_t1(ctx: CheckContext, *, delta: float = 0.05, n_masks: int = 400) -> l
     masks on the layer's own support, plus the measured anisotropy of its real masks."""
     checks = []
     for run in _runs(ctx):
-        net = (ctx.A, ctx.B)[run]
         for l in range(ctx.n_hidden):
             lc = ctx.costs[run][l]
             sup = ctx.layer_support(run, l)
