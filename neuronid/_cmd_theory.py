@@ -147,8 +147,8 @@ def run_symmetries(args: argparse.Namespace) -> int:
     out.write(f"activation  {rep['activation']}    sigma(z) = {rep['expression']}\n")
     dec = ", ".join(f"({_fmt(d['lo'])}, {_fmt(d['hi'])})" for d in rep["decreasing_intervals"])
     if rep["monotone"] == "undetermined":
-        out.write(f"monotone    undetermined\nlipschitz   undetermined\ncurvature   undetermined\n"
-                  f"kinks       undetermined\n")
+        out.write("monotone    undetermined\nlipschitz   undetermined\ncurvature   undetermined\n"
+                  "kinks       undetermined\n")
         out.write(textwrap.fill(rep["monotone_reason"], width=100, initial_indent="  note ",
                                 subsequent_indent="       ") + "\n")
         _write_symmetries(out, rep)

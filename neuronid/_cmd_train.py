@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
-
 from neuronid._cli_common import (
     StoreOnce,
     add_force_option,
