@@ -21,7 +21,8 @@ Both sides run on ``--threads`` threads (default 2, the cores of the dev machine
 numba (``numba.set_num_threads``) and its BLAS (threadpoolctl), torch
 (``torch.set_num_threads``). The JIT is warmed up first and its compile time reported
 separately. Each configuration is timed ``--repeats`` times, numba, torch and torch
-with ``fused=True`` AdamW interleaved; medians and the ratios torch / numba (> 1: numba
+with ``fused=True`` AdamW interleaved, each run after a 0.2 s pause (the other
+library's OpenMP threads spin for a while after its last run); medians and the ratios torch / numba (> 1: numba
 faster) are printed and written to ``benchmarks/results/training.json``. Without torch
 the torch columns are skipped.
 
@@ -190,6 +191,17 @@ def run_torch_paper(torch, net, X, y, dtype, seed, fused=False):
     return time.perf_counter() - t0, total / n
 
 
+#: pause before each timed run: numba's and torch's OpenMP pools are two runtimes whose
+#: threads keep spinning for a while after their last parallel region, and a run that
+#: starts right after the other library's would share the cores with them (measured, E1
+#: float32 at 2 threads: 24 ms interleaved without the pause, 15 ms alone)
+SETTLE_S = 0.2
+
+
+def _settle():
+    time.sleep(SETTLE_S)
+
+
 def _timed_row(name, setup, numba_run, torch_run, torch_fused_run, repeats, target_ratio):
     """Warm up, then ``repeats`` interleaved runs of numba, torch and fused torch."""
     t0 = time.perf_counter()
@@ -200,11 +212,14 @@ def _timed_row(name, setup, numba_run, torch_run, torch_fused_run, repeats, targ
         torch_fused_run(warm=True)
     tn, tt, tf, ln, lt = [], [], [], None, None
     for rep in range(repeats):
+        _settle()
         s, ln = numba_run(rep=rep)
         tn.append(s)
         if torch_run is not None:
+            _settle()
             s, lt = torch_run(rep=rep)
             tt.append(s)
+            _settle()
             tf.append(torch_fused_run(rep=rep)[0])
     row = dict(name=name, **setup, numba_median_s=statistics.median(tn), numba_times_s=tn,
                numba_compile_or_cache_load_s=compile_s, numba_final_loss=ln,

@@ -19,11 +19,9 @@ from neuronid.numerics.datasets import DATASETS, make_dataset
 from neuronid.numerics.idx import load_mnist
 from neuronid.numerics.io import load_data, save_data, save_network
 from neuronid.numerics.structures import STRUCTURES
-from neuronid.numerics.training import TrainConfig, train
+from neuronid.numerics.training import MAX_EPOCHS, TrainConfig, train
 from neuronid.errors import InvalidOptionError
 
-#: Most epochs accepted (a typo guard: the history alone grows with the epochs).
-MAX_EPOCHS = 1_000_000
 #: Bytes per stored float and a safety factor for the copies a step keeps (data,
 #: shuffled batch, forward record; weights, masks, fixed parts, gradients, AdamW moments).
 _F64 = 8

@@ -284,14 +284,16 @@ def _layer_norm_backward_rows(D, Xh, rs, gl, out):
 #
 # 1. row blocks: gather, forward, loss per row, output delta and every layer's ``dL/dZ``
 #    (``dz``, all layers kept) and, before a LayerNorm's backward, ``dL/dU`` (``du``);
-# 2. column blocks: each thread takes a share of every layer's output neurons, the rows
-#    ``G[i0:i1] = dZ[:, i0:i1]^T A`` of the weight gradient (one BLAS product on the
+#    Small layers (see ROW_GRAD_MAX) also get their gradients here, one partial product
+#    per block, added in block order afterwards;
+# 2. column blocks: each thread takes a share of every other layer's output neurons, the
+#    rows ``G[i0:i1] = dZ[:, i0:i1]^T A`` of the weight gradient (one BLAS product on the
 #    strided column block, no copy) and those neurons' bias / gamma / beta gradients
 #    (column sums in row order).
 #
-# No sum is split across blocks (the loss is summed per row, then over rows in order;
-# column sums run over all rows in row order), so the same thread count gives bitwise the
-# same step. A different count changes how BLAS is called: OpenBLAS computes the entries at
+# Every sum runs in a fixed order for a given block count (the loss per row, then over
+# rows; column sums over rows; partial gradients in block order), so the same thread
+# count gives bitwise the same step. A different count changes how BLAS is called: OpenBLAS computes the entries at
 # the edge of a product (its last rows when a dimension is not a multiple of its tile)
 # with other kernels, whose rounding depends on the block around them (measured: 1 ulp on
 # 378 of 38,400 weight-gradient entries, 300 inputs, 3 blocks against 1), so other thread
@@ -448,9 +450,10 @@ def _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff,
 
 
 @njit(**JIT)
-def _rows_step(s0, s1, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-               ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi):
-    """Phase 1 of a step for batch rows ``s0:s1``: gather, forward, loss, deltas."""
+def _rows_step(c, s0, s1, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
+               ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb):
+    """Phase 1 of a step for batch rows ``s0:s1`` (block ``c``): gather, forward, loss,
+    deltas, and the small layers' partial gradients (:func:`_partial_grads`)."""
     d0 = sizes[0]
     A0 = _rows(acts, 0, d0, s0, s1)
     for s in range(s1 - s0):
@@ -463,14 +466,79 @@ def _rows_step(s0, s1, X, T, labels, perm, start, b, loss_code, sizes, woff, bof
     _output_delta_rows(s0, s1, b, loss_code, _rows(acts, hoff[L], o, s0, s1), T, labels, start, perm,
                        _rows(dz, poff[L - 1], o, s0, s1), rowloss)
     _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff, pres, dz, du, norm, phi)
+    _partial_grads(c, s0, s1, sizes, hoff, poff, acts, dz, small, wgrad, pw, pb)
 
 
 @njit(parallel=True, **JIT)
 def _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                        ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi):
+                        ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb):
     for c in prange(nb):
-        _rows_step(c * b // nb, (c + 1) * b // nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff,
-                   hoff, poff, codes, params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi)
+        _rows_step(c, c * b // nb, (c + 1) * b // nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff,
+                   hoff, poff, codes, params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small,
+                   wgrad, pw, pb)
+
+
+# Small layers (at most ROW_GRAD_MAX weights, no LayerNorm: E1's whole network, the paper's
+# output layer) get their gradients in the row blocks, as one partial product per block
+# summed afterwards in block order: moving a block's rows to the thread that owns the
+# layer's neurons cost more than these products (E1 float32, 2 threads: the two phases
+# took 39 + 19 us alone, 88 us one after the other).
+#: largest weight block (``m * d`` entries) whose gradient is formed in the row blocks
+ROW_GRAD_MAX = 1 << 16
+
+
+@njit(**JIT)
+def _small_layers(sizes, nkind):
+    """``(small, woff, boff)``: the layers whose gradients are formed in the row blocks, and
+    the offsets of their weights / biases in the per-block partial buffers."""
+    L = sizes.shape[0] - 1
+    small = np.zeros(L, dtype=np.bool_)
+    swoff = np.zeros(L + 1, dtype=np.int64)
+    sboff = np.zeros(L + 1, dtype=np.int64)
+    for l in range(L):
+        m = sizes[l + 1]
+        small[l] = sizes[l] * m <= ROW_GRAD_MAX and (l == L - 1 or nkind[l] != NORM_LAYER)
+        swoff[l + 1] = swoff[l] + (sizes[l] * m if small[l] else 0)
+        sboff[l + 1] = sboff[l] + (m if small[l] else 0)
+    return small, swoff, sboff
+
+
+@njit(**JIT)
+def _partial_grads(c, s0, s1, sizes, hoff, poff, acts, dz, small, wgrad, pw, pb):
+    """Block ``c``'s share of the small layers' gradients: ``pw[c]`` (their weights, packed
+    by ``small``'s offsets) ``= dZ_c^T A_c`` and ``pb[c]`` the column sums of ``dZ_c``."""
+    layers, swoff, sboff = small
+    for l in range(layers.shape[0]):
+        if not layers[l]:
+            continue
+        d = sizes[l]
+        m = sizes[l + 1]
+        Dz = _rows(dz, poff[l], m, s0, s1)
+        if wgrad[l]:
+            gemm(True, False, Dz, _rows(acts, hoff[l], d, s0, s1), pw[c, swoff[l]:swoff[l + 1]].reshape(m, d), 0.0)
+        _column_sums(Dz, 0, m, pb[c, sboff[l]:sboff[l + 1]])
+
+
+@njit(**JIT)
+def _sum_partial_grads(nb, woff, boff, small, wgrad, pw, pb, gw, gb):
+    """The small layers' gradients: the blocks' partial sums added in block order."""
+    layers, swoff, sboff = small
+    for l in range(layers.shape[0]):
+        if not layers[l]:
+            continue
+        if wgrad[l]:
+            G = gw[woff[l]:woff[l + 1]]
+            for j in range(G.shape[0]):
+                G[j] = pw[0, swoff[l] + j]
+            for c in range(1, nb):
+                for j in range(G.shape[0]):
+                    G[j] += pw[c, swoff[l] + j]
+        g = gb[boff[l]:boff[l + 1]]
+        for i in range(g.shape[0]):
+            g[i] = pb[0, sboff[l] + i]
+        for c in range(1, nb):
+            for i in range(g.shape[0]):
+                g[i] += pb[c, sboff[l] + i]
 
 
 # The column sums accumulate into a fresh local array: LLVM then knows it aliases nothing
@@ -507,7 +575,7 @@ def _norm_column_sums(D, Xh, i0, i1, sums, product_sums):
 
 
 @njit(**JIT)
-def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad):
+def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small):
     """Phase 2 of a step, share ``t`` of ``nc``: output neurons ``i0:i1 = t*m//nc :
     (t+1)*m//nc`` of every layer get their weight-gradient rows ``dZ[:, i0:i1]^T A``
     (layers with ``wgrad[l]``; the others' blocks are left as they are), bias gradients
@@ -520,7 +588,7 @@ def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, 
         m = sizes[l + 1]
         i0 = t * m // nc
         i1 = (t + 1) * m // nc
-        if i0 == i1:
+        if i0 == i1 or small[l]:
             continue
         Dz = _rows(dz, poff[l], m, 0, b)
         if wgrad[l]:
@@ -533,9 +601,9 @@ def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, 
 
 
 @njit(parallel=True, **JIT)
-def _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad):
+def _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small):
     for t in prange(nc):
-        _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad)
+        _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small)
 
 
 @njit(**JIT)
@@ -550,21 +618,28 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     rows ``perm[start:start + b]`` of ``X`` (``T`` or ``labels`` for the targets). Runs
     on ``nt`` numba threads in two phases (see above); BLAS must be on one thread.
     """
+    small = _small_layers(sizes, norm[0])
+    layers, swoff, sboff = small
     nb = row_blocks(nt, b, sizes)
+    pw = np.empty((nb, swoff[-1]), dtype=gw.dtype)
+    pb = np.empty((nb, sboff[-1]), dtype=gb.dtype)
     if nb <= 1:
-        _rows_step(0, b, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                   ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi)
+        _rows_step(0, 0, b, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
+                   ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
     else:
         _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes,
-                            params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi)
+                            params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
     total = 0.0
     for s in range(b):
         total += rowloss[s]
+    _sum_partial_grads(nb, woff, boff, small, wgrad, pw, pb, gw, gb)
+    if np.all(layers):
+        return total
     nc = _blocks(nt, step_work(sizes, b), PAR_MIN_STEP)
     if nc <= 1:
-        _grads_chunk(0, 1, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad)
+        _grads_chunk(0, 1, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
     else:
-        _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad)
+        _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
     return total
 
 
@@ -724,6 +799,21 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
             _sgd_update(beta, gbeta, gmask, beta, beta, s1n[nn:], lr, bd, momentum, False, nt)
         start += b
     return total
+
+
+@njit(**JIT)
+def train_epochs(X, T, labels, perms, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
+                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du,
+                 rowloss, hyper, step0, norm, gmask, s1n, s2n, phi, nt, totals):
+    """:func:`train_epoch` once per row of ``perms`` (one permutation per epoch): ``totals[e]``
+    the loss sum of epoch ``e``. One call for several epochs saves the per-call dispatch of
+    some 40 arguments (measured ~10% of an E1 run)."""
+    steps_per_epoch = -(-perms.shape[1] // batch_size)
+    for e in range(perms.shape[0]):
+        totals[e] = train_epoch(X, T, labels, perms[e], batch_size, loss_code, opt_code, sizes, woff, boff, hoff,
+                                poff, codes, params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w,
+                                s2w, s1b, s2b, acts, pres, dz, du, rowloss, hyper, step0 + e * steps_per_epoch, norm,
+                                gmask, s1n, s2n, phi, nt)
 
 
 @njit(**JIT)

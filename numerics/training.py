@@ -70,7 +70,7 @@ class TrainConfig:
     optimizer : ``"adamw"`` (as ``torch.optim.AdamW``) or ``"sgd"`` (as
         ``torch.optim.SGD`` with ``dampening=0``, ``nesterov=False``).
     lr : learning rate, > 0.
-    epochs : number of passes over the data, >= 0.
+    epochs : number of passes over the data, 0 to :data:`MAX_EPOCHS` (1,000,000).
     batch_size : minibatch size, >= 1 (capped at the number of samples); the last
         batch of an epoch may be smaller.
     weight_decay : >= 0; AdamW: decoupled ``theta -= lr * wd * theta``; SGD: L2 term
@@ -145,8 +145,8 @@ def _check_config(config) -> TrainConfig:
         raise InvalidOptionError(f"TrainConfig.dtype: must be one of {', '.join(DTYPES)}, found {c.dtype!r}")
     if not _is_real(c.lr) or c.lr <= 0:
         raise InvalidOptionError(f"TrainConfig.lr: must be a finite number > 0, found {c.lr!r}")
-    if not _is_int(c.epochs) or c.epochs < 0:
-        raise InvalidOptionError(f"TrainConfig.epochs: must be an integer >= 0, found {c.epochs!r}")
+    if not _is_int(c.epochs) or not 0 <= c.epochs <= MAX_EPOCHS:
+        raise InvalidOptionError(f"TrainConfig.epochs: must be an integer in [0, {MAX_EPOCHS}], found {c.epochs!r}")
     if not _is_int(c.batch_size) or c.batch_size < 1:
         raise InvalidOptionError(f"TrainConfig.batch_size: must be an integer >= 1, found {c.batch_size!r}")
     for name in ("weight_decay", "bias_decay"):
@@ -197,6 +197,14 @@ def _check_data(net: Network, X, y, loss: str):
     X = check_inputs(X, net.n_inputs)
     y = check_targets(loss, y, net.n_outputs, X.shape[0])
     return X, y
+
+
+#: most epochs of one training run (a bound on an input-driven cost; the CLI's too)
+MAX_EPOCHS = 1_000_000
+#: seconds of training per kernel call: epochs run in chunks of about this length
+EPOCH_CHUNK_SECONDS = 0.1
+#: at most this many permutation entries (epochs x rows) are drawn ahead for a chunk
+EPOCH_CHUNK_ROWS = 1 << 22
 
 
 def _thread_plan():
@@ -500,29 +508,44 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     if 0 in keep:
         kept[0] = flat.to_network(net)
     t0 = time.perf_counter()
+    per_chunk = max(1, EPOCH_CHUNK_ROWS // n)  # the permutations of a chunk stay within memory
+    marks = sorted(e for e in keep if e > 0)
+    epoch, chunk = 0, 1
     with threads:
         try:
-            for epoch in range(config.epochs):
-                perm = rng.permutation(n)
-                total = K.train_epoch(
-                    X, T, labels, perm, batch, loss_code, opt_code, *structure,
+            while epoch < config.epochs:
+                stop = min(config.epochs, epoch + chunk, next((e for e in marks if e > epoch), config.epochs))
+                # the same permutations, in the same order, as one draw per epoch
+                perms = np.stack([rng.permutation(n) for _ in range(stop - epoch)])
+                totals = np.zeros(stop - epoch, dtype=np.float64)
+                started = time.perf_counter()
+                K.train_epochs(
+                    X, T, labels, perms, batch, loss_code, opt_code, *structure,
                     flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
                     s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, hyper, steps,
-                    flat.norm, flat.gmask, s1n, s2n, flat.phi, nt,
+                    flat.norm, flat.gmask, s1n, s2n, flat.phi, nt, totals,
                 )
-                steps += -(-n // batch)
-                mean = total / n
-                if not math.isfinite(mean):
-                    raise InvalidOptionError(
-                        f"training diverged in epoch {epoch} (mean {config.loss} loss {mean}); "
-                        f"try a smaller TrainConfig.lr (found {config.lr}) or dtype='float64'"
-                    )
-                history.append(float(mean))
-                if epoch + 1 in keep:
-                    kept[epoch + 1] = flat.to_network(net)
+                elapsed = time.perf_counter() - started
+                for i, total in enumerate(totals):
+                    mean = total / n
+                    if not math.isfinite(mean):
+                        raise InvalidOptionError(
+                            f"training diverged in epoch {epoch + i} (mean {config.loss} loss {mean}); "
+                            f"try a smaller learning rate (--lr / TrainConfig.lr, found {config.lr})"
+                            + (" or float64 (--dtype / TrainConfig.dtype)" if dtype == np.float32 else "")
+                        )
+                    history.append(float(mean))
+                steps += (stop - epoch) * -(-n // batch)
+                if stop in keep:
+                    kept[stop] = flat.to_network(net)
                 if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{mean:.4g}", refresh=False)
+                    bar.update(stop - epoch)
+                    bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
+                # next chunk: about EPOCH_CHUNK_SECONDS of epochs (progress, checkpoints and
+                # interrupts stay responsive; a kernel call per epoch cost E1 ~10% of its time)
+                rate = (stop - epoch) / max(elapsed, 1e-6)
+                chunk = int(min(max(1, rate * EPOCH_CHUNK_SECONDS), per_chunk))
+                epoch = stop
         finally:
             if bar is not None:
                 bar.close()
@@ -530,7 +553,8 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
     if not (np.all(np.isfinite(flat.theta)) and np.all(np.isfinite(flat.bias))
             and np.all(np.isfinite(flat.gamma)) and np.all(np.isfinite(flat.beta))):
         raise InvalidOptionError(
-            f"training produced non-finite parameters; try a smaller TrainConfig.lr (found {config.lr})"
+            "training produced non-finite parameters; "
+            f"try a smaller learning rate (--lr / TrainConfig.lr, found {config.lr})"
         )
     return TrainResult(network=flat.to_network(net), history=history, steps=steps, seconds=seconds, config=config,
                        checkpoints=kept)

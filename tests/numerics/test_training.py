@@ -397,7 +397,9 @@ BAD = [
     ("dtype", dict(config=TrainConfig(dtype="float16")), InvalidOptionError, ["dtype", "float16", "float32"]),
     ("lr zero", dict(config=TrainConfig(lr=0.0)), InvalidOptionError, ["TrainConfig.lr", "> 0", "0.0"]),
     ("lr nan", dict(config=TrainConfig(lr=float("nan"))), InvalidOptionError, ["TrainConfig.lr", "nan"]),
-    ("epochs", dict(config=TrainConfig(epochs=-1)), InvalidOptionError, ["TrainConfig.epochs", ">= 0", "-1"]),
+    ("epochs", dict(config=TrainConfig(epochs=-1)), InvalidOptionError, ["TrainConfig.epochs", "[0, 1000000]", "-1"]),
+    ("epochs huge", dict(config=TrainConfig(epochs=10**12)), InvalidOptionError,
+     ["TrainConfig.epochs", "[0, 1000000]", "1000000000000"]),
     ("epochs float", dict(config=TrainConfig(epochs=2.5)), InvalidOptionError, ["TrainConfig.epochs", "2.5"]),
     ("batch", dict(config=TrainConfig(batch_size=0)), InvalidOptionError, ["TrainConfig.batch_size", ">= 1"]),
     ("wd", dict(config=TrainConfig(weight_decay=-0.1)), InvalidOptionError, ["TrainConfig.weight_decay", "-0.1"]),
@@ -420,7 +422,7 @@ BAD = [
     ("sympy activation", dict(net="sympy"), InvalidOptionError, ["layer 0, neuron 1", "sympy:z**3", "catalogue"]),
     ("not a network", dict(net="nope"), InvalidOptionError, ["Network", "str"]),
     ("divergence", dict(config=TrainConfig(loss="mse", optimizer="sgd", lr=1e6, momentum=0.0, epochs=50)),
-     InvalidOptionError, ["diverged", "TrainConfig.lr"]),
+     InvalidOptionError, ["diverged", "learning rate (--lr / TrainConfig.lr"]),
 ]
 
 
@@ -444,3 +446,30 @@ def test_loss_and_gradient_rejects_bad_loss_and_sympy():
         loss_and_gradient(_NET, _X, _Y, "l1")
     with pytest.raises(InvalidOptionError, match="catalogue activation"):
         loss_and_gradient(_sympy_net(), _X, _Y, "ce")
+
+
+def test_epochs_in_chunks_are_the_epochs_one_by_one(monkeypatch):
+    """Several epochs per kernel call (EPOCH_CHUNK_SECONDS) draw the same permutations in
+    the same order: weights, history and checkpoints are bitwise those of one call per
+    epoch, whatever the chunk lengths (one epoch, many, bounded by EPOCH_CHUNK_ROWS)."""
+    from neuronid.numerics import training as T
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    net = standard_mlp([3, 6, 2], activation="tanh", seed=0)
+    cfg = TrainConfig(epochs=9, batch_size=16, lr=1e-2, seed=4)
+    runs = []
+    for seconds, rows in ((0.0, 1 << 22), (1e9, 1 << 22), (1e9, 40 * 4)):
+        monkeypatch.setattr(T, "EPOCH_CHUNK_SECONDS", seconds)
+        monkeypatch.setattr(T, "EPOCH_CHUNK_ROWS", rows)
+        runs.append(train(net, X, y, cfg, progress=False, checkpoints=[0, 2, 7]))
+    first = runs[0]
+    for other in runs[1:]:
+        assert other.history == first.history and other.steps == first.steps == 9 * 3
+        assert sorted(other.checkpoints) == [0, 2, 7]
+        for e in (0, 2, 7):
+            for la, lb in zip(first.checkpoints[e].layers, other.checkpoints[e].layers):
+                assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
+        for la, lb in zip(first.network.layers, other.network.layers):
+            assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)

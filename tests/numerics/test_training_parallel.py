@@ -187,7 +187,8 @@ def _step(net, X, y, loss, dtype, nt):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 def test_step_in_blocks_is_the_one_block_step(loss, dtype):
-    """Row blocks (phase 1) and output-neuron blocks (phase 2) compute the one-block step:
+    """Row blocks (phase 1, with the small layers' partial gradients) and output-neuron
+    blocks (phase 2) compute the one-block step:
     loss, weight / bias / gamma / beta gradients, activations and deltas, for uneven
     splits (61 rows, 3 and 4 blocks; a 4-neuron output layer split 3 ways), bitwise again
     for the same block count.
@@ -203,8 +204,10 @@ def test_step_in_blocks_is_the_one_block_step(loss, dtype):
     nets = [
         standard_mlp([300, 128, 96, 4], activation="gelu", seed=6, norm="layer"),
         w_mlp([300, 128, 1, 4], activation="tanh", p_fixed=0.2, sigma_F=1.0, seed=7),  # a one-neuron layer
-        sigma_asymmetric_mlp([300, 128, 128, 4], activations=["gelu", "tanh", "silu", "relu"], seed=8),
+        # a first layer above ROW_GRAD_MAX (gradient by output-neuron blocks), then small layers
+        sigma_asymmetric_mlp([300, 256, 128, 4], activations=["gelu", "tanh", "silu", "relu"], seed=8),
     ]
+    assert 300 * 256 > K.ROW_GRAD_MAX >= 300 * 128
     for net in nets:
         assert K.row_blocks(3, 61, np.array(net.sizes)) == 3
         rel = 1e-12 if dtype == np.float64 else 1e-4
