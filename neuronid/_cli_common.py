@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuronid.errors import InvalidNetworkError, InvalidOptionError, StructureMismatchError
+from neuronid.errors import InvalidDataError, InvalidNetworkError, InvalidOptionError, StructureMismatchError
 from neuronid.numerics.io import (
     available_memory,
     check_data_for,
@@ -97,8 +97,9 @@ def real(lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False, 
         ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and (
             value < hi if hi_open else value <= hi)
         if not ok:
-            left = "(" if lo_open else "["
-            right = ")" if hi_open else "]"
+            # an infinite end is open: finite numbers never reach it
+            left = "(" if lo_open or math.isinf(lo) else "["
+            right = ")" if hi_open or math.isinf(hi) else "]"
             raise argparse.ArgumentTypeError(
                 f"expected a finite number in {left}{lo:g}, {hi:g}{right}, found {text}")
         return value
@@ -424,6 +425,19 @@ def _first_bad(arr: np.ndarray) -> tuple[int, ...] | None:
     if not bad.any():
         return None
     return tuple(int(i) for i in np.argwhere(bad)[0])
+
+
+def check_data_magnitude(X, y, *, source: str) -> None:
+    """Refuse training data with an entry beyond :data:`MAX_MAGNITUDE` in ``X`` or in real
+    targets ``y``, naming the file (the same bound the other commands apply to their data;
+    past it the loss overflows and training reports a divergence that is the data's)."""
+    for name, arr in (("X", X), ("y", y)):
+        if arr is None or np.asarray(arr).dtype.kind != "f":
+            continue
+        where = _first_bad(np.asarray(arr))
+        if where is not None:
+            raise InvalidDataError(f"{source}: {name!r} has an entry beyond +-{MAX_MAGNITUDE:g} (at {where}); "
+                                   "rescale the data")
 
 
 def check_forward_finite(net, X, *, source: str, data_source: str) -> None:

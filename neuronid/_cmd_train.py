@@ -5,6 +5,7 @@ from __future__ import annotations
 from neuronid._cli_common import (
     StoreOnce,
     add_force_option,
+    check_data_magnitude,
     guard_outputs,
     int_in,
     int_list,
@@ -254,6 +255,7 @@ def run_train(args) -> int:
             save_data(args.save_data, data.X, data.y)
     if data.y is None:
         raise InvalidOptionError(f"{args.data}: training needs targets 'y'")
+    check_data_magnitude(data.X, data.y, source=args.data or f"built-in data set {args.dataset}")
     loss = args.loss or ("ce" if data.y.dtype.kind == "i" else "mse")
     d_out = data.n_outputs
     if loss == "ce" and data.y.dtype.kind != "i":

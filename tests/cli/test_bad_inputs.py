@@ -176,6 +176,7 @@ def ws(tmp_path_factory):
     np.savez(d / "huge.npz", metadata=np.array(json.dumps({"format": "neuronid.mlp/1", "activations": ["relu"]})),
              **tensors)
     np.savez(d / "hugeX.npz", X=X * 1e200, y=y)
+    np.savez(d / "hugeY.npz", X=X, y=np.full((X.shape[0], 1), 1e200))
     tensors = network_tensors(A)
     tensors["layers.1.weight"] = tensors["layers.1.weight"].copy()
     tensors["layers.1.weight"][0, 0] = np.nan
@@ -328,6 +329,11 @@ CASES = [
      "overflow.safetensors"),
     ("check huge weights", ["check", "huge.npz", "huge.npz", "--data", "d.npz"], "layers.0.weight"),
     ("lmc huge data", ["lmc", *PAIR[:2], "--data", "hugeX.npz"], "'X' has an entry beyond"),
+    # train applies the same bound (it trained on X * 1e200 and on targets 1e200; outside tester)
+    ("train huge data", ["train", "--data", "hugeX.npz", "--out", "o.safetensors", *TRAIN],
+     "hugeX.npz: 'X' has an entry beyond"),
+    ("train huge targets", ["train", "--data", "hugeY.npz", "--loss", "mse", "--out", "o.safetensors", *TRAIN],
+     "hugeY.npz: 'y' has an entry beyond"),
     ("lmc NaN weight", ["lmc", "nan.safetensors", "B.safetensors", "--data", "d.npz"], "layer 1: weight"),
     ("lmc long npy header", ["lmc", *PAIR[:2], "--data", "header.npz"], "header longer"),
     ("lmc pickled", ["lmc", *PAIR[:2], "--data", "pickled.npz"], "pickled"),
