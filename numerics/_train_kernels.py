@@ -623,12 +623,10 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     nb = row_blocks(nt, b, sizes)
     pw = np.empty((nb, swoff[-1]), dtype=gw.dtype)
     pb = np.empty((nb, sboff[-1]), dtype=gb.dtype)
-    if nb <= 1:
-        _rows_step(0, 0, b, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                   ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
-    else:
-        _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes,
-                            params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
+    # one block runs through the parallel wrapper too: a direct call with the literal block
+    # 0 would compile the whole step a second time (numba specializes on literal arguments)
+    _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes,
+                        params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
     total = 0.0
     for s in range(b):
         total += rowloss[s]
@@ -636,10 +634,7 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     if np.all(layers):
         return total
     nc = _blocks(nt, step_work(sizes, b), PAR_MIN_STEP)
-    if nc <= 1:
-        _grads_chunk(0, 1, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
-    else:
-        _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
+    _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
     return total
 
 
