@@ -34,7 +34,7 @@ from neuronid.numerics.structures import sigma_asymmetric_mlp, standard_mlp, w_m
 from neuronid.numerics.training import TrainConfig, train
 
 CODES = [RELU, LEAKY_RELU, GELU, TANH, SIGMOID, SOFTPLUS, ELU, SILU, HARD_TANH, IDENTITY, K.MIXED]
-B, M = 96, 80  # B * M = 7680 >= PAR_MIN_ACT: the parallel branch is taken for nt > 1
+B, M = 96, 80  # a paper-like block of rows and neurons for the row kernels
 BLOCKS = 3  # more blocks than rows per block divide evenly: exercises uneven splits
 
 
