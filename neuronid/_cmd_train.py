@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
+
 from neuronid._cli_common import (
     StoreOnce,
     add_force_option,
@@ -273,4 +277,8 @@ def run_train(args) -> int:
     print(f"wrote {args.out}: {result.network} ({args.structure}); final train loss {final:.4g}")
     if args.save_data and not args.data:
         print(f"wrote {args.save_data}: X {data.X.shape}")
+    if args.loss is None and loss == "mse" and data.y.shape[1] == 1 and np.all(data.y == np.round(data.y)):
+        # after the results, so that an error stays the only line on failure
+        sys.stderr.write(f"note: {args.data or args.dataset}: 'y' holds real numbers that are all whole; trained a "
+                         "regression (MSE, one output); store class labels as integers to train a classifier\n")
     return 0

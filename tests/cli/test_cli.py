@@ -56,6 +56,22 @@ def test_train_writes_loadable_networks(workdir):
     assert wa.structure_differences(wb) == []  # shared --structure-seed
 
 
+def test_train_notes_whole_real_targets_as_regression(tmp_path, capsys):
+    """Labels stored as floats train a one-output regression: said on stderr after the
+    result (outside tester: it happened without a word); integer labels and real-valued
+    targets get no note."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    labels = (X[:, 0] > 0).astype(np.int64)
+    for name, y, noted in (("floaty", labels.astype(float), True), ("ints", labels, False),
+                           ("real", X[:, :1] * 0.5, False)):
+        save_data(tmp_path / f"{name}.npz", X, y)
+        code, out, err = run_cli(["train", "--data", tmp_path / f"{name}.npz", "--hidden", "4", "--epochs", "1",
+                                  "--quiet", "--out", tmp_path / f"{name}.safetensors"], capsys)
+        assert code == 0 and out.startswith("wrote"), err
+        assert ("trained a regression" in err) is noted, (name, err)
+
+
 def test_lmc_json_has_the_documented_keys(workdir, capsys):
     out_json = workdir / "lmc.json"
     code, out, err = run_cli(
