@@ -472,7 +472,8 @@ def _rows_step(c, s0, s1, X, T, labels, perm, start, b, loss_code, sizes, woff, 
 @njit(parallel=True, **JIT)
 def _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
                         ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb):
-    for c in prange(nb):
+    for i in prange(nb):
+        c = np.int64(i)  # one type for the block index (prange's may be unsigned): one compile of the step
         _rows_step(c, c * b // nb, (c + 1) * b // nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff,
                    hoff, poff, codes, params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small,
                    wgrad, pw, pb)
@@ -767,7 +768,7 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
                 break
     total = 0.0
     step = step0
-    start = 0
+    start = n - n  # not the constant 0: see loss_grad (one compile of the step, not two)
     while start < n:
         b = min(batch_size, n - start)
         total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
@@ -819,6 +820,10 @@ def loss_grad(X, T, labels, loss_code, sizes, woff, boff, hoff, poff, codes, par
     n = X.shape[0]
     perm = np.arange(n)
     wgrad = np.ones(sizes.shape[0] - 1, dtype=np.bool_)
-    total = _forward_backward(X, T, labels, perm, 0, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
+    # start as a computed zero, not a constant: numba specializes on constant arguments
+    # (``0`` and ``np.int64(0)`` are both typed Literal[int](0)), and the constant
+    # compiled the whole step a second time per dtype
+    start = n - n
+    total = _forward_backward(X, T, labels, perm, start, n, loss_code, sizes, woff, boff, hoff, poff, codes, params,
                               ucodes, weff, bias, gw, gb, acts, pres, dz, du, rowloss, norm, phi, nt, wgrad)
     return total / n
