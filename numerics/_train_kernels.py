@@ -521,25 +521,25 @@ def _partial_grads(c, s0, s1, sizes, hoff, poff, acts, dz, small, wgrad, pw, pb)
 
 
 @njit(**JIT)
-def _sum_partial_grads(nb, woff, boff, small, wgrad, pw, pb, gw, gb):
+def _add_blocks(partials, off, out):
+    """``out[j] = sum_c partials[c, off + j]``, the blocks added in block order."""
+    for j in range(out.shape[0]):
+        out[j] = partials[0, off + j]
+    for c in range(1, partials.shape[0]):
+        for j in range(out.shape[0]):
+            out[j] += partials[c, off + j]
+
+
+@njit(**JIT)
+def _sum_partial_grads(woff, boff, small, wgrad, pw, pb, gw, gb):
     """The small layers' gradients: the blocks' partial sums added in block order."""
     layers, swoff, sboff = small
     for l in range(layers.shape[0]):
         if not layers[l]:
             continue
         if wgrad[l]:
-            G = gw[woff[l]:woff[l + 1]]
-            for j in range(G.shape[0]):
-                G[j] = pw[0, swoff[l] + j]
-            for c in range(1, nb):
-                for j in range(G.shape[0]):
-                    G[j] += pw[c, swoff[l] + j]
-        g = gb[boff[l]:boff[l + 1]]
-        for i in range(g.shape[0]):
-            g[i] = pb[0, sboff[l] + i]
-        for c in range(1, nb):
-            for i in range(g.shape[0]):
-                g[i] += pb[c, sboff[l] + i]
+            _add_blocks(pw, swoff[l], gw[woff[l]:woff[l + 1]])
+        _add_blocks(pb, sboff[l], gb[boff[l]:boff[l + 1]])
 
 
 # The column sums accumulate into a fresh local array: LLVM then knows it aliases nothing
@@ -631,7 +631,7 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     total = 0.0
     for s in range(b):
         total += rowloss[s]
-    _sum_partial_grads(nb, woff, boff, small, wgrad, pw, pb, gw, gb)
+    _sum_partial_grads(woff, boff, small, wgrad, pw, pb, gw, gb)
     if np.all(layers):
         return total
     nc = _blocks(nt, step_work(sizes, b), PAR_MIN_STEP)
