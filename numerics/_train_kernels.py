@@ -729,8 +729,8 @@ def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff,
 
 @njit(**JIT)
 def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
-                params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du, rowloss,
-                hyper, step0, norm, gmask, s1n, s2n, phi, nt):
+                params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du,
+                rowloss, hyper, step0, norm, gmask, s1n, s2n, phi, nt):
     """One epoch of minibatch training over the rows ``perm`` of ``X``.
 
     ``norm`` as in the module docstring; ``gmask`` (1 where ``gamma``/``beta`` are

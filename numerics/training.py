@@ -369,7 +369,8 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     with threads:
         value = K.loss_grad(
             X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
-            flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, flat.norm, flat.phi,
+            flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, flat.norm,
+            flat.phi,
             nt,
         )
     gw = flat.gw * flat.mask

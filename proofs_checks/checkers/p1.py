@@ -28,7 +28,8 @@ from neuronid.numerics.costs import closed_form_cost
 from neuronid.numerics.realization import Realizer
 from neuronid.numerics.supports import compute_support, shape_matrices
 
-from ._common import Check, _monotone, _monotone_text, _determined, _neuron_names, _runs, evaluate, random_support_points
+from ._common import (Check, _determined, _monotone, _monotone_text, _neuron_names, _runs, evaluate,
+                      random_support_points)
 from .context import CheckContext
 
 #: relative agreement required between cvxpy and the closed form (P1), relative to
