@@ -58,6 +58,7 @@ from ._blas import gemm
 from ._config import JIT
 from ._fast_math import FAST_JIT, gelu_ndtr_like, normal_pdf_like
 from .losses import logsumexp_row
+from . import activations as acts
 from .activations import (
     ELU,
     GELU,
@@ -81,22 +82,22 @@ MIXED = -2
 
 
 # --- elementwise layer loops -------------------------------------------------------------------
-# A uniform layer calls _act / _dact with a *literal* code in each branch below: after
-# inlining, LLVM folds the catalogue's branch chain away and vectorizes the loop (about
-# 10x faster for relu than dispatching on the code per element). Mixed layers
-# (sigma-asymmetric) dispatch per neuron.
+# A uniform layer runs a loop over the one scalar kernel of its activation, passed as an
+# argument (a numba dispatcher; the loop is inlined into each branch below): LLVM then sees
+# a straight-line body and vectorizes it (about 10x faster for relu than dispatching on the
+# code per element). Mixed layers (sigma-asymmetric) dispatch per neuron.
 @njit(inline="always")
-def _bias_act_loop(Z, H, bl, code, param):
+def _bias_act_loop(Z, H, bl, act, param):
     b, m = Z.shape
     for s in range(b):
         for i in range(m):
             z = Z[s, i] + bl[i]
             Z[s, i] = z
-            H[s, i] = _act(code, param, z)
+            H[s, i] = act(param, z)
 
 
 @njit(inline="always")
-def _dact_loop(D, Z, code, param, sums, with_sums):
+def _dact_loop(D, Z, dact, param, sums, with_sums):
     b, m = Z.shape
     if with_sums:
         # fused with the column sums (one pass instead of two; the sums read the stored
@@ -105,12 +106,12 @@ def _dact_loop(D, Z, code, param, sums, with_sums):
             sums[i] = 0.0
         for s in range(b):
             for i in range(m):
-                D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
+                D[s, i] = D[s, i] * dact(param, Z[s, i])
                 sums[i] += D[s, i]
     else:
         for s in range(b):
             for i in range(m):
-                D[s, i] = D[s, i] * _dact(code, param, Z[s, i])
+                D[s, i] = D[s, i] * dact(param, Z[s, i])
 
 
 @njit(**FAST_JIT)
@@ -118,25 +119,25 @@ def _bias_act_serial(Z, H, bl, cl, pl, ucode):
     """``Z += bias`` and ``H = sigma(Z)`` for one hidden layer (rows = samples)."""
     p = pl[0]
     if ucode == RELU:
-        _bias_act_loop(Z, H, bl, RELU, p)
+        _bias_act_loop(Z, H, bl, acts._relu, p)
     elif ucode == LEAKY_RELU:
-        _bias_act_loop(Z, H, bl, LEAKY_RELU, p)
+        _bias_act_loop(Z, H, bl, acts._leaky_relu, p)
     elif ucode == GELU:
-        _bias_act_loop(Z, H, bl, GELU, p)
+        _bias_act_loop(Z, H, bl, acts._gelu, p)
     elif ucode == TANH:
-        _bias_act_loop(Z, H, bl, TANH, p)
+        _bias_act_loop(Z, H, bl, acts._tanh, p)
     elif ucode == SIGMOID:
-        _bias_act_loop(Z, H, bl, SIGMOID, p)
+        _bias_act_loop(Z, H, bl, acts._sigmoid, p)
     elif ucode == SOFTPLUS:
-        _bias_act_loop(Z, H, bl, SOFTPLUS, p)
+        _bias_act_loop(Z, H, bl, acts._softplus, p)
     elif ucode == ELU:
-        _bias_act_loop(Z, H, bl, ELU, p)
+        _bias_act_loop(Z, H, bl, acts._elu, p)
     elif ucode == SILU:
-        _bias_act_loop(Z, H, bl, SILU, p)
+        _bias_act_loop(Z, H, bl, acts._silu, p)
     elif ucode == HARD_TANH:
-        _bias_act_loop(Z, H, bl, HARD_TANH, p)
+        _bias_act_loop(Z, H, bl, acts._hard_tanh, p)
     elif ucode == IDENTITY:
-        _bias_act_loop(Z, H, bl, IDENTITY, p)
+        _bias_act_loop(Z, H, bl, acts._identity, p)
     else:
         b, m = Z.shape
         for s in range(b):
@@ -152,25 +153,25 @@ def _dact_serial(D, Z, cl, pl, ucode, sums, with_sums):
     also ``sums`` = the column sums of the new ``D`` (the bias gradient)."""
     p = pl[0]
     if ucode == RELU:
-        _dact_loop(D, Z, RELU, p, sums, with_sums)
+        _dact_loop(D, Z, acts._drelu, p, sums, with_sums)
     elif ucode == LEAKY_RELU:
-        _dact_loop(D, Z, LEAKY_RELU, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dleaky_relu, p, sums, with_sums)
     elif ucode == GELU:
-        _dact_loop(D, Z, GELU, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dgelu, p, sums, with_sums)
     elif ucode == TANH:
-        _dact_loop(D, Z, TANH, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dtanh, p, sums, with_sums)
     elif ucode == SIGMOID:
-        _dact_loop(D, Z, SIGMOID, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsigmoid, p, sums, with_sums)
     elif ucode == SOFTPLUS:
-        _dact_loop(D, Z, SOFTPLUS, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsoftplus, p, sums, with_sums)
     elif ucode == ELU:
-        _dact_loop(D, Z, ELU, p, sums, with_sums)
+        _dact_loop(D, Z, acts._delu, p, sums, with_sums)
     elif ucode == SILU:
-        _dact_loop(D, Z, SILU, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsilu, p, sums, with_sums)
     elif ucode == HARD_TANH:
-        _dact_loop(D, Z, HARD_TANH, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dhard_tanh, p, sums, with_sums)
     elif ucode == IDENTITY:
-        _dact_loop(D, Z, IDENTITY, p, sums, with_sums)
+        _dact_loop(D, Z, acts._didentity, p, sums, with_sums)
     else:
         b, m = Z.shape
         for s in range(b):
@@ -604,7 +605,7 @@ def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, 
 @njit(parallel=True, **JIT)
 def _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small):
     for t in prange(nc):
-        _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small)
+        _grads_chunk(np.int64(t), nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small)
 
 
 @njit(**JIT)
@@ -643,9 +644,9 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
 # so the ZeroDivisionError check of the default (Python) error model can never fire; without
 # it LLVM vectorizes the loop (measured 4-7x faster at paper size, same IEEE operations).
 @njit(error_model="numpy", **JIT)
-def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
-                  has_weff):
+def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt):
     decay = 1.0 - lr * wd
+    has_weff = weff.shape[0] != 0
     for j in range(theta.shape[0]):
         # computed for every entry, stored only where mask == 1 (masked stores, not a
         # branch around the arithmetic, so the loop vectorizes)
@@ -663,36 +664,37 @@ def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, 
 
 
 @njit(parallel=True, **JIT)
-def _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
-                    has_weff, nb):
+def _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nb):
     n = theta.shape[0]
     for c in prange(nb):
         j0 = c * n // nb
         j1 = (c + 1) * n // nb
         _adamw_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], m1[j0:j1], m2[j0:j1],
-                      lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, has_weff)
+                      lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
 
 
 @njit(**JIT)
-def _adamw_update(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
-                  has_weff, nt):
+def _adamw_update(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nt):
     """One AdamW update of a flat buffer, entries with ``mask == 0`` untouched.
 
     Follows ``torch.optim.AdamW`` (single-tensor path): decay first, then
     ``theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)``. Elementwise, so blocks of
-    the buffer run in parallel above ``PAR_MIN_OPT`` entries (same result).
+    the buffer run in parallel above ``PAR_MIN_OPT`` entries (same result). Where ``weff``
+    is not empty, the updated entries also get ``weff = theta + fixed`` (the effective
+    weights); pass empty ``fixed`` and ``weff`` for buffers without them. (Not a boolean
+    flag: the callers' constant ``True`` / ``False`` made numba compile every optimizer
+    kernel twice per dtype.)
     """
     nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
     if nb <= 1:
-        _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
-                      has_weff)
+        _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
     else:
-        _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
-                        has_weff, nb)
+        _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nb)
 
 
 @njit(**JIT)
-def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff):
+def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum):
+    has_weff = weff.shape[0] != 0
     for j in range(theta.shape[0]):
         if mask[j] == 0.0:
             continue
@@ -706,25 +708,26 @@ def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff)
 
 
 @njit(parallel=True, **JIT)
-def _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nb):
+def _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nb):
     n = theta.shape[0]
     for c in prange(nb):
         j0 = c * n // nb
         j1 = (c + 1) * n // nb
         _sgd_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], buf[j0:j1], lr, wd,
-                    momentum, has_weff)
+                    momentum)
 
 
 @njit(**JIT)
-def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nt):
+def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nt):
     """One SGD update like ``torch.optim.SGD(momentum, dampening=0, nesterov=False)``
     with L2 ``wd * theta`` added to the gradient; entries with ``mask == 0`` untouched.
-    Parallel over blocks above ``PAR_MIN_OPT`` entries (same result)."""
+    Parallel over blocks above ``PAR_MIN_OPT`` entries (same result). ``fixed`` / ``weff``
+    as in :func:`_adamw_update`."""
     nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
     if nb <= 1:
-        _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff)
+        _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum)
     else:
-        _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, has_weff, nb)
+        _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nb)
 
 
 @njit(**JIT)
@@ -759,6 +762,7 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
     ggamma = norm[4]
     gbeta = norm[5]
     nn = gamma.shape[0]
+    none = bias[:0]  # the biases and LayerNorm parameters have no effective-weight copy
     L = sizes.shape[0] - 1
     wgrad = np.zeros(L, dtype=np.bool_)  # layers with a trainable weight entry
     for l in range(L):
@@ -781,18 +785,18 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
             step_size = lr / bc1
             bc2_sqrt = math.sqrt(bc2)
             _adamw_update(theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, True, nt)
-            _adamw_update(bias, gb, bmask, bias, bias, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, False, nt)
-            _adamw_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, False, nt)
-            _adamw_update(beta, gbeta, gmask, beta, beta, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, False, nt)
+                          bc2_sqrt, nt)
+            _adamw_update(bias, gb, bmask, none, none, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
+                          bc2_sqrt, nt)
+            _adamw_update(gamma, ggamma, gmask, none, none, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
+                          step_size, bc2_sqrt, nt)
+            _adamw_update(beta, gbeta, gmask, none, none, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
+                          step_size, bc2_sqrt, nt)
         else:
-            _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, True, nt)
-            _sgd_update(bias, gb, bmask, bias, bias, s1b, lr, bd, momentum, False, nt)
-            _sgd_update(gamma, ggamma, gmask, gamma, gamma, s1n[:nn], lr, bd, momentum, False, nt)
-            _sgd_update(beta, gbeta, gmask, beta, beta, s1n[nn:], lr, bd, momentum, False, nt)
+            _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, nt)
+            _sgd_update(bias, gb, bmask, none, none, s1b, lr, bd, momentum, nt)
+            _sgd_update(gamma, ggamma, gmask, none, none, s1n[:nn], lr, bd, momentum, nt)
+            _sgd_update(beta, gbeta, gmask, none, none, s1n[nn:], lr, bd, momentum, nt)
         start += b
     return total
 

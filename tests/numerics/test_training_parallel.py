@@ -149,20 +149,27 @@ def test_optimizer_kernels_parallel_equal_serial_and_respect_mask(optimizer, dty
     theta0 = (rng.normal(size=n) * mask).astype(dtype)
     fixed = (rng.normal(size=n) * (1 - mask)).astype(dtype)
     grad = rng.normal(size=n).astype(dtype)
+    none = np.zeros(0, dtype=dtype)
     out = {}
     for nt in (1, BLOCKS):
-        theta, weff = theta0.copy(), theta0 + fixed
-        s1, s2 = np.zeros(n, dtype=dtype), np.zeros(n, dtype=dtype)
-        for _ in range(3):
-            if optimizer == "adamw":
-                K._adamw_update(theta, grad, mask, fixed, weff, s1, s2, 1e-2, 1e-2, 0.9, 0.999, 1e-8, 0.1, 0.5,
-                                True, nt)
-            else:
-                K._sgd_update(theta, grad, mask, fixed, weff, s1, 1e-2, 1e-2, 0.9, True, nt)
-        out[nt] = (theta, weff, s1, s2)
-    for a, b in zip(out[1], out[BLOCKS]):
+        for with_weff in (True, False):
+            theta, weff = theta0.copy(), theta0 + fixed
+            s1, s2 = np.zeros(n, dtype=dtype), np.zeros(n, dtype=dtype)
+            f, w = (fixed, weff) if with_weff else (none, none)
+            for _ in range(3):
+                if optimizer == "adamw":
+                    K._adamw_update(theta, grad, mask, f, w, s1, s2, 1e-2, 1e-2, 0.9, 0.999, 1e-8, 0.1, 0.5, nt)
+                else:
+                    K._sgd_update(theta, grad, mask, f, w, s1, 1e-2, 1e-2, 0.9, nt)
+            out[nt, with_weff] = (theta, weff, s1, s2)
+    for a, b in zip(out[1, True], out[BLOCKS, True]):
         assert np.array_equal(a, b)
-    theta, weff, s1, s2 = out[BLOCKS]
+    # without an effective-weight copy (empty fixed / weff: biases, LayerNorm parameters)
+    # the same update, and weff is not written
+    for k in (0, 2, 3):
+        assert np.array_equal(out[BLOCKS, True][k], out[BLOCKS, False][k])
+    assert np.array_equal(out[BLOCKS, False][1], theta0 + fixed)
+    theta, weff, s1, s2 = out[BLOCKS, True]
     frozen = mask == 0
     assert np.all(theta[frozen] == 0) and np.all(s1[frozen] == 0) and np.all(s2[frozen] == 0)
     assert np.array_equal(weff[frozen], fixed[frozen]) and np.all(theta[~frozen] != theta0[~frozen])
