@@ -97,21 +97,11 @@ def _bias_act_loop(Z, H, bl, act, param):
 
 
 @njit(inline="always")
-def _dact_loop(D, Z, dact, param, sums, with_sums):
+def _dact_loop(D, Z, dact, param):
     b, m = Z.shape
-    if with_sums:
-        # fused with the column sums (one pass instead of two; the sums read the stored
-        # entries in row order, so they are bitwise those of _column_sums)
+    for s in range(b):
         for i in range(m):
-            sums[i] = 0.0
-        for s in range(b):
-            for i in range(m):
-                D[s, i] = D[s, i] * dact(param, Z[s, i])
-                sums[i] += D[s, i]
-    else:
-        for s in range(b):
-            for i in range(m):
-                D[s, i] = D[s, i] * dact(param, Z[s, i])
+            D[s, i] = D[s, i] * dact(param, Z[s, i])
 
 
 @njit(**FAST_JIT)
@@ -148,37 +138,34 @@ def _bias_act_serial(Z, H, bl, cl, pl, ucode):
 
 
 @njit(**FAST_JIT)
-def _dact_serial(D, Z, cl, pl, ucode, sums, with_sums):
-    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples; with ``with_sums``
-    also ``sums`` = the column sums of the new ``D`` (the bias gradient)."""
+def _dact_serial(D, Z, cl, pl, ucode):
+    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples."""
     p = pl[0]
     if ucode == RELU:
-        _dact_loop(D, Z, acts._drelu, p, sums, with_sums)
+        _dact_loop(D, Z, acts._drelu, p)
     elif ucode == LEAKY_RELU:
-        _dact_loop(D, Z, acts._dleaky_relu, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dleaky_relu, p)
     elif ucode == GELU:
-        _dact_loop(D, Z, acts._dgelu, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dgelu, p)
     elif ucode == TANH:
-        _dact_loop(D, Z, acts._dtanh, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dtanh, p)
     elif ucode == SIGMOID:
-        _dact_loop(D, Z, acts._dsigmoid, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsigmoid, p)
     elif ucode == SOFTPLUS:
-        _dact_loop(D, Z, acts._dsoftplus, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsoftplus, p)
     elif ucode == ELU:
-        _dact_loop(D, Z, acts._delu, p, sums, with_sums)
+        _dact_loop(D, Z, acts._delu, p)
     elif ucode == SILU:
-        _dact_loop(D, Z, acts._dsilu, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dsilu, p)
     elif ucode == HARD_TANH:
-        _dact_loop(D, Z, acts._dhard_tanh, p, sums, with_sums)
+        _dact_loop(D, Z, acts._dhard_tanh, p)
     elif ucode == IDENTITY:
-        _dact_loop(D, Z, acts._didentity, p, sums, with_sums)
+        _dact_loop(D, Z, acts._didentity, p)
     else:
         b, m = Z.shape
         for s in range(b):
             for i in range(m):
                 D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
-        if with_sums:
-            _column_sums(D, 0, m, sums)
 
 
 # GELU keeps Phi(z) from the forward pass (``phi`` buffer in the ``poff`` layout, the
@@ -201,20 +188,13 @@ def _bias_gelu_serial(Z, H, bl, P):
 
 
 @njit(**FAST_JIT)
-def _dgelu_serial(D, Z, P, sums, with_sums):
-    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P`` (``with_sums``: and ``sums`` =
-    the column sums of the new ``D``, as ``_dact_loop``)."""
+def _dgelu_serial(D, Z, P):
+    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
     b, m = Z.shape
-    if with_sums:
-        for i in range(m):
-            sums[i] = 0.0
     for s in range(b):
         for i in range(m):
             z = Z[s, i]
             D[s, i] = D[s, i] * (P[s, i] + z * normal_pdf_like(z))
-        if with_sums:
-            for i in range(m):
-                sums[i] += D[s, i]
 
 
 @njit(**JIT)
@@ -227,12 +207,12 @@ def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
 
 
 @njit(**JIT)
-def _dact_rows(D, Z, cl, pl, ucode, P, sums, with_sums):
+def _dact_rows(D, Z, cl, pl, ucode, P):
     """``D *= sigma'(Z)`` for a block of rows (GELU reads ``Phi(Z)`` from ``P``)."""
     if ucode == GELU:
-        _dgelu_serial(D, Z, P, sums, with_sums)
+        _dgelu_serial(D, Z, P)
     else:
-        _dact_serial(D, Z, cl, pl, ucode, sums, with_sums)
+        _dact_serial(D, Z, cl, pl, ucode)
 
 
 @njit(**JIT)
@@ -422,7 +402,6 @@ def _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff,
     nkind, neps, gamma, beta, ggamma, gbeta, normed, xhat, rstd, zero = norm
     B = rstd.shape[0] // max(sizes.shape[0] - 2, 1)
     L = sizes.shape[0] - 1
-    empty = zero[0:0]
     for l in range(L - 1, 0, -1):
         d = sizes[l]
         m = sizes[l + 1]
@@ -443,11 +422,11 @@ def _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff,
         pl = params[boff[k]:boff[l]]
         P = _rows(phi, poff[k], d, s0, s1) if ucodes[k] == GELU else _rows(phi, 0, 0, 0, 0)
         if layer_norm:
-            _dact_rows(Da, _rows(normed, poff[k], d, s0, s1), cl, pl, ucodes[k], P, empty, False)
+            _dact_rows(Da, _rows(normed, poff[k], d, s0, s1), cl, pl, ucodes[k], P)
             _layer_norm_backward_rows(Da, _rows(xhat, poff[k], d, s0, s1), rstd[k * B + s0:k * B + s1],
                                       gamma[boff[k]:boff[l]], _rows(dz, poff[k], d, s0, s1))
         else:
-            _dact_rows(Da, _rows(pres, poff[k], d, s0, s1), cl, pl, ucodes[k], P, empty, False)
+            _dact_rows(Da, _rows(pres, poff[k], d, s0, s1), cl, pl, ucodes[k], P)
 
 
 @njit(**JIT)
