@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,3 +45,22 @@ settings.register_profile(
 )
 settings.register_profile("debug", max_examples=10, deadline=None, verbosity=Verbosity.verbose)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+#: most workers ``-n auto`` starts: every worker compiles the numba kernels its tests
+#: use (on an empty cache), so workers beyond the cores, or many more than the suite's
+#: few kernel-heavy files, cost more compile time than they save
+MAX_AUTO_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per available core, at most :data:`MAX_AUTO_WORKERS`;
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides (pytest-xdist's own variable)."""
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if env:
+        if not env.strip().isdigit() or int(env) < 1:
+            raise pytest.UsageError(f"PYTEST_XDIST_AUTO_NUM_WORKERS: expected an integer >= 1, found {env!r}")
+        return int(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_AUTO_WORKERS))
