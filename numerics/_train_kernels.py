@@ -710,25 +710,26 @@ def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nt):
 
 
 @njit(**JIT)
-def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
-                params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du,
-                rowloss, hyper, step0, norm, gmask, s1n, s2n, phi, nt):
-    """One epoch of minibatch training over the rows ``perm`` of ``X``.
+def train_epochs(X, T, labels, perms, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
+                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du,
+                 rowloss, hyper, step0, norm, gmask, s1n, s2n, phi, nt, totals):
+    """Minibatch training, one epoch per row of ``perms`` (the epoch's order of the rows
+    of ``X``); ``totals[e]`` receives the sum over samples of the loss seen during epoch
+    ``e`` (each batch at the parameters before its step). One call for several epochs
+    saves the per-call dispatch of some 40 arguments (measured ~10% of an E1 run).
 
     ``norm`` as in the module docstring; ``gmask`` (1 where ``gamma``/``beta`` are
     trainable) and ``s1n``/``s2n`` (optimizer state of ``gamma`` then ``beta``, each
     ``2 * len(gamma)``) train the LayerNorm parameters like biases (decay ``bias_decay``).
 
     ``hyper`` (float64) = ``[lr, weight_decay, bias_decay, beta1, beta2, eps,
-    momentum]``; ``step0`` is the number of optimizer steps taken before this epoch;
+    momentum]``; ``step0`` is the number of optimizer steps taken before the first epoch;
     ``phi`` the GELU work buffer (``poff`` layout, or empty without GELU layers);
     ``nt`` the numba thread count (``numba.get_num_threads()``) for the parallel kernels
     (AdamW bias correction). Updates ``theta``, ``weff``, ``bias`` and the optimizer
     state (``s1*``: first moment / momentum buffer, ``s2*``: second moment) in place.
-    Returns the sum over samples of the loss seen during the epoch (each batch at the
-    parameters before its step).
     """
-    n = perm.shape[0]
+    n = perms.shape[1]
     lr = hyper[0]
     wd = hyper[1]
     bd = hyper[2]
@@ -749,50 +750,37 @@ def train_epoch(X, T, labels, perm, batch_size, loss_code, opt_code, sizes, woff
             if mask[j] != 0.0:
                 wgrad[l] = True
                 break
-    total = 0.0
     step = step0
-    start = n - n  # not the constant 0: see loss_grad (one compile of the step, not two)
-    while start < n:
-        b = min(batch_size, n - start)
-        total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
-                                   codes, params, ucodes, weff, bias, gw, gb, acts, pres, dz, du, rowloss, norm, phi,
-                                   nt, wgrad)
-        step += 1
-        if opt_code == OPT_ADAMW:
-            bc1 = 1.0 - beta1 ** step
-            bc2 = 1.0 - beta2 ** step
-            step_size = lr / bc1
-            bc2_sqrt = math.sqrt(bc2)
-            _adamw_update(theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, nt)
-            _adamw_update(bias, gb, bmask, none, none, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
-                          bc2_sqrt, nt)
-            _adamw_update(gamma, ggamma, gmask, none, none, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, nt)
-            _adamw_update(beta, gbeta, gmask, none, none, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
-                          step_size, bc2_sqrt, nt)
-        else:
-            _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, nt)
-            _sgd_update(bias, gb, bmask, none, none, s1b, lr, bd, momentum, nt)
-            _sgd_update(gamma, ggamma, gmask, none, none, s1n[:nn], lr, bd, momentum, nt)
-            _sgd_update(beta, gbeta, gmask, none, none, s1n[nn:], lr, bd, momentum, nt)
-        start += b
-    return total
-
-
-@njit(**JIT)
-def train_epochs(X, T, labels, perms, batch_size, loss_code, opt_code, sizes, woff, boff, hoff, poff, codes,
-                 params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w, s2w, s1b, s2b, acts, pres, dz, du,
-                 rowloss, hyper, step0, norm, gmask, s1n, s2n, phi, nt, totals):
-    """:func:`train_epoch` once per row of ``perms`` (one permutation per epoch): ``totals[e]``
-    the loss sum of epoch ``e``. One call for several epochs saves the per-call dispatch of
-    some 40 arguments (measured ~10% of an E1 run)."""
-    steps_per_epoch = -(-perms.shape[1] // batch_size)
     for e in range(perms.shape[0]):
-        totals[e] = train_epoch(X, T, labels, perms[e], batch_size, loss_code, opt_code, sizes, woff, boff, hoff,
-                                poff, codes, params, ucodes, theta, mask, fixed, weff, bias, bmask, gw, gb, s1w,
-                                s2w, s1b, s2b, acts, pres, dz, du, rowloss, hyper, step0 + e * steps_per_epoch, norm,
-                                gmask, s1n, s2n, phi, nt)
+        perm = perms[e]
+        total = 0.0
+        start = n - n  # not the constant 0: see loss_grad (one compile of the step, not two)
+        while start < n:
+            b = min(batch_size, n - start)
+            total += _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff,
+                                       codes, params, ucodes, weff, bias, gw, gb, acts, pres, dz, du, rowloss, norm,
+                                       phi, nt, wgrad)
+            step += 1
+            if opt_code == OPT_ADAMW:
+                bc1 = 1.0 - beta1 ** step
+                bc2 = 1.0 - beta2 ** step
+                step_size = lr / bc1
+                bc2_sqrt = math.sqrt(bc2)
+                _adamw_update(theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size,
+                              bc2_sqrt, nt)
+                _adamw_update(bias, gb, bmask, none, none, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
+                              bc2_sqrt, nt)
+                _adamw_update(gamma, ggamma, gmask, none, none, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
+                              step_size, bc2_sqrt, nt)
+                _adamw_update(beta, gbeta, gmask, none, none, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
+                              step_size, bc2_sqrt, nt)
+            else:
+                _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, nt)
+                _sgd_update(bias, gb, bmask, none, none, s1b, lr, bd, momentum, nt)
+                _sgd_update(gamma, ggamma, gmask, none, none, s1n[:nn], lr, bd, momentum, nt)
+                _sgd_update(beta, gbeta, gmask, none, none, s1n[nn:], lr, bd, momentum, nt)
+            start += b
+        totals[e] = total
 
 
 @njit(**JIT)
