@@ -14,6 +14,7 @@ Every command validates at the boundary, before any work or any write:
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -248,6 +249,10 @@ def _probe_writable(folder: str, flag: str, path: str, creating: str | None = No
             raise InvalidOptionError(
                 f"{flag} {path}: cannot create the folder {creating} ({folder} accepts no new entries: "
                 f"{reason})") from None
+        if exc.errno == errno.ENOENT:
+            # the folder exists (checked before), so the system's "No such file or
+            # directory" means it takes no new files (/proc, /sys): say that first
+            reason = f"it accepts no new files; the system says: {reason}"
         raise InvalidOptionError(f"{flag} {path}: cannot write in folder {folder} ({reason})") from None
     os.close(fd)
     try:

@@ -33,7 +33,7 @@ def files(tmp_path):
     (output_file("--json", "sub", [".json"]), False, "is a folder"),
     (output_file("--json", "nope/x.json", [".json"]), False, "does not exist"),
     (output_file("--json", "notes.txt/x.json", [".json"]), False, "is not a folder"),
-    (output_file("--json", "/proc/x.json", [".json"]), False, "cannot write"),
+    (output_file("--json", "/proc/x.json", [".json"]), False, "cannot write in folder /proc .it accepts no new files"),
     (output_file("--json", "z" * 300 + ".json", [".json"]), False, "limit is"),
     (output_file("--json", "", [".json"]), False, "empty"),
     (output_folder("--out", "notes.txt"), False, "not a folder"),
