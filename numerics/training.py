@@ -48,6 +48,7 @@ import numpy as np
 from neuronid.errors import InvalidOptionError
 
 from . import _train_kernels as K
+from ._compile_lock import compile_once
 from .activations import EXTERNAL, GELU, IDENTITY, layer_dispatch
 from .losses import LOSSES, check_targets, targets_for
 from .network import Layer, Network, Norm, check_inputs
@@ -366,13 +367,12 @@ def loss_and_gradient(net: Network, X, y, loss: str = "mse"):
     flat = _Flat(net, np.float64, n)
     T, labels = _kernel_targets(loss, y, net.n_outputs, np.float64)
     threads, nt = _thread_plan()
-    with threads:
-        value = K.loss_grad(
-            X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
+    args = (X, T, labels, K.LOSS_MSE if loss == "mse" else K.LOSS_CE, *flat.kernel_structure(),
             flat.weff, flat.bias, flat.gw, flat.gb, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, flat.norm,
-            flat.phi,
-            nt,
-        )
+            flat.phi, nt)
+    compile_once(K.loss_grad, args)
+    with threads:
+        value = K.loss_grad(*args)
     gw = flat.gw * flat.mask
     shapes = [layer.shape for layer in net.layers]
     ws = flat.split(gw, flat.woff, shapes)
@@ -519,13 +519,13 @@ def train(net: Network, X, y, config: TrainConfig = TrainConfig(), *, progress: 
                 # the same permutations, in the same order, as one draw per epoch
                 perms = np.stack([rng.permutation(n) for _ in range(stop - epoch)])
                 totals = np.zeros(stop - epoch, dtype=np.float64)
+                args = (X, T, labels, perms, batch, loss_code, opt_code, *structure,
+                        flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
+                        s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, hyper, steps,
+                        flat.norm, flat.gmask, s1n, s2n, flat.phi, nt, totals)
+                compile_once(K.train_epochs, args)  # not timed: the chunk size is sized on run time
                 started = time.perf_counter()
-                K.train_epochs(
-                    X, T, labels, perms, batch, loss_code, opt_code, *structure,
-                    flat.theta, flat.mask, flat.fixed, flat.weff, flat.bias, flat.bmask, flat.gw, flat.gb,
-                    s1w, s2w, s1b, s2b, flat.acts, flat.pres, flat.dz, flat.du, flat.rowloss, hyper, steps,
-                    flat.norm, flat.gmask, s1n, s2n, flat.phi, nt, totals,
-                )
+                K.train_epochs(*args)
                 elapsed = time.perf_counter() - started
                 for i, total in enumerate(totals):
                     mean = total / n
