@@ -20,8 +20,9 @@ fast (:func:`activation_monotonicity`, :func:`inverse_activation`,
 :func:`layer_dispatch` is the one place that decides whether a layer runs the
 one-activation ("uniform") or the per-neuron ("columns") kernels.
 
-Size (about 620 lines): one catalogue; names, kernels and the numeric properties
-(inverses, preimages, monotonicity) of the same activations belong together.
+Size (about 760 lines): one catalogue; names, kernels (one small one per activation and
+derivative) and the numeric properties (inverses, preimages, monotonicity) of the same
+activations belong together.
 
 Example
 -------
@@ -133,10 +134,10 @@ def parse_activation(spec: str) -> Activation:
 # --- one scalar kernel per activation ----------------------------------------------------
 # Each is compiled once per dtype and shared by every caller: the generic dispatchers
 # _act / _dact below, and the one-activation layer loops of the training kernels, which
-# take the kernel they need as an argument so that LLVM sees
-# one straight-line body to vectorize. Before, those loops called _act / _dact with a
-# literal code, and numba compiled the whole catalogue once per code and dtype (about
-# 1.5 s each, 35 s per dtype on an empty cache).
+# take the kernel they need as an argument so that LLVM sees one straight-line body to
+# vectorize. Before, those loops called _act / _dact with a literal code, and numba
+# compiled the whole catalogue once per code and dtype (about 1.5 s each, 35 s per dtype
+# on an empty cache).
 @njit(**JIT)
 def _relu(param, z):
     return z if z > 0.0 else 0.0
