@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -53,14 +54,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 MAX_AUTO_WORKERS = 4
 
 
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: one worker per available core, at most :data:`MAX_AUTO_WORKERS`;
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides (pytest-xdist's own variable)."""
-    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    """``-n auto``: one worker per available core, at most :data:`MAX_AUTO_WORKERS`.
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (pytest-xdist's own variable) sets another count,
+    from 1 to the cores available; empty means unset (as in pytest-xdist). ``-n N``
+    gives any count explicitly."""
+    cores = _available_cores()
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip()
     if env:
-        if not env.strip().isdigit() or int(env) < 1:
-            raise pytest.UsageError(f"PYTEST_XDIST_AUTO_NUM_WORKERS: expected an integer >= 1, found {env!r}")
+        if not re.fullmatch(r"[0-9]{1,6}", env) or not 1 <= int(env) <= cores:
+            raise pytest.UsageError(
+                f"PYTEST_XDIST_AUTO_NUM_WORKERS: expected an integer from 1 to {cores} (the cores available), "
+                f"found {env!r}")
         return int(env)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, MAX_AUTO_WORKERS))

@@ -25,6 +25,16 @@ def _fresh_kernel():
     return kernel
 
 
+def _fresh_other_kernel():
+    from numba import njit
+
+    @njit
+    def other_kernel(a, k):
+        return a.sum() + k
+
+    return other_kernel
+
+
 def test_the_later_call_compiles_nothing():
     kernel = _fresh_kernel()
     args = (np.ones((2, 3), dtype=np.float32), 3)
@@ -36,8 +46,8 @@ def test_the_later_call_compiles_nothing():
     assert len(kernel.overloads) == 1
 
 
-def _hold_lock(seconds: float, held: threading.Event) -> None:
-    fd = os.open(CL.lock_path(), os.O_RDWR | os.O_CREAT, 0o666)
+def _hold_lock(path: str, seconds: float, held: threading.Event) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         held.set()
@@ -51,25 +61,49 @@ def test_a_compile_waits_for_the_lock_holder():
     """Another holder of the lock (a second open file: flock excludes it as it would
     another process) makes compile_once wait until it lets go."""
     kernel = _fresh_kernel()
+    args = (np.ones(2), 1)
     held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(0.6, held))
+    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 0.6, held))
     holder.start()
     held.wait(5)
     t0 = time.perf_counter()
-    CL.compile_once(kernel, (np.ones(2), 1), wait_seconds=30)
+    CL.compile_once(kernel, args, wait_seconds=30)
     waited = time.perf_counter() - t0
     holder.join()
     assert waited >= 0.5 and len(kernel.overloads) == 1
 
 
-def test_a_stuck_holder_is_waited_for_a_bounded_time():
-    kernel = _fresh_kernel()
+def _path(kernel, args):
+    return CL.lock_path(kernel, CL._signature(kernel, args))
+
+
+def test_other_kernels_and_signatures_do_not_wait():
+    """One lock per kernel and signature: a holder of one does not delay the others."""
+    kernel, other = _fresh_kernel(), _fresh_other_kernel()
+    args = (np.ones(2), 1)
+    other_sig = (np.ones(2, dtype=np.float32), 1)
+    assert _path(kernel, args) != _path(kernel, other_sig) and _path(kernel, args) != _path(other, args)
     held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(3.0, held))
+    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 2.0, held))
     holder.start()
     held.wait(5)
     t0 = time.perf_counter()
-    CL.compile_once(kernel, (np.ones(2), 1), wait_seconds=0.3)
+    CL.compile_once(kernel, other_sig, wait_seconds=30)  # same kernel, another signature
+    CL.compile_once(other, args, wait_seconds=30)  # another kernel (its own lock file)
+    waited = time.perf_counter() - t0
+    holder.join()
+    assert waited < 1.5 and len(kernel.overloads) == 1 and len(other.overloads) == 1
+
+
+def test_a_stuck_holder_is_waited_for_a_bounded_time():
+    kernel = _fresh_kernel()
+    args = (np.ones(2), 1)
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 3.0, held))
+    holder.start()
+    held.wait(5)
+    t0 = time.perf_counter()
+    CL.compile_once(kernel, args, wait_seconds=0.3)
     waited = time.perf_counter() - t0
     assert len(kernel.overloads) == 1 and waited < 2.5  # compiled on its own after 0.3 s
     holder.join()
