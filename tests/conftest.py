@@ -1,4 +1,5 @@
-"""Shared pytest configuration: hypothesis profiles (STYLE.md), and this folder on
+"""Shared pytest configuration: hypothesis profiles (STYLE.md), the worker count of
+``-n auto`` (pytest-xdist, the README's test command), and this folder on
 ``sys.path`` so tests import the shared reference implementations
 (``from _reference import reference_path_outputs``; ``--import-mode=importlib`` does
 not add test folders to ``sys.path`` itself).
