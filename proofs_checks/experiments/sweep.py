@@ -475,8 +475,15 @@ def _terminate(pool) -> None:
             proc.join(timeout=5)
 
 
-def connect_dask(address: str, timeout: float = 5.0):
-    """``distributed.Client(address)``; a clear error within ``timeout`` seconds."""
+#: Seconds to reach a Dask scheduler before ``--dask`` gives up with one clear line.
+DASK_CONNECT_SECONDS = 5.0
+
+
+def connect_dask(address: str, timeout: float | None = None):
+    """``distributed.Client(address)``; a clear error within ``timeout`` seconds
+    (default :data:`DASK_CONNECT_SECONDS`)."""
+    if timeout is None:
+        timeout = DASK_CONNECT_SECONDS
     try:
         from distributed import Client
     except ImportError:

@@ -167,8 +167,11 @@ def test_unwritable_and_incompatible_folders_exit_2(finished, tmp_path, capsys):
     assert code == 2 and "cannot resume" in err and "epochs: 2 (stored) vs 3 (requested)" in err
 
 
-def test_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys):
+def test_unreachable_scheduler_exits_2_within_seconds(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
+    from neuronid.proofs_checks.experiments import sweep
+
+    monkeypatch.setattr(sweep, "DASK_CONNECT_SECONDS", 1.0)  # the bound under test, shortened
     t0 = time.perf_counter()
     code, _, err = run_cli(["reproduce", "E1", "--out", tmp_path / "x", "--dask", f"tcp://127.0.0.1:{_free_port()}",
                             *TINY], capsys)

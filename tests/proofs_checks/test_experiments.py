@@ -332,8 +332,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_scheduler_fails_within_seconds(tmp_path):
+def test_unreachable_scheduler_fails_within_seconds(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
+    from neuronid.proofs_checks.experiments import sweep
+
+    monkeypatch.setattr(sweep, "DASK_CONNECT_SECONDS", 1.0)  # the bound under test, shortened
     t0 = time.perf_counter()
     with pytest.raises(SchedulerUnreachableError, match="cannot reach the Dask scheduler"):
         run_experiment("E1", out=tmp_path / "never", overrides=TINY_E1, dask=f"tcp://127.0.0.1:{_free_port()}")
