@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 
+from neuronid.cli import _available_cpus
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _CACHE = tempfile.mkdtemp(prefix="neuronid-test-cache-")
@@ -55,8 +57,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 MAX_AUTO_WORKERS = 4
 
 
-def _available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: the CPUs this process may run on (the CLI's rule for NUMBA_NUM_THREADS; a module name
+#: so the tests can replace it)
+_available_cores = _available_cpus
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -46,35 +47,44 @@ def test_the_later_call_compiles_nothing():
     assert len(kernel.overloads) == 1
 
 
-def _hold_lock(path: str, seconds: float, held: threading.Event) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        held.set()
-        time.sleep(seconds)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def test_a_compile_waits_for_the_lock_holder():
-    """Another holder of the lock (a second open file: flock excludes it as it would
-    another process) makes compile_once wait until it lets go."""
-    kernel = _fresh_kernel()
-    args = (np.ones(2), 1)
+@contextlib.contextmanager
+def _lock_held(path: str, seconds: float):
+    """Another holder of the lock file ``path`` for ``seconds`` (a second open file in a
+    thread: flock excludes it as it would another process); joined on exit."""
     held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 0.6, held))
+
+    def hold():
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held.set()
+            time.sleep(seconds)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    holder = threading.Thread(target=hold)
     holder.start()
     held.wait(5)
-    t0 = time.perf_counter()
-    CL.compile_once(kernel, args, wait_seconds=30)
-    waited = time.perf_counter() - t0
-    holder.join()
-    assert waited >= 0.5 and len(kernel.overloads) == 1
+    try:
+        yield
+    finally:
+        holder.join()
 
 
 def _path(kernel, args):
     return CL.lock_path(kernel, CL._signature(kernel, args))
+
+
+def test_a_compile_waits_for_the_lock_holder():
+    """Another holder of the lock makes compile_once wait until it lets go."""
+    kernel = _fresh_kernel()
+    args = (np.ones(2), 1)
+    with _lock_held(_path(kernel, args), 0.6):
+        t0 = time.perf_counter()
+        CL.compile_once(kernel, args, wait_seconds=30)
+        waited = time.perf_counter() - t0
+    assert waited >= 0.5 and len(kernel.overloads) == 1
 
 
 def test_other_kernels_and_signatures_do_not_wait():
@@ -83,30 +93,22 @@ def test_other_kernels_and_signatures_do_not_wait():
     args = (np.ones(2), 1)
     other_sig = (np.ones(2, dtype=np.float32), 1)
     assert _path(kernel, args) != _path(kernel, other_sig) and _path(kernel, args) != _path(other, args)
-    held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 2.0, held))
-    holder.start()
-    held.wait(5)
-    t0 = time.perf_counter()
-    CL.compile_once(kernel, other_sig, wait_seconds=30)  # same kernel, another signature
-    CL.compile_once(other, args, wait_seconds=30)  # another kernel (its own lock file)
-    waited = time.perf_counter() - t0
-    holder.join()
+    with _lock_held(_path(kernel, args), 2.0):
+        t0 = time.perf_counter()
+        CL.compile_once(kernel, other_sig, wait_seconds=30)  # same kernel, another signature
+        CL.compile_once(other, args, wait_seconds=30)  # another kernel (its own lock file)
+        waited = time.perf_counter() - t0
     assert waited < 1.5 and len(kernel.overloads) == 1 and len(other.overloads) == 1
 
 
 def test_a_stuck_holder_is_waited_for_a_bounded_time():
     kernel = _fresh_kernel()
     args = (np.ones(2), 1)
-    held = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(_path(kernel, args), 3.0, held))
-    holder.start()
-    held.wait(5)
-    t0 = time.perf_counter()
-    CL.compile_once(kernel, args, wait_seconds=0.3)
-    waited = time.perf_counter() - t0
-    assert len(kernel.overloads) == 1 and waited < 2.5  # compiled on its own after 0.3 s
-    holder.join()
+    with _lock_held(_path(kernel, args), 3.0):
+        t0 = time.perf_counter()
+        CL.compile_once(kernel, args, wait_seconds=0.3)
+        waited = time.perf_counter() - t0
+        assert len(kernel.overloads) == 1 and waited < 2.5  # compiled on its own after 0.3 s
 
 
 def test_without_jit_nothing_is_compiled():
