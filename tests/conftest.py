@@ -8,8 +8,9 @@ not add test folders to ``sys.path`` itself).
 used by ``.ci/run``), ``thorough`` (long local runs), ``debug`` (verbose).
 
 The on-disk cache of SymPy-derived values (``theory._derived_cache``) points to a
-fresh folder per test session (also for the CLI subprocesses, which inherit it): the
-tests derive every value themselves and never read or fill a user's cache.
+fresh folder per test session, shared by its xdist workers and CLI subprocesses (which
+inherit it): the tests derive every value themselves, once per session as in one
+process, and never read or fill a user's cache.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ from neuronid.cli import _available_cpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-_CACHE = tempfile.mkdtemp(prefix="neuronid-test-cache-")
+#: the environment variable that hands the session's cache folder to pytest-xdist's workers
+_SESSION_CACHE_VAR = "NEURONID_TEST_SESSION_CACHE"
+if "PYTEST_XDIST_WORKER" in os.environ and os.environ.get(_SESSION_CACHE_VAR):
+    # a worker: the controller made the folder before starting it (workers inherit its
+    # environment) and removes it at the end
+    _CACHE = os.environ[_SESSION_CACHE_VAR]
+else:
+    _CACHE = tempfile.mkdtemp(prefix="neuronid-test-cache-")
+    os.environ[_SESSION_CACHE_VAR] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ["NEURONID_CACHE_DIR"] = _CACHE
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 settings.register_profile(
     "ci",

@@ -35,3 +35,15 @@ def test_worker_counts(conftest, monkeypatch):
     monkeypatch.setattr(conftest, "_available_cores", lambda: 1)
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
     assert conftest.pytest_xdist_auto_num_workers(None) == 1
+
+
+def test_the_derived_cache_is_the_sessions_own_folder(conftest):
+    """Every process of a test session (xdist workers, CLI subprocesses) derives into the
+    one fresh folder the controller made: never a user's cache, shared by the workers."""
+    import os
+    import tempfile
+
+    folder = Path(conftest._CACHE)
+    assert os.environ["NEURONID_CACHE_DIR"] == str(folder) == os.environ[conftest._SESSION_CACHE_VAR]
+    assert folder.is_dir() and folder.parent == Path(tempfile.gettempdir())
+    assert folder.name.startswith("neuronid-test-cache-")
