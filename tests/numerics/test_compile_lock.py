@@ -49,16 +49,18 @@ def test_the_later_call_compiles_nothing():
 
 @contextlib.contextmanager
 def _lock_held(path: str, seconds: float):
-    """Another holder of the lock file ``path`` for ``seconds`` (a second open file in a
-    thread: flock excludes it as it would another process); joined on exit."""
+    """Another holder of the lock file ``path`` for ``seconds`` or until the block ends,
+    whichever is first (a second open file in a thread: flock excludes it as it would
+    another process); joined on exit."""
     held = threading.Event()
+    release = threading.Event()
 
     def hold():
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             held.set()
-            time.sleep(seconds)
+            release.wait(seconds)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -69,6 +71,7 @@ def _lock_held(path: str, seconds: float):
     try:
         yield
     finally:
+        release.set()
         holder.join()
 
 
