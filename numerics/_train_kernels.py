@@ -104,16 +104,31 @@ def _dact_loop(D, Z, dact, param):
             D[s, i] = D[s, i] * dact(param, Z[s, i])
 
 
+# GELU keeps Phi(z) from the forward pass (``phi`` buffer in the ``poff`` layout, the
+# parameter dtype; one tail evaluation gives both, _fast_math.gelu_ndtr_like: the float32
+# kernels for float32 training, the float64 ones otherwise) so the backward pass
+# needs only the normal density. In float64 the values are bitwise those of
+# activations._act / _dact (the same _fast_math functions); in float32 those of the float32
+# kernels (tested against mpmath in float32 ulps). The loops vectorize (FAST_JIT).
+# One kernel per direction holds every branch: each compiled function is a separate LLVM
+# module that its callers link and optimize again, so fewer levels compile faster.
 @njit(**FAST_JIT)
-def _bias_act_serial(Z, H, bl, cl, pl, ucode):
-    """``Z += bias`` and ``H = sigma(Z)`` for one hidden layer (rows = samples)."""
+def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
+    """``Z += bias``, ``H = sigma(Z)`` (GELU: also ``P = Phi(Z)``) for a block of rows."""
     p = pl[0]
-    if ucode == RELU:
+    if ucode == GELU:
+        b, m = Z.shape
+        for s in range(b):
+            for i in range(m):
+                z = Z[s, i] + bl[i]
+                Z[s, i] = z
+                g, phi = gelu_ndtr_like(z)
+                P[s, i] = phi
+                H[s, i] = g
+    elif ucode == RELU:
         _bias_act_loop(Z, H, bl, acts._relu, p)
     elif ucode == LEAKY_RELU:
         _bias_act_loop(Z, H, bl, acts._leaky_relu, p)
-    elif ucode == GELU:
-        _bias_act_loop(Z, H, bl, acts._gelu, p)
     elif ucode == TANH:
         _bias_act_loop(Z, H, bl, acts._tanh, p)
     elif ucode == SIGMOID:
@@ -138,15 +153,20 @@ def _bias_act_serial(Z, H, bl, cl, pl, ucode):
 
 
 @njit(**FAST_JIT)
-def _dact_serial(D, Z, cl, pl, ucode):
-    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``), rows = samples."""
+def _dact_rows(D, Z, cl, pl, ucode, P):
+    """``D *= sigma'(Z)`` (``dL/dA`` -> ``dL/dZ``) for a block of rows (GELU reads ``Phi(Z)``
+    from ``P``)."""
     p = pl[0]
-    if ucode == RELU:
+    if ucode == GELU:
+        b, m = Z.shape
+        for s in range(b):
+            for i in range(m):
+                z = Z[s, i]
+                D[s, i] = D[s, i] * (P[s, i] + z * normal_pdf_like(z))
+    elif ucode == RELU:
         _dact_loop(D, Z, acts._drelu, p)
     elif ucode == LEAKY_RELU:
         _dact_loop(D, Z, acts._dleaky_relu, p)
-    elif ucode == GELU:
-        _dact_loop(D, Z, acts._dgelu, p)
     elif ucode == TANH:
         _dact_loop(D, Z, acts._dtanh, p)
     elif ucode == SIGMOID:
@@ -166,53 +186,6 @@ def _dact_serial(D, Z, cl, pl, ucode):
         for s in range(b):
             for i in range(m):
                 D[s, i] = D[s, i] * _dact(cl[i], pl[i], Z[s, i])
-
-
-# GELU keeps Phi(z) from the forward pass (``phi`` buffer in the ``poff`` layout, the
-# parameter dtype; one tail evaluation gives both, _fast_math.gelu_ndtr_like: the float32
-# kernels for float32 training, the float64 ones otherwise) so the backward pass
-# needs only the normal density. In float64 the values are bitwise those of
-# activations._act / _dact (the same _fast_math functions); in float32 those of the float32
-# kernels (tested against mpmath in float32 ulps). The loops vectorize (FAST_JIT).
-@njit(**FAST_JIT)
-def _bias_gelu_serial(Z, H, bl, P):
-    """``Z += bias``, ``H = gelu(Z)`` and ``P = Phi(Z)`` (rows = samples)."""
-    b, m = Z.shape
-    for s in range(b):
-        for i in range(m):
-            z = Z[s, i] + bl[i]
-            Z[s, i] = z
-            g, phi = gelu_ndtr_like(z)
-            P[s, i] = phi
-            H[s, i] = g
-
-
-@njit(**FAST_JIT)
-def _dgelu_serial(D, Z, P):
-    """``D *= gelu'(Z)`` with ``Phi(Z)`` read from ``P``."""
-    b, m = Z.shape
-    for s in range(b):
-        for i in range(m):
-            z = Z[s, i]
-            D[s, i] = D[s, i] * (P[s, i] + z * normal_pdf_like(z))
-
-
-@njit(**JIT)
-def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
-    """``Z += bias``, ``H = sigma(Z)`` (GELU: also ``P = Phi(Z)``) for a block of rows."""
-    if ucode == GELU:
-        _bias_gelu_serial(Z, H, bl, P)
-    else:
-        _bias_act_serial(Z, H, bl, cl, pl, ucode)
-
-
-@njit(**JIT)
-def _dact_rows(D, Z, cl, pl, ucode, P):
-    """``D *= sigma'(Z)`` for a block of rows (GELU reads ``Phi(Z)`` from ``P``)."""
-    if ucode == GELU:
-        _dgelu_serial(D, Z, P)
-    else:
-        _dact_serial(D, Z, cl, pl, ucode)
 
 
 @njit(**JIT)
