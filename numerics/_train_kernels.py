@@ -53,6 +53,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.core.cpu import ParallelOptions
 
 from ._blas import gemm
 from ._config import JIT
@@ -77,6 +78,11 @@ from .activations import (
 LOSS_MSE, LOSS_CE = 0, 1
 NORM_NONE, NORM_LAYER = 0, 1
 OPT_ADAMW, OPT_SGD = 0, 1
+#: Compile flags of the kernels with ``prange`` loops: those loops run in parallel, nothing
+#: else is rewritten (no array expression, allocation or reduction becomes a parallel loop).
+PRANGE_JIT = dict(JIT, parallel=ParallelOptions(dict(
+    prange=True, comprehension=False, reduction=False, inplace_binop=False, setitem=False, numpy=False,
+    stencil=False, fusion=False)))
 #: ``ucodes[l]`` of a hidden layer whose neurons do not all share one activation
 MIXED = -2
 
@@ -402,36 +408,6 @@ def _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff,
             _dact_rows(Da, _rows(pres, poff[k], d, s0, s1), cl, pl, ucodes[k], P)
 
 
-@njit(**JIT)
-def _rows_step(c, s0, s1, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-               ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb):
-    """Phase 1 of a step for batch rows ``s0:s1`` (block ``c``): gather, forward, loss,
-    deltas, and the small layers' partial gradients (:func:`_partial_grads`)."""
-    d0 = sizes[0]
-    A0 = _rows(acts, 0, d0, s0, s1)
-    for s in range(s1 - s0):
-        r = perm[start + s0 + s]
-        for j in range(d0):
-            A0[s, j] = X[r, j]
-    _forward_rows(s0, s1, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm, phi)
-    L = sizes.shape[0] - 1
-    o = sizes[L]
-    _output_delta_rows(s0, s1, b, loss_code, _rows(acts, hoff[L], o, s0, s1), T, labels, start, perm,
-                       _rows(dz, poff[L - 1], o, s0, s1), rowloss)
-    _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff, pres, dz, du, norm, phi)
-    _partial_grads(c, s0, s1, sizes, hoff, poff, acts, dz, small, wgrad, pw, pb)
-
-
-@njit(parallel=True, **JIT)
-def _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
-                        ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb):
-    for i in prange(nb):
-        c = np.int64(i)  # one type for the block index (prange's may be unsigned): one compile of the step
-        _rows_step(c, c * b // nb, (c + 1) * b // nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff,
-                   hoff, poff, codes, params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small,
-                   wgrad, pw, pb)
-
-
 # Small layers (at most ROW_GRAD_MAX weights, no LayerNorm: E1's whole network, the paper's
 # output layer) get their gradients in the row blocks, as one partial product per block
 # summed afterwards in block order: moving a block's rows to the thread that owns the
@@ -554,13 +530,7 @@ def _grads_chunk(t, nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, 
                               gbeta[boff[l] + i0:boff[l] + i1], ggamma[boff[l] + i0:boff[l] + i1])
 
 
-@njit(parallel=True, **JIT)
-def _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small):
-    for t in prange(nc):
-        _grads_chunk(np.int64(t), nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, small)
-
-
-@njit(**JIT)
+@njit(**PRANGE_JIT)
 def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes, params,
                       ucodes, weff, bias, gw, gb, acts, pres, dz, du, rowloss, norm, phi, nt, wgrad):
     """Loss (summed over the batch) and the gradients of the batch-mean loss.
@@ -570,17 +540,34 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     without a trainable weight, e.g. E1's fixed output sum), ``gb`` ``dL/db``, and for
     LayerNorm layers ``norm``'s ``ggamma``/``gbeta`` their gradients. The batch is
     rows ``perm[start:start + b]`` of ``X`` (``T`` or ``labels`` for the targets). Runs
-    on ``nt`` numba threads in two phases (see above); BLAS must be on one thread.
+    on ``nt`` numba threads in two parallel loops, row blocks then column blocks (see
+    above); BLAS must be on one thread.
     """
     small = _small_layers(sizes, norm[0])
     layers, swoff, sboff = small
     nb = row_blocks(nt, b, sizes)
     pw = np.empty((nb, swoff[-1]), dtype=gw.dtype)
     pb = np.empty((nb, sboff[-1]), dtype=gb.dtype)
-    # one block runs through the parallel wrapper too: a direct call with the literal block
-    # 0 would compile the whole step a second time (numba specializes on literal arguments)
-    _rows_step_parallel(nb, X, T, labels, perm, start, b, loss_code, sizes, woff, boff, hoff, poff, codes,
-                        params, ucodes, weff, bias, acts, pres, dz, du, rowloss, norm, phi, small, wgrad, pw, pb)
+    d0 = sizes[0]
+    L = sizes.shape[0] - 1
+    o = sizes[L]
+    # phase 1, block c = rows s0:s1: gather, forward, loss, deltas, the small layers' partial
+    # gradients (one block runs through the parallel loop too: one compiled step, no serial twin)
+    for i in prange(nb):
+        c = np.int64(i)  # one type for the block index (prange's may be unsigned)
+        s0 = c * b // nb
+        s1 = (c + 1) * b // nb
+        A0 = _rows(acts, 0, d0, s0, s1)
+        for s in range(s1 - s0):
+            r = perm[start + s0 + s]
+            for j in range(d0):
+                A0[s, j] = X[r, j]
+        _forward_rows(s0, s1, sizes, woff, boff, hoff, poff, codes, params, ucodes, weff, bias, acts, pres, norm,
+                      phi)
+        _output_delta_rows(s0, s1, b, loss_code, _rows(acts, hoff[L], o, s0, s1), T, labels, start, perm,
+                           _rows(dz, poff[L - 1], o, s0, s1), rowloss)
+        _backward_rows(s0, s1, sizes, woff, boff, poff, codes, params, ucodes, weff, pres, dz, du, norm, phi)
+        _partial_grads(c, s0, s1, sizes, hoff, poff, acts, dz, small, wgrad, pw, pb)
     total = 0.0
     for s in range(b):
         total += rowloss[s]
@@ -588,7 +575,8 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
     if np.all(layers):
         return total
     nc = _blocks(nt, step_work(sizes, b), PAR_MIN_STEP)
-    _grads_parallel(nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
+    for t in prange(nc):
+        _grads_chunk(np.int64(t), nc, b, sizes, woff, boff, hoff, poff, acts, dz, du, gw, gb, norm, wgrad, layers)
     return total
 
 
