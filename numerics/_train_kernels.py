@@ -585,6 +585,9 @@ def _forward_backward(X, T, labels, perm, start, b, loss_code, sizes, woff, boff
 # it LLVM vectorizes the loop (measured 4-7x faster at paper size, same IEEE operations).
 @njit(error_model="numpy", **JIT)
 def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt):
+    """One AdamW update, entries with ``mask == 0`` untouched. Follows
+    ``torch.optim.AdamW`` (single-tensor path): decay first, then
+    ``theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)``."""
     decay = 1.0 - lr * wd
     has_weff = weff.shape[0] != 0
     for j in range(theta.shape[0]):
@@ -603,37 +606,10 @@ def _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, 
                 weff[j] = theta[j] + fixed[j]
 
 
-@njit(parallel=True, **JIT)
-def _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nb):
-    n = theta.shape[0]
-    for c in prange(nb):
-        j0 = c * n // nb
-        j1 = (c + 1) * n // nb
-        _adamw_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], m1[j0:j1], m2[j0:j1],
-                      lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
-
-
-@njit(**JIT)
-def _adamw_update(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nt):
-    """One AdamW update of a flat buffer, entries with ``mask == 0`` untouched.
-
-    Follows ``torch.optim.AdamW`` (single-tensor path): decay first, then
-    ``theta -= step_size * m / (sqrt(v) / sqrt(bc2) + eps)``. Elementwise, so blocks of
-    the buffer run in parallel above ``PAR_MIN_OPT`` entries (same result). Where ``weff``
-    is not empty, the updated entries also get ``weff = theta + fixed`` (the effective
-    weights); pass empty ``fixed`` and ``weff`` for buffers without them. (Not a boolean
-    flag: the callers' constant ``True`` / ``False`` made numba compile every optimizer
-    kernel twice per dtype.)
-    """
-    nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
-    if nb <= 1:
-        _adamw_serial(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
-    else:
-        _adamw_parallel(theta, grad, mask, fixed, weff, m1, m2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt, nb)
-
-
 @njit(**JIT)
 def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum):
+    """One SGD update like ``torch.optim.SGD(momentum, dampening=0, nesterov=False)``
+    with L2 ``wd * theta`` added to the gradient; entries with ``mask == 0`` untouched."""
     has_weff = weff.shape[0] != 0
     for j in range(theta.shape[0]):
         if mask[j] == 0.0:
@@ -647,27 +623,35 @@ def _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum):
             weff[j] = theta[j] + fixed[j]
 
 
-@njit(parallel=True, **JIT)
-def _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nb):
+@njit(**PRANGE_JIT)
+def _update(opt_code, theta, grad, mask, fixed, weff, s1, s2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+            momentum, nt):
+    """One optimizer step of a flat buffer: AdamW (:func:`_adamw_serial`; ``s1``/``s2`` the
+    moments) or SGD (:func:`_sgd_serial`; ``s1`` the momentum buffer, the AdamW arguments
+    unused). Elementwise, so blocks of the buffer run in parallel above ``PAR_MIN_OPT``
+    entries (same result). Where ``weff`` is not empty, the updated entries also get
+    ``weff = theta + fixed`` (the effective weights); pass empty ``fixed`` and ``weff`` for
+    buffers without them. (Not a boolean flag: the callers' constant ``True`` / ``False``
+    made numba compile every optimizer kernel twice per dtype.) Both optimizers share one
+    kernel: each parallel loop costs a compiled gufunc and its wrappers.
+    """
+    nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
+    if nb <= 1:
+        if opt_code == OPT_ADAMW:
+            _adamw_serial(theta, grad, mask, fixed, weff, s1, s2, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
+        else:
+            _sgd_serial(theta, grad, mask, fixed, weff, s1, lr, wd, momentum)
+        return
     n = theta.shape[0]
     for c in prange(nb):
         j0 = c * n // nb
         j1 = (c + 1) * n // nb
-        _sgd_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], buf[j0:j1], lr, wd,
-                    momentum)
-
-
-@njit(**JIT)
-def _sgd_update(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nt):
-    """One SGD update like ``torch.optim.SGD(momentum, dampening=0, nesterov=False)``
-    with L2 ``wd * theta`` added to the gradient; entries with ``mask == 0`` untouched.
-    Parallel over blocks above ``PAR_MIN_OPT`` entries (same result). ``fixed`` / ``weff``
-    as in :func:`_adamw_update`."""
-    nb = _blocks(nt, theta.shape[0], PAR_MIN_OPT)
-    if nb <= 1:
-        _sgd_serial(theta, grad, mask, fixed, weff, buf, lr, wd, momentum)
-    else:
-        _sgd_parallel(theta, grad, mask, fixed, weff, buf, lr, wd, momentum, nb)
+        if opt_code == OPT_ADAMW:
+            _adamw_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], s1[j0:j1], s2[j0:j1],
+                          lr, wd, beta1, beta2, eps, step_size, bc2_sqrt)
+        else:
+            _sgd_serial(theta[j0:j1], grad[j0:j1], mask[j0:j1], fixed[j0:j1], weff[j0:j1], s1[j0:j1], lr, wd,
+                        momentum)
 
 
 @njit(**JIT)
@@ -722,24 +706,21 @@ def train_epochs(X, T, labels, perms, batch_size, loss_code, opt_code, sizes, wo
                                        codes, params, ucodes, weff, bias, gw, gb, acts, pres, dz, du, rowloss, norm,
                                        phi, nt, wgrad)
             step += 1
+            step_size = 0.0
+            bc2_sqrt = 0.0
             if opt_code == OPT_ADAMW:
                 bc1 = 1.0 - beta1 ** step
                 bc2 = 1.0 - beta2 ** step
                 step_size = lr / bc1
                 bc2_sqrt = math.sqrt(bc2)
-                _adamw_update(theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size,
-                              bc2_sqrt, nt)
-                _adamw_update(bias, gb, bmask, none, none, s1b, s2b, lr, bd, beta1, beta2, eps, step_size,
-                              bc2_sqrt, nt)
-                _adamw_update(gamma, ggamma, gmask, none, none, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
-                              step_size, bc2_sqrt, nt)
-                _adamw_update(beta, gbeta, gmask, none, none, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
-                              step_size, bc2_sqrt, nt)
-            else:
-                _sgd_update(theta, gw, mask, fixed, weff, s1w, lr, wd, momentum, nt)
-                _sgd_update(bias, gb, bmask, none, none, s1b, lr, bd, momentum, nt)
-                _sgd_update(gamma, ggamma, gmask, none, none, s1n[:nn], lr, bd, momentum, nt)
-                _sgd_update(beta, gbeta, gmask, none, none, s1n[nn:], lr, bd, momentum, nt)
+            _update(opt_code, theta, gw, mask, fixed, weff, s1w, s2w, lr, wd, beta1, beta2, eps, step_size, bc2_sqrt,
+                    momentum, nt)
+            _update(opt_code, bias, gb, bmask, none, none, s1b, s2b, lr, bd, beta1, beta2, eps, step_size, bc2_sqrt,
+                    momentum, nt)
+            _update(opt_code, gamma, ggamma, gmask, none, none, s1n[:nn], s2n[:nn], lr, bd, beta1, beta2, eps,
+                    step_size, bc2_sqrt, momentum, nt)
+            _update(opt_code, beta, gbeta, gmask, none, none, s1n[nn:], s2n[nn:], lr, bd, beta1, beta2, eps,
+                    step_size, bc2_sqrt, momentum, nt)
             start += b
         totals[e] = total
 

@@ -157,9 +157,9 @@ def test_optimizer_kernels_parallel_equal_serial_and_respect_mask(optimizer, dty
             f, w = (fixed, weff) if with_weff else (none, none)
             for _ in range(3):
                 if optimizer == "adamw":
-                    K._adamw_update(theta, grad, mask, f, w, s1, s2, 1e-2, 1e-2, 0.9, 0.999, 1e-8, 0.1, 0.5, nt)
+                    K._update(K.OPT_ADAMW, theta, grad, mask, f, w, s1, s2, 1e-2, 1e-2, 0.9, 0.999, 1e-8, 0.1, 0.5, 0.0, nt)
                 else:
-                    K._sgd_update(theta, grad, mask, f, w, s1, 1e-2, 1e-2, 0.9, nt)
+                    K._update(K.OPT_SGD, theta, grad, mask, f, w, s1, s2, 1e-2, 1e-2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, nt)
             out[nt, with_weff] = (theta, weff, s1, s2)
     for a, b in zip(out[1, True], out[BLOCKS, True]):
         assert np.array_equal(a, b)
