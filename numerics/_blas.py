@@ -15,27 +15,33 @@ size every view from the same offsets. Not validated: an internal building block
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.core.errors import TypingError
 from numba.extending import overload
 from numba.np.linalg import _BLAS
-
-from ._config import JIT
 
 _KIND = {types.float64: ord("d"), types.float32: ord("s")}
 _N, _T = ord("N"), ord("T")
 
 
-def _gemm_raw(trans_a, trans_b, A, B, C, beta):
-    """Plain-Python meaning of the product (what runs under ``NUMBA_DISABLE_JIT=1``;
-    compiled code uses the overload below)."""
+def gemm(trans_a, trans_b, A, B, C, beta):
+    """``C = op(A) @ op(B) + beta * C`` with ``op(X) = X.T`` where ``trans_x`` (row-major
+    views; ``beta = 0`` overwrites ``C``, as BLAS: its old values are not read).
+
+    This Python body is the plain-Python meaning (what runs from Python and under
+    ``NUMBA_DISABLE_JIT=1``); compiled kernels use the overload below. An overload, not an
+    ``@njit`` function: numba types an overload's arguments without their literal
+    values, so the kernels' constant flags (three transposition pairs) share one
+    compiled product per dtype and layout; an ``@njit`` function is compiled once per
+    literal pair.
+    """
     a = A.T if trans_a else A
     b = B.T if trans_b else B
     C[...] = a @ b if beta == 0 else a @ b + beta * C
 
 
-@overload(_gemm_raw)
-def _gemm_raw_impl(trans_a, trans_b, A, B, C, beta):
+@overload(gemm)
+def _gemm_impl(trans_a, trans_b, A, B, C, beta):
     dtype = A.dtype
     if dtype not in _KIND or B.dtype != dtype or C.dtype != dtype:
         raise TypingError("gemm: float32 or float64 operands of one dtype")
@@ -70,9 +76,3 @@ def _gemm_raw_impl(trans_a, trans_b, A, B, C, beta):
 
     return impl
 
-
-@njit(**JIT)
-def gemm(trans_a, trans_b, A, B, C, beta):
-    """``C = op(A) @ op(B) + beta * C`` with ``op(X) = X.T`` where ``trans_x`` (row-major
-    views; ``beta = 0`` overwrites ``C``, as BLAS: its old values are not read)."""
-    _gemm_raw(trans_a, trans_b, A, B, C, beta)

@@ -39,6 +39,16 @@ are a deterministic function of the inputs and ``nt``.
 step in one place make the module longer than about 600 lines; splitting them would
 scatter one concept.)
 
+Compile time: numba compiles every ``@njit`` function into its own LLVM module, links
+its callees' modules into it and optimizes and emits machine code for the whole again,
+and each ``prange`` loop adds a gufunc and two wrappers that do the same; so a cold
+compile costs about the sum over functions of their call trees. The kernels therefore
+keep few levels above the big row-block tree: the two phases' ``prange`` loops sit in
+:func:`_forward_backward` (the row block's body written in the loop), one row kernel per
+direction holds every activation, both optimizers share one parallel kernel
+(:func:`_update`), and ``_blas.gemm`` is an overload (one compile per dtype and layout,
+not per literal flag pair).
+
 They work for float32 and float64 alike (numba specializes on the dtype; every
 array temporary has the parameter dtype). GELU is computed in the parameter dtype:
 float32 training uses the float32 kernels of ``_fast_math`` (``fast_gelu_ndtr32``,

@@ -3,16 +3,23 @@ dtypes, against NumPy's product (the same BLAS routine; the tolerance covers a
 different order of the inner sums: below K eps of the sum of magnitudes, bounded by
 1e-12 / 1e-4 of the result's scale for float64 / float32).
 
-Names contain "kernel", so CI's ``NUMBA_DISABLE_JIT=1`` pass runs them against the
-plain-Python meaning too.
+``gemm`` is an overload (called from compiled kernels); the tests call it through a
+compiled wrapper. Names contain "kernel", so CI's ``NUMBA_DISABLE_JIT=1`` pass runs them
+against the plain-Python meaning too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
-from neuronid.numerics._blas import gemm
+from neuronid.numerics._blas import gemm as _gemm
+
+
+@njit
+def gemm(trans_a, trans_b, A, B, C, beta):
+    _gemm(trans_a, trans_b, A, B, C, beta)
 
 
 def _close(got, want, dtype):
