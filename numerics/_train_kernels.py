@@ -39,15 +39,16 @@ are a deterministic function of the inputs and ``nt``.
 step in one place make the module longer than about 600 lines; splitting them would
 scatter one concept.)
 
-Compile time: numba compiles every ``@njit`` function into its own LLVM module, links
-its callees' modules into it and optimizes and emits machine code for the whole again,
-and each ``prange`` loop adds a gufunc and two wrappers that do the same; so a cold
-compile costs about the sum over functions of their call trees. The kernels therefore
-keep few levels above the big row-block tree: the two phases' ``prange`` loops sit in
-:func:`_forward_backward` (the row block's body written in the loop), one row kernel per
-direction holds every activation, both optimizers share one parallel kernel
-(:func:`_update`), and ``_blas.gemm`` is an overload (one compile per dtype and layout,
-not per literal flag pair).
+Compile time: a cold first call compiles the whole call tree once per dtype (about 30 s
+of CPU on the 2-core VM of benchmarks/README.md). A function with ``prange`` loops costs
+seconds of its own (numba builds a gufunc per loop and its launch wrappers and compiles
+them with their callees: with both parallel kernels' loops compiled as plain loops, a
+cold float64 compile took 24 s instead of 29 s), and every compiled function adds its
+typing, lowering and optimization. The kernels therefore keep two parallel functions and
+few levels: the two phases' ``prange`` loops sit in :func:`_forward_backward` (the row
+block's body written in the loop), one row kernel per direction holds every activation,
+both optimizers share one parallel kernel (:func:`_update`), and ``_blas.gemm`` is an
+overload (one compile per dtype and layout, not per literal flag pair).
 
 They work for float32 and float64 alike (numba specializes on the dtype; every
 array temporary has the parameter dtype). GELU is computed in the parameter dtype:
@@ -126,8 +127,8 @@ def _dact_loop(D, Z, dact, param):
 # needs only the normal density. In float64 the values are bitwise those of
 # activations._act / _dact (the same _fast_math functions); in float32 those of the float32
 # kernels (tested against mpmath in float32 ulps). The loops vectorize (FAST_JIT).
-# One kernel per direction holds every branch: each compiled function is a separate LLVM
-# module that its callers link and optimize again, so fewer levels compile faster.
+# One kernel per direction holds every branch: each compiled function adds its own typing,
+# lowering and optimization, so fewer levels compile faster.
 @njit(**FAST_JIT)
 def _bias_act_rows(Z, H, bl, cl, pl, ucode, P):
     """``Z += bias``, ``H = sigma(Z)`` (GELU: also ``P = Phi(Z)``) for a block of rows."""
