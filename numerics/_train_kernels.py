@@ -64,10 +64,9 @@ import math
 
 import numpy as np
 from numba import njit, prange
-from numba.core.cpu import ParallelOptions
 
 from ._blas import gemm
-from ._config import JIT
+from ._config import JIT, PRANGE_JIT
 from ._fast_math import FAST_JIT, gelu_ndtr_like, normal_pdf_like
 from .losses import logsumexp_row
 from . import activations as acts
@@ -89,11 +88,6 @@ from .activations import (
 LOSS_MSE, LOSS_CE = 0, 1
 NORM_NONE, NORM_LAYER = 0, 1
 OPT_ADAMW, OPT_SGD = 0, 1
-#: Compile flags of the kernels with ``prange`` loops: those loops run in parallel, nothing
-#: else is rewritten (no array expression, allocation or reduction becomes a parallel loop).
-PRANGE_JIT = dict(JIT, parallel=ParallelOptions(dict(
-    prange=True, comprehension=False, reduction=False, inplace_binop=False, setitem=False, numpy=False,
-    stencil=False, fusion=False)))
 #: ``ucodes[l]`` of a hidden layer whose neurons do not all share one activation
 MIXED = -2
 
