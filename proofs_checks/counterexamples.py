@@ -34,6 +34,7 @@ Cases (``COUNTEREXAMPLES``):
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from dataclasses import dataclass, field
@@ -106,8 +107,13 @@ def _search_settings(max_examples: int = 200):
 
 
 # ----------------------------------------------------------------------------- GELU
-_GELU_MIN_Z = float(minimize_scalar(lambda z: float(apply_activation("gelu", np.array([z]))[0]),
-                                    bounds=(-2.0, 0.0), method="bounded", options={"xatol": 1e-13}).x)
+@functools.cache
+def _gelu_min_z() -> float:
+    """Where GELU (the catalogue's kernel) takes its minimum, ``z* ~ -0.7518``. Computed on
+    first use, not at import: importing this module (the CLI, test collection) must not
+    compile and run numba kernels (measured: 6 s of compile on an empty numba cache)."""
+    return float(minimize_scalar(lambda z: float(apply_activation("gelu", np.array([z]))[0]),
+                                 bounds=(-2.0, 0.0), method="bounded", options={"xatol": 1e-13}).x)
 
 
 def _gelu(z):
@@ -119,9 +125,10 @@ def gelu_partner(z: float) -> float:
     ``z* ~ -0.7518`` and increases above it, so each value in ``(gelu(z*), 0)`` has two
     preimages)."""
     target = float(_gelu(z))
-    if z < _GELU_MIN_Z:
-        return brentq(lambda u: float(_gelu(u)) - target, _GELU_MIN_Z, 0.0, xtol=1e-15, rtol=1e-15)
-    return brentq(lambda u: float(_gelu(u)) - target, -40.0, _GELU_MIN_Z, xtol=1e-15, rtol=1e-15)
+    z_min = _gelu_min_z()
+    if z < z_min:
+        return brentq(lambda u: float(_gelu(u)) - target, z_min, 0.0, xtol=1e-15, rtol=1e-15)
+    return brentq(lambda u: float(_gelu(u)) - target, -40.0, z_min, xtol=1e-15, rtol=1e-15)
 
 
 def _gelu_pair(z_left):
@@ -156,7 +163,8 @@ def _gelu_case(result_id: str, dropped: str, seed: int) -> Counterexample:
         mid = linear_path(A, B, X, y, loss="mse", steps=3)
         return same < 1e-12 and mid.B_mid > MARGIN
 
-    z_strategy = st.tuples(st.floats(-3.0, _GELU_MIN_Z - 0.05), st.floats(-3.0, _GELU_MIN_Z - 0.05))
+    z_below = _gelu_min_z() - 0.05
+    z_strategy = st.tuples(st.floats(-3.0, z_below), st.floats(-3.0, z_below))
     z0, z1 = find(z_strategy, failing, settings=_search_settings(), random=random.Random(seed))
     A, B, X, y = _gelu_pair([z0, z1])
     path = linear_path(A, B, X, y, loss="mse", steps=21)
@@ -179,7 +187,7 @@ def _gelu_case(result_id: str, dropped: str, seed: int) -> Counterexample:
         "GELU is decreasing below z* = %.6f: each value in (gelu(z*), 0) has two preimages. A's hidden "
         "neuron has pre-activations z_A on the data, B's the other preimages z_B (an affine function of "
         "the two inputs), so both compute the same function; at t = 1/2 the pre-activation "
-        "(z_A + z_B)/2 lies between the preimages, where GELU is lower." % _GELU_MIN_Z
+        "(z_A + z_B)/2 lies between the preimages, where GELU is lower." % _gelu_min_z()
     )
     return Counterexample(result_id, dropped, A, B, X, y, "mse", numbers, construction,
                           search={"method": "hypothesis.find over the pre-activations of A, shrunk", "seed": seed,
