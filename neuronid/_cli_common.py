@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fnmatch
 import math
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -208,8 +210,10 @@ def output_file(flag: str, path, suffixes) -> Output | None:
 
 
 def output_folder(flag: str, path, names=()) -> Output | None:
-    """An output folder given with ``flag``; ``names`` are files the command writes
-    inside it (checked against the inputs)."""
+    """An output folder given with ``flag``; ``names`` are the files the command writes
+    inside it, exact names or ``fnmatch`` patterns (``swap_costs_*.png``) for names that
+    depend on the networks: checked against the inputs, and an existing entry of that
+    name must be a regular file (never a link, folder, FIFO, device or socket)."""
     if path is None:
         return None
     return Output(flag, str(path), (), True, tuple(names))
@@ -312,6 +316,7 @@ def _guard_folder(out: Output, inputs: list[str]) -> None:
                     f"{flag} {path}: the command writes {name} there, which is an input of this command ({inp}); "
                     "choose another folder")
     if os.path.isdir(path):
+        _guard_folder_entries(out)
         _probe_writable(path, flag, path)
         return
     ancestor = os.path.dirname(os.path.abspath(path))
@@ -319,7 +324,39 @@ def _guard_folder(out: Output, inputs: list[str]) -> None:
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
         raise InvalidOptionError(f"{flag} {path}: cannot create the folder: {ancestor} is not a folder")
+    limit = _name_max(ancestor)
+    for part in Path(os.path.abspath(path)).relative_to(ancestor).parts:
+        if len(os.fsencode(part)) > limit:
+            raise InvalidOptionError(
+                f"{flag} {path[:60]}...: the folder name {part[:20]}... is {len(os.fsencode(part))} bytes long; "
+                f"the limit is {limit}")
     _probe_writable(ancestor, flag, path, creating=os.path.abspath(path))
+
+
+def _guard_folder_entries(out: Output) -> None:
+    """In an existing output folder, the entries the command would write must be regular
+    files or absent: writing follows a symbolic link (and would replace the file it
+    points to), and a folder, FIFO or device there fails or hangs only after the work."""
+    patterns = [name for name in out.names if any(c in name for c in "*?[")]
+    exact = [name for name in out.names if name not in patterns]
+    try:
+        present = os.listdir(out.path) if patterns else []
+    except OSError as exc:
+        raise InvalidOptionError(f"{out.flag} {out.path}: cannot list the folder ({exc.strerror})") from None
+    planned = [(name, True) for name in exact]
+    planned += [(e, False) for e in sorted(present) if any(fnmatch.fnmatchcase(e, q) for q in patterns)]
+    for name, named in planned:
+        entry = os.path.join(out.path, name)
+        if os.path.islink(entry):
+            what = "a symbolic link"
+        elif os.path.lexists(entry) and not os.path.isfile(entry):
+            what = "a folder" if os.path.isdir(entry) else "not a regular file (a device, FIFO or socket)"
+        else:
+            continue
+        writes = f"{name} there" if named else f"files named {' or '.join(patterns)} there, and {name}"
+        raise InvalidOptionError(
+            f"{out.flag} {out.path}: the command writes {writes}, which is {what}; never replaced "
+            "(remove it or choose another folder)")
 
 
 def guard_outputs(inputs=(), outputs=(), *, force: bool = False) -> None:
@@ -344,7 +381,10 @@ def guard_outputs(inputs=(), outputs=(), *, force: bool = False) -> None:
       writes (its *own kind*: ``.json`` for ``--json``, ``.safetensors``/``.npz`` for
       a network, ``.npz`` for data); a regular file of another kind needs ``--force``;
     * the output folder exists (or, for folder outputs, can be created) and a file
-      can actually be created in it (probed), and the name fits the file system.
+      can actually be created in it (probed), and the name fits the file system;
+    * in an existing output folder, the entries the command writes (its ``names``, exact or
+      patterns) are regular files or absent: never written through a link, never a
+      folder, FIFO or device.
     """
     inputs = [str(p) for p in inputs if p is not None]
     outputs = [o for o in outputs if o is not None]

@@ -73,8 +73,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-#: Files ``check A B --out DIR`` writes directly in DIR (checked against the inputs).
-_OUT_FILES = ("report.md", "report.json")
+#: Files ``check A B --out DIR`` writes directly in DIR (patterns for the per-layer plots):
+#: checked against the inputs, and never written through a link (``guard_outputs``).
+_OUT_FILES = ("report.md", "report.json", "barriers.png", "swap_costs_*.png")
 
 
 def _check_comparable(path_a: str, A, path_b: str, B) -> None:

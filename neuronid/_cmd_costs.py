@@ -97,7 +97,7 @@ def run(args) -> int:
             f"--delta must lie in (0, 1), found {args.delta}")
     paths = [args.NET] + ([args.B] if args.B else [])
     guard_outputs(inputs=[*paths, args.data],
-                  outputs=[json_output(args), output_folder("--plots", args.plots)], force=args.force)
+                  outputs=[json_output(args), output_folder("--plots", args.plots, ["*.png"])], force=args.force)
     nets = load_networks(paths, args.activations)
     data = load_data(args.data)
     for path, net in zip(paths, nets):

@@ -48,6 +48,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: Files the sweep writes directly in --out (``guard_outputs``: never through a link).
+_OUT_FILES = ("config.json", "results.json", "summary.md", "*.png")
+
+
 def _has_units(out: str) -> bool:
     """Whether the run folder's ``units`` subfolder exists (only then do messages point at it)."""
     return os.path.isdir(os.path.join(out, "units"))
@@ -77,7 +81,7 @@ def run(args) -> int:
     out = args.out or os.path.join("out", "reproduce", f"{exp.name}-{args.scale}")
     if args.json is not None:
         check_json_outside(args.json, out)
-    guard_outputs(outputs=[output_folder("--out", out), json_output(args)], force=args.force)
+    guard_outputs(outputs=[output_folder("--out", out, _OUT_FILES), json_output(args)], force=args.force)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if args.dask and args.workers is not None:
         sys.stderr.write("note: --workers is ignored with --dask (the cluster's workers run the units)\n")

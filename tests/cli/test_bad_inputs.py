@@ -221,6 +221,16 @@ def ws(tmp_path_factory):
     os.symlink(d / "A.safetensors", d / "linkA.json")
     os.link(d / "d.npz", d / "hard_d.npz")
     (d / "afile").write_text("x")
+    # output folders holding an entry the command would write: a link to the user's notes
+    # (writing through it replaced them), a folder, a FIFO (found only after the work)
+    for folder, name in (("linkout", "report.md"), ("plotlink", "swap_costs_A_layer0.png"),
+                         ("costslink", "layer0_delta_in.png"), ("reprolink", "summary.md")):
+        (d / folder).mkdir()
+        os.symlink("../notes.txt", d / folder / name)
+    (d / "jsondir").mkdir()
+    (d / "jsondir" / "report.json").mkdir()
+    (d / "fifoout").mkdir()
+    os.mkfifo(d / "fifoout" / "barriers.png")
     return d
 
 
@@ -263,6 +273,16 @@ CASES = [
     ("results json=/proc/self", ["results", "T4", "--json", "/proc/self/x.json"], "/proc/self"),
     ("counterexample out=/proc", ["counterexample", "T2", "--drop", "H3", "--out", "/proc/x"], "/proc"),
     ("reproduce out=/proc", ["reproduce", "E1", "--out", "/proc/x"], "/proc"),
+    ("check out holds a link", ["check", *PAIR, "--out", "linkout"], "report.md there, which is a symbolic link"),
+    ("check out holds a plot link", ["check", *PAIR, "--out", "plotlink"],
+     "swap_costs_A_layer0.png, which is a symbolic link"),
+    ("check out holds a folder", ["check", *PAIR, "--out", "jsondir"], "report.json there, which is a folder"),
+    ("check out holds a FIFO", ["check", *PAIR, "--out", "fifoout"], "barriers.png there, which is not a regular"),
+    ("check out name 300", ["check", *PAIR, "--out", "x" * 300], "limit is 255"),
+    ("check out inner name 300", ["check", *PAIR, "--out", "sub/" + "x" * 300 + "/more"], "limit is 255"),
+    ("costs plots hold a link", ["costs", "A.safetensors", "--data", "d.npz", "--plots", "costslink"],
+     "which is a symbolic link"),
+    ("reproduce out holds a link", ["reproduce", "E1", "--out", "reprolink"], "summary.md there, which is a symbolic"),
     ("costs json=folder", ["costs", "A.safetensors", "--data", "d.npz", "--json", "outdir"], "is a folder"),
     ("lmc json=fd link", ["lmc", *PAIR, "--json", "fd.json"], "symbolic link"),
     ("lmc json=fd link force", ["lmc", *PAIR, "--json", "fd.json", "--force"], "symbolic link"),
