@@ -12,7 +12,7 @@ Example
 >>> X = np.random.default_rng(0).normal(size=(32, 4))
 >>> y = np.arange(32) % 3
 >>> path = nid.linear_path(A, B, X, y, loss="ce", steps=5)
->>> len(path.t)
+>>> len(path.steps)
 5
 """
 
