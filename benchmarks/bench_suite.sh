@@ -17,16 +17,19 @@
 # of the same code: compare the runs of one invocation, and repeat.
 set -euo pipefail
 
-base=${1:?usage: bench_suite.sh BASE [HEAD] [REPEATS]}
+usage() { echo "usage: bench_suite.sh BASE [HEAD] [REPEATS]  ($1)" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 3 ] || usage "expected 1 to 3 arguments, found $#"
+base=$1
 head=${2:-HEAD}
 repeats=${3:-1}
+[[ $repeats =~ ^[1-9][0-9]?$ ]] || usage "REPEATS: expected an integer from 1 to 99, found '$repeats'"
 base_cmd=${BASE_CMD:-python -m pytest}
 renamed=${RENAMED:-tests/proofs_checks/test_confirmations.py}
 repo=$(git rev-parse --show-toplevel)
+base_sha=$(git -C "$repo" rev-parse --short --verify -q "$base^{commit}") || usage "BASE: no commit '$base'"
+head_sha=$(git -C "$repo" rev-parse --short --verify -q "$head^{commit}") || usage "HEAD: no commit '$head'"
 site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 OUT=${OUT:-$(mktemp -d /tmp/bench_suite.XXXXXX)}
-base_sha=$(git -C "$repo" rev-parse --short "$base")
-head_sha=$(git -C "$repo" rev-parse --short "$head")
 
 common=$(comm -12 <(git -C "$repo" ls-tree -r --name-only "$base" tests | grep '/test_[^/]*\.py$' | sort) \
                   <(git -C "$repo" ls-tree -r --name-only "$head" tests | grep '/test_[^/]*\.py$' | sort))
@@ -46,13 +49,14 @@ run() {  # label commit pytest-command...
   (
     cd "$dir"
     export PATH="$dir/.venv/bin:$PATH" HYPOTHESIS_PROFILE=ci MPLBACKEND=Agg
-    /usr/bin/time -o "$OUT/$label.time" -f "%e %U %S" "$@" > "$OUT/$label.log" 2>&1 || true
-  )
-  read -r wall user sys < "$OUT/$label.time"
+    /usr/bin/time -o "$OUT/$label.time" -f "%e %U %S" "$@" > "$OUT/$label.log" 2>&1
+  ) || failed=1
+  read -r wall user sys < <(tail -1 "$OUT/$label.time")
   printf "%-10s %-8s wall %7.1f s  cpu %7.1f s  %s\n" "$label" "$commit" "$wall" "$(echo "$user + $sys" | bc)" \
     "$(tail -1 "$OUT/$label.log" | tr -d '=')"
   rm -rf "$dir"
 }
+failed=0
 
 echo "logs in $OUT; common files: $(echo "$common" | wc -w)"
 for i in $(seq 1 "$repeats"); do
@@ -62,3 +66,7 @@ for i in $(seq 1 "$repeats"); do
   # shellcheck disable=SC2086
   run "common$i" "$head_sha" python -m pytest -n auto --dist loadfile $common
 done
+if [ "$failed" -ne 0 ]; then
+  echo "a test run failed (see its log in $OUT); its time is not a suite time" >&2
+  exit 1
+fi
