@@ -917,6 +917,9 @@ class CertifiedPath:
     slack : :data:`FLOAT_SLACK`.
     certificate : the :class:`Certificate`.
     path : the measured :class:`~neuronid.numerics.paths.PathResult`.
+    box_curve : the per-sample box bound on ``L(t) - lerp L(t)`` at each grid point
+        (``None`` without a certificate); ``bound_box`` holds its maxima. Plots draw it
+        beside the global band, so the figure shows the bound the report states.
     """
 
     status: str
@@ -937,6 +940,7 @@ class CertifiedPath:
     certificate: Certificate
     path: PathResult
     result: str = "T4"
+    box_curve: np.ndarray | None = None
 
     def to_json(self) -> dict:
         """Plain values (``inf`` kept) for :func:`neuronid.numerics.io.to_jsonable`,
@@ -1015,6 +1019,7 @@ def certified_barriers(
     L_A, L_B = float(path.loss[0]), float(path.loss[-1])
     glob = cert.barrier_bounds(max(L_A, 0.0), max(L_B, 0.0), loss)
     box = dict.fromkeys(_BARRIERS, math.inf)
+    box_t = None
     elementwise = None
     if cert.ok:
         s = grid * (1.0 - grid)
@@ -1045,5 +1050,6 @@ def certified_barriers(
         bound_box={k: float(box[k]) for k in _BARRIERS},
         measured=measured, tightness=tight, holds=holds, elementwise=elementwise,
         t_lerp=glob["t_lerp"], t_peak=glob["t_peak"], slack=FLOAT_SLACK, certificate=cert, path=path,
+        box_curve=box_t,
     )
 

@@ -300,10 +300,20 @@ def effective_classes_demo(path, *, seed: int = 0, d: int = 12, m: int = 6, n: i
 
 
 def plot_paths(report, path) -> Path:
+    """Save :func:`paths_figure` of ``report`` as a PNG at ``path``."""
+    fig = paths_figure(report)
+    path = Path(path)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def paths_figure(report):
     """Loss along each path of a ``check`` report (a
     :class:`~neuronid.proofs_checks.report.Report`) with the T4 certificate band
     ``lerp(t) + bound(t)``, drawn from the path's typed
-    :class:`~neuronid.numerics.certificate.Certificate`."""
+    :class:`~neuronid.numerics.certificate.Certificate`, and the per-sample box bound at
+    the grid points (the report's T4 bound is the smaller of the two)."""
     paths = report.context.paths
     band_heights = []  # max height of each panel's certificate band (None: no band)
     fig, axes = plt.subplots(1, len(paths), figsize=(4.6 * len(paths), 3.8), squeeze=False, sharey=True)
@@ -320,11 +330,15 @@ def plot_paths(report, path) -> Path:
             upper = chord + entry.certificate.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
             ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
             band_heights.append(float(np.max(upper - chord)))
+            if entry.box_curve is not None:
+                grid = np.asarray(entry.path.steps, dtype=float)
+                ax.plot(grid, (1 - grid) * L_A + grid * L_B + entry.box_curve, "v", ms=4, color="tab:red",
+                        label="T4 per-sample box bound (grid)")
         else:
             band_heights.append(None)
         tight = entry.tightness["B_lerp"]
         b_lerp = f"{p.B_lerp:.3g}" if np.isfinite(p.B_lerp) else str(p.B_lerp)
-        ax.set_title(f"{name}: B_lerp = {b_lerp}" + (f", tightness {tight:.2f}" if tight else ""))
+        ax.set_title(f"{name}: B_lerp = {b_lerp}" + (f", tightness {tight:.2f}" if tight is not None else ""))
         ax.set_xlabel("t (A at 0, B at 1)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"{report.context.loss} loss")
@@ -335,18 +349,19 @@ def plot_paths(report, path) -> Path:
     ymin, ymax = float(np.min(losses)), float(np.max(losses))
     top = ymax + max(2.0 * (ymax - ymin), 0.1 * abs(ymax), 1e-12)
     bottom = ymin - 0.05 * (top - ymin)
-    for ax, height in zip(axes[0], band_heights):
+    for ax, height, measured in zip(axes[0], band_heights, paths.values()):
         ax.set_ylim(bottom, top)
         if height is not None and height > top - bottom:
-            ax.text(0.5, 0.6, f"certificate band clipped:\nheight up to {height:.3g}",
+            entry = measured.certified
+            reported = entry.bound["B_lerp"]
+            source = "per-sample box" if entry.bound_box["B_lerp"] < entry.bound_global["B_lerp"] else "global"
+            ax.text(0.5, 0.6, f"certificate band clipped:\nheight up to {height:.3g}\n"
+                    f"reported T4 bound B_lerp {reported:.3g} ({source})",
                     transform=ax.transAxes, ha="center", va="center", fontsize=8, color="tab:red",
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     fig.suptitle(f"{report.label}: linear paths (D5) and T4 certificate", fontsize=11)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
 
 
 if __name__ == "__main__":  # pragma: no cover - manual preview
