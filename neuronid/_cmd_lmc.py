@@ -22,6 +22,7 @@ from neuronid._cli_common import (
     seed_int,
 )
 from neuronid.numerics.io import check_data_for
+from neuronid.numerics.paths import check_pair
 from neuronid.proofs_checks.pairs import compare_pair, format_pairs
 
 
@@ -72,6 +73,8 @@ def run(args) -> int:
     A, B = load_networks([args.A, args.B], args.activations)
     require_same_sizes(args.A, A, args.B, B, "the linear path interpolates the weights of one architecture")
     data = load_data(args.data)
+    # the structure first, naming the files (the API's message says "A and B")
+    check_pair(A, B, allow_structure_mismatch=args.allow_structure_mismatch, what=f"{args.A} and {args.B}")
     for path, net in ((args.A, A), (args.B, B)):
         check_data_for(net, data, source=f"{args.data} (for {path})")
         check_forward_finite(net, data.X, source=path, data_source=args.data)

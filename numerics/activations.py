@@ -453,15 +453,26 @@ def layer_activations(spec, m: int, *, where: str = "") -> tuple[tuple[str, ...]
     Returns ``(names per neuron, codes int64 (m,), params float64 (m,))``.
     """
     prefix = f"{where}: " if where else ""
+
+    def parse(s, neuron=None):
+        """:func:`parse_activation`, its error naming the layer (and neuron)."""
+        try:
+            return parse_activation(s)
+        except UnknownActivationError as exc:
+            if not prefix:
+                raise
+            at = prefix if neuron is None else f"{prefix}neuron {neuron}: "
+            raise UnknownActivationError(f"{at}{exc}") from None
+
     if isinstance(spec, str):
-        act = parse_activation(spec)
+        act = parse(spec)
         names = (act.name,) * m
     elif isinstance(spec, (list, tuple)):
         if len(spec) != m:
             raise UnknownActivationError(
                 f"{prefix}per-neuron activation list has {len(spec)} entries, expected {m} (one per neuron)"
             )
-        names = tuple(parse_activation(s).name for s in spec)
+        names = tuple(parse(s, i).name for i, s in enumerate(spec))
     else:
         raise UnknownActivationError(
             f"{prefix}activation must be a name or a list of names, found {type(spec).__name__}"

@@ -212,6 +212,10 @@ def ws(tmp_path_factory):
     os.symlink(d / "loop.npz", d / "loop.npz")
     np.savez(d / "nullact.npz", metadata=np.array(json.dumps({"format": "neuronid.mlp/1", "activations": [None]})),
              **network_tensors(A))
+    for name, acts in (("fooact", ["foo"]), ("neuronact", [["relu", "relu", "bar", "relu", "relu"]])):
+        np.savez(d / f"{name}.npz", metadata=np.array(json.dumps({"format": "neuronid.mlp/1", "activations": acts})),
+                 **network_tensors(A))
+    save_network(standard_mlp([6, 5, 3], activation="tanh", seed=4), d / "T.safetensors")
     # outputs
     (d / "notes.txt").write_text("a user's notes\n")
     (d / "deep.yaml").write_text("model: " + "[" * 20_000 + "]" * 20_000 + "\n")
@@ -367,6 +371,12 @@ CASES = [
     ("lmc folder data", ["lmc", *PAIR[:2], "--data", "dir.npz"], "folder"),
     ("lmc link loop", ["lmc", *PAIR[:2], "--data", "loop.npz"], "cannot read"),
     ("lmc null activation", ["lmc", "nullact.npz", "A.npz", "--data", "d.npz"], "entry 0"),
+    ("check unknown activation in a file", ["check", "fooact.npz", "A.npz", "--data", "d.npz"],
+     "fooact.npz: layer 0: unknown activation 'foo'"),
+    ("check unknown neuron activation in a file", ["check", "neuronact.npz", "A.npz", "--data", "d.npz"],
+     "neuronact.npz: layer 0: neuron 2: unknown activation 'bar'"),
+    ("lmc activations differ", ["lmc", "A.safetensors", "T.safetensors", "--data", "d.npz"],
+     "A.safetensors and T.safetensors differ in structure: layer 0: activations differ"),
     ("lmc dangling link", ["lmc", *PAIR[:2], "--data", "dangling.npz"], "no such file"),
     ("import out=src", ["import", "A.safetensors", "--out", "A.safetensors", "--activation", "relu"], "is an input"),
     ("import deep YAML config", ["import", "A.safetensors", "--out", "x.npz", "--config", "deep.yaml", "--no-check"],
