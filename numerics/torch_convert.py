@@ -1174,17 +1174,25 @@ def _module_info(module, layout: str):
             )
         acts, eps, consts, has_linear = [], [], [], False
         pending_norm = None
+        prev, prev_name = None, None  # the last Linear / norm / activation module: "linear", "norm", "act"
         for name, child in module.named_children():
             cls = type(child).__name__
             has_params = any(True for _ in child.parameters(recurse=False)) or any(
                 True for _ in child.buffers(recurse=False))
             if cls in _TORCH_ACTIVATIONS:
+                if prev not in ("linear", "norm"):
+                    where = ("before the first Linear" if prev is None
+                             else f"right after the activation {prev_name!r}")
+                    raise InvalidNetworkError(
+                        f"module {name!r}: {cls} comes {where}; an MLP applies one activation after each hidden "
+                        "Linear (and its norm)")
                 act = _TORCH_ACTIVATIONS[cls](child)
                 if act is None:
                     raise InvalidNetworkError(f"module {name!r}: {child!r} has no neuronid equivalent")
                 acts.append(act)
                 eps.append(pending_norm)
                 pending_norm = None
+                prev, prev_name = "act", name
             elif cls in _IGNORED_MODULES:
                 if cls == "Flatten" and has_linear:
                     raise InvalidNetworkError(f"module {name!r}: Flatten after a Linear is not an MLP")
@@ -1192,6 +1200,7 @@ def _module_info(module, layout: str):
                 if len(child.normalized_shape) != 1:
                     raise InvalidNetworkError(f"module {name!r}: LayerNorm over {tuple(child.normalized_shape)}; only 1-D")
                 pending_norm = child.eps
+                prev, prev_name = "norm", name
                 if not has_params:
                     raise InvalidNetworkError(
                         f"module {name!r}: LayerNorm without affine parameters inside nn.Sequential: import its "
@@ -1201,18 +1210,24 @@ def _module_info(module, layout: str):
                 if not child.track_running_stats or child.running_mean is None:
                     raise InvalidNetworkError(f"module {name!r}: BatchNorm1d without running statistics cannot run in eval mode")
                 pending_norm = child.eps
+                prev, prev_name = "norm", name
                 if child.training:
                     _warn_bn_training(name)
             elif isinstance(child, nn.Linear) or ("weight" in dict(child.named_parameters(recurse=False))
                                                   and not type(child).__module__.startswith("torch.")):
                 # a user's masked linear class; torch's own weighted modules (Conv1d, Embedding ...) are not Linear
                 has_linear = True
+                prev, prev_name = "linear", name
                 consts.append(getattr(child, "mask_constant", None))
             else:
                 raise InvalidNetworkError(
                     f"module {name!r}: {cls} is not supported (only Linear, LayerNorm, BatchNorm1d, activations, "
                     "Dropout, Flatten)"
                 )
+        if prev == "act":
+            raise InvalidNetworkError(
+                f"module {prev_name!r}: the module list ends with an activation after its last Linear; the output "
+                "layer of an MLP is linear (remove the activation, or add the output Linear)")
         info.update(activation=acts or None, eps=eps or None,
                     mask_constant=consts if any(c is not None for c in consts) else None)
     else:

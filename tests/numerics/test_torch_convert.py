@@ -570,6 +570,22 @@ def test_conv_and_mask_messages():
         from_torch(sd, activation="relu", check=False)
 
 
+@pytest.mark.parametrize("mods, fragment", [
+    (lambda: [nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU()],
+     "module '3': the module list ends with an activation after its last Linear"),
+    (lambda: [nn.ReLU(), nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)], "module '0': ReLU comes before the first Linear"),
+    (lambda: [nn.Linear(3, 4), nn.ReLU(), nn.Tanh(), nn.Linear(4, 2)],
+     "module '2': Tanh comes right after the activation '1'"),
+], ids=["trailing", "leading", "two in a row"])
+def test_an_activation_out_of_place_names_the_module(mods, fragment):
+    """Before, these said "--activation: expected one activation or 1 (one per layer), found 2"
+    (no option was given, and no module was named)."""
+    with pytest.raises(InvalidNetworkError, match=re.escape(fragment)):
+        from_torch(nn.Sequential(*mods()))
+    ok = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 2)).eval()
+    assert from_torch(ok).sizes == [3, 4, 2]
+
+
 def test_to_torch_is_float64_unless_told():
     net = from_torch(_sd(), activation="relu", check=False)
     assert next(to_torch(net).parameters()).dtype == torch.float64
