@@ -1421,7 +1421,13 @@ def to_torch(net: Network, *, dtype=None):
     import torch  # optional dependency: only the converter needs it
     import torch.nn as nn
 
+    if not isinstance(net, Network):
+        raise InvalidOptionError(
+            f"to_torch: expected a neuronid Network, found {type(net).__name__} "
+            "(load a network file with load_network first)")
     dtype = torch.float64 if dtype is None else dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise InvalidOptionError(f"to_torch: dtype must be torch.float32 or torch.float64, found {dtype!r}")
     modules = torch_modules(net)
     mods = []
     for m in modules:

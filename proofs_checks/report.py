@@ -341,7 +341,8 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
 
     ``X, y`` evaluate the paths; ``X_support`` (default ``X``) feeds supports and
     costs; ``X_align`` (default ``X_support``) activation matching and REPAIR
-    statistics; ``repair`` adds the REPAIRed twin of every path (THEORY N3).
+    statistics; ``repair`` adds the REPAIRed twin of every path (THEORY N3). ``ids``: the
+    results to check (a list, or one string ``"P2"`` / ``"P2,T3"``; default all).
 
     ``progress``: progress bars (terminal only); ``announce`` (default: ``progress``):
     one line on stderr per stage start and end. ``timings`` of the report: seconds per
@@ -365,6 +366,8 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
         for attribute in STAGES.values():
             getattr(ctx, attribute)
     else:  # a subset computes what its checkers need inside them (the report may compute more later)
+        if isinstance(ids, str):  # "P2" or "P2,T3" (not its characters)
+            ids = [part.strip() for part in ids.split(",") if part.strip()]
         ids = tuple(dict.fromkeys(str(i).upper() for i in ids))
         run_checks(ctx, [i for i in ids if i not in CHECKED_RESULTS])  # an unknown ID raises before any work
     checks = []

@@ -586,6 +586,18 @@ def test_an_activation_out_of_place_names_the_module(mods, fragment):
     assert from_torch(ok).sizes == [3, 4, 2]
 
 
+@pytest.mark.parametrize("net, dtype, fragment", [
+    (None, None, "to_torch: expected a neuronid Network, found NoneType"),
+    ("net.safetensors", None, "to_torch: expected a neuronid Network, found str (load a network file"),
+    ("ok", "int32", "to_torch: dtype must be torch.float32 or torch.float64, found torch.int32"),
+])
+def test_to_torch_refuses_what_it_cannot_convert(net, dtype, fragment):
+    """Before, a raw AttributeError (None, a path) or torch's RuntimeError (an int dtype)."""
+    net = from_torch(_sd(), activation="relu", check=False) if net == "ok" else net
+    with pytest.raises(InvalidOptionError, match=re.escape(fragment)):
+        to_torch(net, dtype=getattr(torch, dtype) if dtype else None)
+
+
 def test_to_torch_is_float64_unless_told():
     net = from_torch(_sd(), activation="relu", check=False)
     assert next(to_torch(net).parameters()).dtype == torch.float64

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuronid.numerics.network import Network
-from neuronid.numerics.structures import w_mlp
+from neuronid.numerics.structures import standard_mlp, w_mlp
 from neuronid.proofs_checks.checkers._common import _column_max_abs
 from neuronid.proofs_checks.report import full_check
 
@@ -58,3 +58,13 @@ def test_column_max_abs_equals_the_array_expression():
     np.testing.assert_array_equal(_column_max_abs(a), np.max(np.abs(a), axis=0))
     a[1700, 3] = np.nan
     assert np.isnan(_column_max_abs(a, b)[3]) and np.isnan(np.max(np.abs(a - b), axis=0)[3])
+
+
+def test_ids_as_one_string_are_result_ids_not_characters():
+    """``ids="P2"`` used to be split into characters ("no checker for P, 2")."""
+    A, B = standard_mlp([4, 6, 3], seed=0), standard_mlp([4, 6, 3], seed=1)
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    y = np.arange(40) % 3
+    for ids, expected in (("P2", ["P2"]), ("p2, T4", ["P2", "T4"]), (["T4"], ["T4"])):
+        report = full_check(A, B, X, y, loss="ce", ids=ids)
+        assert list(dict.fromkeys(c.id for c in report.checks)) == expected
