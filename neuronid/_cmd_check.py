@@ -33,6 +33,7 @@ from neuronid._cli_common import (
     require_same_sizes,
 )
 from neuronid.numerics.io import check_data_for, write_json
+from neuronid.numerics.paths import check_pair
 from neuronid.proofs_checks.checkers import CHECKED_RESULTS
 from neuronid.proofs_checks.default_check import DefaultCheckConfig, format_default_check, run_default_check
 from neuronid.proofs_checks.report import full_check
@@ -86,6 +87,9 @@ def _check_comparable(path_a: str, A, path_b: str, B) -> None:
             raise StructureMismatchError(
                 f"{path}: the network has no hidden layer (sizes {net.sizes}); the check compares hidden neurons")
     require_same_sizes(path_a, A, path_b, B, "the check compares two networks of one architecture neuron by neuron")
+    # the paths interpolate effective weights (masks and fixed parts may differ), but every
+    # neuron's activation must agree: refused here, naming the files, not after the stages
+    check_pair(A, B, allow_structure_mismatch=True, what=f"{path_a} and {path_b}")
 
 
 def _result_ids(groups):

@@ -709,6 +709,14 @@ def write_text(path, text: str) -> None:
     _atomic_write(Path(path), write)
 
 
+def write_figure(path, fig, **savefig_kwargs) -> None:
+    """Save a matplotlib figure to ``path`` atomically, in the format of its suffix
+    (a temporary file, then a rename: a hard link at ``path`` is replaced, never written
+    through)."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
 def write_json(path, obj) -> None:
     """Write ``to_jsonable(obj)`` to ``path`` atomically (strict JSON: no NaN)."""
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)

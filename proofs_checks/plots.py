@@ -46,6 +46,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neuronid.numerics.costs import layer_costs  # noqa: E402
+from neuronid.numerics.io import write_figure  # noqa: E402
 from neuronid.numerics.structures import standard_mlp, w_mlp  # noqa: E402
 
 __all__ = [
@@ -71,10 +72,13 @@ def signed_sqrt(x):
 
 
 def _save(fig, path) -> None:
+    """Write ``fig`` atomically (never through a hard link at ``path``) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        write_figure(path, fig, dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def plot_swap_heatmap(D, path, *, title: str = "swap costs", label: str = "Delta(i, j)", scale=None) -> None:
@@ -301,10 +305,8 @@ def effective_classes_demo(path, *, seed: int = 0, d: int = 12, m: int = 6, n: i
 
 def plot_paths(report, path) -> Path:
     """Save :func:`paths_figure` of ``report`` as a PNG at ``path``."""
-    fig = paths_figure(report)
     path = Path(path)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    _save(paths_figure(report), path)
     return path
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from neuronid.errors import InvalidOptionError
 from neuronid.numerics.certificate import UNSUPPORTED_NORM
-from neuronid.numerics.io import to_jsonable, write_json
+from neuronid.numerics.io import to_jsonable, write_json, write_text
 
 from .checkers import CHECKED_RESULTS, CheckContext, run_checks
 from .checkers.context import STAGES
@@ -245,7 +246,7 @@ class Report:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "report.json", self.to_json())
-        (out / "report.md").write_text(self.markdown(), encoding="utf-8")
+        write_text(out / "report.md", self.markdown())  # atomic: never through a hard link
         files = [str(out / "report.json"), str(out / "report.md")]
         files += self.plots(out)
         return files
@@ -369,6 +370,8 @@ def full_check(A, B, X, y, *, loss: str, label: str = "A vs B", names=("A", "B")
         if isinstance(ids, str):  # "P2" or "P2,T3" (not its characters)
             ids = [part.strip() for part in ids.split(",") if part.strip()]
         ids = tuple(dict.fromkeys(str(i).upper() for i in ids))
+        if not ids:
+            raise InvalidOptionError("ids: no result ID given (None checks every result)")
         run_checks(ctx, [i for i in ids if i not in CHECKED_RESULTS])  # an unknown ID raises before any work
     checks = []
     for rid in ids:

@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neuronid.numerics.io import write_figure  # noqa: E402
 from neuronid.proofs_checks.plots import DPI, signed_sqrt  # noqa: E402
 
 __all__ = ["plot_e1", "plot_e2_heatmaps", "plot_e2_median", "plot_e3", "DPI"]
@@ -31,10 +32,13 @@ LABELS = {"exact_copy": "exact copy", "random_tight_frame": "random tight frame"
 
 
 def _save(fig, path) -> None:
+    """Write ``fig`` atomically (never through a hard link at ``path``) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        write_figure(path, fig, dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def _nan(v):
@@ -369,5 +373,7 @@ def plot_e4(results: dict, path, *, labels: dict, barrier: str, gamma_rtol: floa
         a.set_xlabel("epoch", fontsize=8.5)
     fig.suptitle("E4: identifiability and barriers during training (dotted: criteria thresholds)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(Path(path), dpi=72, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        write_figure(Path(path), fig, dpi=72, bbox_inches="tight")
+    finally:
+        plt.close(fig)

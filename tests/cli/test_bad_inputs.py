@@ -377,6 +377,8 @@ CASES = [
      "neuronact.npz: layer 0: neuron 2: unknown activation 'bar'"),
     ("lmc activations differ", ["lmc", "A.safetensors", "T.safetensors", "--data", "d.npz"],
      "A.safetensors and T.safetensors differ in structure: layer 0: activations differ"),
+    ("check activations differ", ["check", "T.safetensors", "A.safetensors", "--data", "d.npz"],
+     "T.safetensors and A.safetensors cannot be interpolated"),
     ("lmc dangling link", ["lmc", *PAIR[:2], "--data", "dangling.npz"], "no such file"),
     ("import out=src", ["import", "A.safetensors", "--out", "A.safetensors", "--activation", "relu"], "is an input"),
     ("import deep YAML config", ["import", "A.safetensors", "--out", "x.npz", "--config", "deep.yaml", "--no-check"],

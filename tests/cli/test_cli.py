@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -98,9 +99,18 @@ def test_lmc_of_a_network_with_itself_is_zero(workdir, capsys):
 
 
 def test_check_on_files(workdir, capsys, tmp_path):
+    # old outputs that are hard links to a user's files: replaced, never written through
+    notes = tmp_path.parent / f"{tmp_path.name}-notes"
+    notes.mkdir()
+    for name in ("report.md", "report.json", "barriers.png"):
+        (notes / name).write_text("a user's notes\n")
+        os.link(notes / name, tmp_path / name)
     code, out, err = run_cli(["check", workdir / "wa.safetensors", workdir / "wb.safetensors",
                               "--data", workdir / "data.npz", "--out", tmp_path], capsys)
     assert code == 0, err
+    for name in ("report.md", "report.json", "barriers.png"):
+        assert (notes / name).read_text() == "a user's notes\n", name
+        assert not os.path.samefile(notes / name, tmp_path / name)
     report = json.loads((tmp_path / "report.json").read_text())
     for key in ("results", "paths", "layers"):
         assert key in report

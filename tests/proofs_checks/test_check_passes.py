@@ -10,6 +10,7 @@ import collections
 import numpy as np
 import pytest
 
+from neuronid.errors import InvalidOptionError
 from neuronid.numerics.network import Network
 from neuronid.numerics.structures import standard_mlp, w_mlp
 from neuronid.proofs_checks.checkers._common import _column_max_abs
@@ -68,3 +69,6 @@ def test_ids_as_one_string_are_result_ids_not_characters():
     for ids, expected in (("P2", ["P2"]), ("p2, T4", ["P2", "T4"]), (["T4"], ["T4"])):
         report = full_check(A, B, X, y, loss="ce", ids=ids)
         assert list(dict.fromkeys(c.id for c in report.checks)) == expected
+    for empty in ("", ",", [], ()):  # an empty selection is an error, as on the CLI (--results "")
+        with pytest.raises(InvalidOptionError, match="no result ID given"):
+            full_check(A, B, X, y, loss="ce", ids=empty)
