@@ -51,6 +51,8 @@ from neuronid.numerics.structures import standard_mlp, w_mlp  # noqa: E402
 
 __all__ = [
     "plot_paths",
+    "paths_figure",
+    "save_figure",
     "signed_sqrt",
     "plot_swap_heatmap",
     "effective_panel",
@@ -71,12 +73,13 @@ def signed_sqrt(x):
     return np.sign(x) * np.sqrt(np.abs(x))
 
 
-def _save(fig, path) -> None:
-    """Write ``fig`` atomically (never through a hard link at ``path``) and close it."""
+def save_figure(fig, path, *, dpi: int = DPI) -> None:
+    """Write ``fig`` atomically (never through a hard link at ``path``) and close it; the
+    experiments' plots use it too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_figure(path, fig, dpi=DPI, bbox_inches="tight")
+        write_figure(path, fig, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
 
@@ -127,7 +130,7 @@ def plot_swap_heatmap(D, path, *, title: str = "swap costs", label: str = "Delta
     ax.set_title(f"{title}\n{extra}", fontsize=10)
     ax.set_xlabel("neuron j")
     ax.set_ylabel("neuron i")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def effective_panel(lc, title: str, *, max_neurons: int = 8, level=None) -> dict:
@@ -200,7 +203,7 @@ def plot_effective_classes(panels, path, *, suptitle: str = "effective function 
         level_text = "c = median own cost K[i, i]: " + ", ".join(f"{v:.3g}" for v in levels)
     fig.suptitle(f"{suptitle}; {level_text}", fontsize=11)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_anisotropy(lc, path, *, title: str | None = None) -> None:
@@ -220,7 +223,7 @@ def plot_anisotropy(lc, path, *, title: str | None = None) -> None:
                            f"nu = {t1['coherence']:.3g}, delta = {t1['delta']:g})"), fontsize=10)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper right")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_t1_monte_carlo(result: dict, path) -> None:
@@ -240,7 +243,7 @@ def plot_t1_monte_carlo(result: dict, path) -> None:
     ax.set_title(f"T1 Monte Carlo: {result['n_masks']} masks, d = {result['d']}, r = {result['r']}, "
                  f"p = {result['p']}, delta = {result['delta']}", fontsize=10)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_cost_plots(layer_costs, out_dir, *, prefix: str = "", label: str = "") -> list[str]:
@@ -306,7 +309,7 @@ def effective_classes_demo(path, *, seed: int = 0, d: int = 12, m: int = 6, n: i
 def plot_paths(report, path) -> Path:
     """Save :func:`paths_figure` of ``report`` as a PNG at ``path``."""
     path = Path(path)
-    _save(paths_figure(report), path)
+    save_figure(paths_figure(report), path)
     return path
 
 
@@ -332,9 +335,8 @@ def paths_figure(report):
             upper = chord + entry.certificate.bound(fine, max(L_A, 0.0), max(L_B, 0.0), report.context.loss)
             ax.fill_between(fine, chord, upper, color="tab:orange", alpha=0.25, label="T4 certificate band")
             band_heights.append(float(np.max(upper - chord)))
-            if entry.box_curve is not None:
-                grid = np.asarray(entry.path.steps, dtype=float)
-                ax.plot(grid, (1 - grid) * L_A + grid * L_B + entry.box_curve, "v", ms=4, color="tab:red",
+            if entry.box_curve is not None:  # on the certificate's grid, which is the path's (``t``)
+                ax.plot(t, (1 - t) * L_A + t * L_B + entry.box_curve, "v", ms=4, color="tab:red",
                         label="T4 per-sample box bound (grid)")
         else:
             band_heights.append(None)

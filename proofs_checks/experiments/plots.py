@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 
@@ -22,23 +21,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neuronid.numerics.io import write_figure  # noqa: E402
-from neuronid.proofs_checks.plots import DPI, signed_sqrt  # noqa: E402
+from neuronid.proofs_checks.plots import DPI, save_figure, signed_sqrt  # noqa: E402
 
 __all__ = ["plot_e1", "plot_e2_heatmaps", "plot_e2_median", "plot_e3", "DPI"]
 
 COLORS = {"exact_copy": "#1f77b4", "random_tight_frame": "#d62728"}
 LABELS = {"exact_copy": "exact copy", "random_tight_frame": "random tight frame"}
-
-
-def _save(fig, path) -> None:
-    """Write ``fig`` atomically (never through a hard link at ``path``) and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        write_figure(path, fig, dpi=DPI, bbox_inches="tight")
-    finally:
-        plt.close(fig)
 
 
 def _nan(v):
@@ -103,7 +91,7 @@ def plot_e1(cfg: dict, results: dict, path) -> None:
     fig.suptitle(f"width {cfg['width']}, trainable fraction p = {p:g}, {cfg['epochs']} epochs, seeding = {seeding}; "
                  f"lower nu = more spread-out support", fontsize=9.5, y=0.995, color="0.3")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- E2
@@ -153,7 +141,7 @@ def plot_e2_heatmaps(panels: list, path, *, ks, sigmas, layer: int, note: str = 
     fig.suptitle(f"E2: swap costs {label}(i, j) ({what}) of hidden layer {layer} (W-MLP), by intrinsic dimension "
                  f"k{note}\nred: swapping i and j costs norm (identifiable); blue: swap is cheaper (symmetric); "
                  "negative / median: whole layer; color scale per row", fontsize=10.5)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict | None = None,
@@ -233,7 +221,7 @@ def plot_e2_median(rows: list, path, *, ks, sigmas, layer: int, prediction: dict
     fig.suptitle(f"E2: swap costs of hidden layer {layer} vs k; the claims read the first column (Delta_in)",
                  fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- E3
@@ -303,7 +291,7 @@ def plot_e3(groups: list, path, *, dataset: str, structures: list, labels: dict,
         text = "\n".join(textwrap.wrap(note or "T4 certificate: no bound in this run", 120))
         fig.subplots_adjust(bottom=0.28)
         fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- E4
@@ -373,7 +361,4 @@ def plot_e4(results: dict, path, *, labels: dict, barrier: str, gamma_rtol: floa
         a.set_xlabel("epoch", fontsize=8.5)
     fig.suptitle("E4: identifiability and barriers during training (dotted: criteria thresholds)", fontsize=10)
     fig.tight_layout()
-    try:
-        write_figure(Path(path), fig, dpi=72, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=72)
